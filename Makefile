@@ -1,0 +1,47 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both install what is
+# missing first (Debian's MariaDB, a venv with the package, npm's dynalite/kinesalite, the
+# Maven jars) and are safe to run again: each step is skipped when its inputs did not change.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+ROWS   ?= 1000
+
+.PHONY: setup demo test lint clean stop
+
+setup: .local/.mariadb $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
+
+.local/.mariadb:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+	  echo "installing MariaDB 10.11 from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server-core mariadb-client; \
+	fi
+	@mkdir -p .local && touch $@
+
+$(VENV)/.installed: setup.py pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+jars/mysql2dynamo-converter.jar: emr/pom.xml $(wildcard emr/converter/src/main/java/io/mysql2dynamo/emr/*.java)
+	mvn -q -B -f emr/pom.xml package
+
+demo: setup
+	$(VENV)/bin/mysql2dynamo demo --rows $(ROWS)
+
+test: setup
+	$(PYTEST) -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+stop:
+	-$(VENV)/bin/mysql2dynamo local down
+
+clean: stop
+	rm -rf .local .build jars node_modules $(VENV)

@@ -1,0 +1,100 @@
+"""SparkSession and spark-submit with the project's jars on the classpath.
+
+On EMR the connector is already installed (/usr/share/aws/emr/ddb/lib) and S3 is EMRFS; locally
+the same jobs need the jars that `mvn -f emr/pom.xml package` copied to jars/ and an S3A
+configuration that follows boto3's own endpoint variables (AWS_ENDPOINT_URL_S3), so code runs
+unchanged against the local stack and against AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mysql2dynamo.paths import jars_dir
+
+CONVERTER_JAR = "mysql2dynamo-converter.jar"
+CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"
+
+
+def local_jars() -> list[Path]:
+    """Every jar in jars/, the connector last; a clear error when the Maven step has not run.
+
+    The connector jar on Maven Central is a fat jar that carries an older AWS SDK v2 (2.18),
+    Jackson, Netty and others, unshaded. Spark's own libraries come first anyway (parent-first
+    class loading), and listing the connector after the SDK 2.24 modules makes one SDK version
+    win for both the connector and S3A; only the connector's own classes come from its jar.
+    """
+    jars = sorted(jars_dir().glob("*.jar"), key=lambda j: (j.name.startswith(CONNECTOR_JAR_PREFIX), j.name))
+    if not any(j.name == CONVERTER_JAR for j in jars):
+        raise FileNotFoundError(
+            f"no {CONVERTER_JAR} in {jars_dir()}: run `mvn -q -f emr/pom.xml package` (make setup does)"
+        )
+    return jars
+
+
+def s3a_conf(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Hadoop S3A settings (as spark.hadoop.*) that follow boto3's environment variables.
+
+    Credentials are never copied into the Spark conf (it is shown in the UI and event logs):
+    S3A reads them from the environment or the AWS default chain itself.
+    """
+    env = os.environ if env is None else env
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider":
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+    }
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf.update({
+            "spark.hadoop.fs.s3a.endpoint": endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https")).lower(),
+            # third-party S3 servers do not implement every checksum/signing feature
+            "spark.hadoop.fs.s3a.change.detection.mode": "none",
+        })
+    return conf
+
+
+def base_conf(master: str = "local[2]", shuffle_partitions: int = 4) -> dict[str, str]:
+    """The configuration local sessions and local spark-submit share."""
+    return {
+        "spark.master": master,
+        "spark.jars": ",".join(str(j) for j in local_jars()),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.pyspark.python": sys.executable,
+        **s3a_conf(),
+    }
+
+
+def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extra: str):
+    """A local SparkSession with the connector, S3A and JDBC jars (for tests, notebooks, `load`)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in {**base_conf(master), **extra}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def spark_submit_command(script: str | Path, args: list[str], master: str = "local[2]") -> list[str]:
+    """`spark-submit` of pyspark's own install, with the same jars and settings as local_spark."""
+    import pyspark
+
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    cmd = [str(submit)]
+    for key, value in base_conf(master).items():
+        cmd += ["--conf", f"{key}={value}"]
+    return [*cmd, str(script), *args]

@@ -1,0 +1,159 @@
+"""The `mysql2dynamo` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import click
+
+from mysql2dynamo import __version__
+from mysql2dynamo.local import stack
+from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.local.services import StackError
+from mysql2dynamo.mysql import redact
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def default_mysql_url() -> str:
+    """`M2D_MYSQL_URL` when set (e.g. by `eval "$(mysql2dynamo local env)"`), else the local stack."""
+    return os.environ.get("M2D_MYSQL_URL") or StackConfig().mysql_url
+
+
+mysql_url_option = click.option(
+    "--mysql-url", default=default_mysql_url, show_default="$M2D_MYSQL_URL or the local stack",
+    help="Source MySQL as mysql://user:password@host:port/",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mysql2dynamo")
+def main() -> None:
+    """Move live MySQL tables into DynamoDB with a new key design, with a sub-second write pause."""
+
+
+# ------------------------------------------------------------------ local
+
+
+@main.group()
+def local() -> None:
+    """The local stack: MariaDB, DynamoDB (dynalite), Kinesis (kinesalite), S3/EMR/Lambda (moto)."""
+
+
+@local.command()
+def up() -> None:
+    """Start every local server that is not running (idempotent); returns when all answer."""
+    try:
+        seconds = stack.up(StackConfig(), _say)
+    except StackError as e:
+        raise click.ClickException(str(e)) from e
+    _say(f"local stack up in {seconds:.1f}s; point clients at it with: eval \"$(mysql2dynamo local env)\"")
+
+
+@local.command()
+def down() -> None:
+    """Stop the local servers started by `up`; their data stays for the next `up`."""
+    stack.down(StackConfig(), _say)
+
+
+@local.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> None:
+    """Show each local server: pid, port, health and memory. Exit 1 if one is not healthy."""
+    rows = stack.status(StackConfig())
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        click.echo(f"{'service':<11}{'stands in for':<28}{'port':>6}  {'pid':>7}  {'state':<9}{'rss MB':>7}")
+        for r in rows:
+            state = "healthy" if r.healthy else "running" if r.running else "stopped"
+            rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "-"
+            click.echo(f"{r.name:<11}{r.stands_in_for:<28}{r.port:>6}  {r.pid or '-':>7}  {state:<9}{rss:>7}")
+    if not all(r.healthy for r in rows):
+        sys.exit(1)
+
+
+@local.command()
+def env() -> None:
+    """Print export lines: `eval "$(mysql2dynamo local env)"` points boto3, pymysql and Spark here."""
+    click.echo(stack.shell_exports(StackConfig()))
+
+
+@local.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--master", default="local[2]", show_default=True)
+def submit(script: str, args: tuple[str, ...], master: str) -> None:
+    """spark-submit SCRIPT on local Spark with the connector, S3A and JDBC jars on the classpath."""
+    from jobs.session import spark_submit_command
+
+    cmd = spark_submit_command(script, list(args), master)
+    sys.exit(subprocess.run(cmd, env={**os.environ, **StackConfig().env(), **_caller_env()}).returncode)
+
+
+def _caller_env() -> dict[str, str]:
+    """Variables the caller set explicitly win over the local stack's defaults."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "M2D_"))}
+
+
+# ------------------------------------------------------------------ sample
+
+
+@main.group()
+def sample() -> None:
+    """The sample shop schema (every MySQL type) and live traffic against it."""
+
+
+@sample.command("create")
+@click.option("--rows", default=1000, show_default=True, help="Customers; ~2 orders each, 1-4 lines per order.")
+@click.option("--database", default="shop", show_default=True)
+@click.option("--seed", default=42, show_default=True)
+@mysql_url_option
+def sample_create(rows: int, database: str, seed: int, mysql_url: str) -> None:
+    """Drop and recreate DATABASE with the sample shop tables and rows."""
+    from mysql2dynamo.sample.create import create_sample
+
+    _say(f"creating sample database {database} on {redact(mysql_url)}")
+    counts = create_sample(mysql_url, database, rows, seed, _say)
+    click.echo(json.dumps(counts.as_dict()))
+
+
+@sample.command("traffic")
+@click.option("--rate", default=20.0, show_default=True, help="Transactions per second.")
+@click.option("--seconds", default=10.0, show_default=True)
+@click.option("--database", default="shop", show_default=True)
+@click.option("--seed", default=None, type=int)
+@mysql_url_option
+def sample_traffic(rate: float, seconds: float, database: str, seed: int | None, mysql_url: str) -> None:
+    """Insert, update (also key columns) and delete sample rows at RATE for SECONDS; print what changed."""
+    from mysql2dynamo.sample.traffic import run_traffic
+
+    try:
+        stats = run_traffic(mysql_url, database, rate, seconds, seed, _say)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    click.echo(json.dumps(stats.as_dict(), indent=2))
+
+
+# ------------------------------------------------------------------ demo
+
+
+@main.command()
+@click.option("--rows", default=1000, show_default=True, help="Sample customers to create.")
+def demo(rows: int) -> None:
+    """On the local stack: start it, create the sample shop, and show what is there."""
+    from mysql2dynamo.demo import run_demo
+
+    try:
+        run_demo(rows, _say)
+    except StackError as e:
+        raise click.ClickException(str(e)) from e
+
+
+if __name__ == "__main__":
+    main()

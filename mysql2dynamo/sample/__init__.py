@@ -1,0 +1,1 @@
+"""The sample shop: a schema that uses every MySQL type mysql2dynamo must carry, and live traffic."""

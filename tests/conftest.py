@@ -1,0 +1,111 @@
+"""Shared fixtures: one local stack and one local Spark session per test run.
+
+The stack is started once (and stopped at the end only if this run started it); every test
+gets its own database / table / stream names, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from mysql2dynamo.local import stack
+from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.mysql import connect
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> StackConfig:
+    cfg = StackConfig()
+    already_up = all(s.healthy for s in stack.status(cfg))
+    stack.up(cfg)
+    saved = dict(os.environ)
+    os.environ.update(cfg.env())  # plain boto3 clients and Spark's S3A now reach the stack
+    yield cfg
+    os.environ.clear()
+    os.environ.update(saved)
+    if not already_up:
+        stack.down(cfg)
+
+
+@pytest.fixture(scope="session")
+def mysql_url(local_stack: StackConfig) -> str:
+    return local_stack.mysql_url
+
+
+@pytest.fixture(scope="session")
+def sample_db(mysql_url: str) -> str:
+    """A database holding the sample shop with 200 customers (read-only for tests)."""
+    from mysql2dynamo.sample.create import create_sample
+
+    name = unique("sample")
+    create_sample(mysql_url, name, customers=200, seed=7)
+    yield name
+    _drop_database(mysql_url, name)
+
+
+@pytest.fixture
+def fresh_db(mysql_url: str) -> str:
+    """An empty database of the test's own."""
+    name = unique("t")
+    conn = connect(mysql_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    conn.close()
+    yield name
+    _drop_database(mysql_url, name)
+
+
+def _drop_database(url: str, name: str) -> None:
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+@pytest.fixture
+def dynamodb_table(local_stack: StackConfig):
+    """Factory: a new on-demand table with string PK (+ SK); deleted after the test."""
+    ddb = local_stack.client("dynamodb")
+    created: list[str] = []
+
+    def make(pk: str = "PK", sk: str | None = "SK") -> str:
+        name = unique("tbl")
+        keys = [(pk, "HASH")] + ([(sk, "RANGE")] if sk else [])
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": a, "KeyType": t} for a, t in keys],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        ddb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def s3_bucket(local_stack: StackConfig) -> str:
+    s3 = local_stack.client("s3")
+    name = unique("bucket").replace("_", "-")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def spark(local_stack: StackConfig):
+    """local[2], UI off, 2 shuffle partitions, UTC, with the project's jars."""
+    from jobs.session import local_spark
+
+    session = local_spark("mysql2dynamo-tests", "local[2]", **{"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()
