@@ -1,0 +1,136 @@
+"""What kind of MySQL server we talk to, and where its binlog is.
+
+Production sources are MySQL 5.7, 8.0, 8.4 and MariaDB; they differ in how the binlog position is
+asked for (SHOW MASTER STATUS; SHOW BINARY LOG STATUS from MySQL 8.2, the only form in 8.4), in
+GTID formats (MySQL `uuid:1-n` sets, MariaDB `domain-server-seq` lists) and in whether
+binlog_row_metadata exists (MySQL 8.0.14+, MariaDB 10.5+). Every such branch lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A change's `ver`: file index, position and row index packed into one decimal number that
+# totally orders the changes of one server (< 38 digits, so a DynamoDB N holds it exactly).
+POS_DIGITS = 10  # binlog positions are < 2**32
+ROW_DIGITS = 7  # rows within one rows event
+ROW_MAX = 10**ROW_DIGITS - 1
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    flavour: str  # "mariadb" or "mysql"
+    version: tuple[int, int, int]
+    server_id: int
+    gtid_mode: bool  # MySQL gtid_mode=ON; MariaDB always writes GTIDs
+
+    @property
+    def is_mariadb(self) -> bool:
+        return self.flavour == "mariadb"
+
+    @property
+    def status_statement(self) -> str:
+        if self.flavour == "mysql" and self.version >= (8, 2, 0):
+            return "SHOW BINARY LOG STATUS"
+        return "SHOW MASTER STATUS"
+
+    @property
+    def has_row_metadata(self) -> bool:
+        """binlog_row_metadata exists (column names and signedness in the binlog)."""
+        return self.version >= ((10, 5, 0) if self.is_mariadb else (8, 0, 14))
+
+
+def parse_version(text: str) -> tuple[str, tuple[int, int, int]]:
+    """'10.11.19-MariaDB-0+deb12u1-log' -> ('mariadb', (10, 11, 19)); '8.4.3' -> ('mysql', (8, 4, 3))."""
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    if not m:
+        raise ValueError(f"unrecognised server version {text!r}")
+    flavour = "mariadb" if "mariadb" in text.lower() else "mysql"
+    return flavour, (int(m[1]), int(m[2]), int(m[3]))
+
+
+def server_info(conn) -> ServerInfo:
+    with conn.cursor() as cur:
+        cur.execute("SELECT VERSION(), @@server_id")
+        version, server_id = cur.fetchone()
+        flavour, numbers = parse_version(version)
+        gtid_mode = True
+        if flavour == "mysql":
+            cur.execute("SELECT @@gtid_mode")
+            gtid_mode = str(cur.fetchone()[0]).upper() == "ON"
+    return ServerInfo(flavour, numbers, int(server_id), gtid_mode)
+
+
+@dataclass(frozen=True, order=True)
+class BinlogPosition:
+    """A point in the binlog: after the event that ends at `pos` in `file` (ordered by file, pos)."""
+
+    file: str
+    pos: int
+    gtid: str | None = None
+
+    @property
+    def file_index(self) -> int:
+        m = re.search(r"\.(\d+)$", self.file)
+        if not m:
+            raise ValueError(f"binlog file name without a numeric extension: {self.file!r}")
+        return int(m[1])
+
+    def ver(self, row: int = ROW_MAX) -> int:
+        """The `ver` of the row change number `row` of the rows event ending here.
+
+        With the default row index the result is the largest `ver` at this position, so a snapshot
+        taken here has `ver` >= every change it contains and < every change after it.
+        """
+        if not 0 <= row <= ROW_MAX or not 0 <= self.pos < 10**POS_DIGITS:
+            raise ValueError(f"position out of range for ver: {self} row {row}")
+        return (self.file_index * 10**POS_DIGITS + self.pos) * 10**ROW_DIGITS + row
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.pos}" + (f" (gtid {self.gtid})" if self.gtid else "")
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "pos": self.pos, "gtid": self.gtid}
+
+
+def current_position(conn, info: ServerInfo) -> BinlogPosition:
+    """The server's current binlog end (and GTID state), as a new reader would start from."""
+    with conn.cursor() as cur:
+        cur.execute(info.status_statement)
+        row = cur.fetchone()
+        if row is None:
+            raise RuntimeError("binary logging is off on the source (log_bin): capture needs it")
+        file, pos = row[0], int(row[1])
+        gtid = None
+        if info.is_mariadb:
+            cur.execute("SELECT @@gtid_binlog_pos")
+            gtid = cur.fetchone()[0] or None
+        elif info.gtid_mode and len(row) >= 5:
+            gtid = (row[4] or "").replace("\n", "") or None
+    return BinlogPosition(file, pos, gtid)
+
+
+def binlog_files(conn) -> list[tuple[str, int]]:
+    """The binlog files the server still has (name, size): a resume point outside them is gone."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        return [(r[0], int(r[1])) for r in cur.fetchall()]
+
+
+def check_binlog_settings(conn, info: ServerInfo) -> list[str]:
+    """What is wrong with the server's binlog settings for capture (empty when all is well)."""
+    wanted = {"log_bin": "1", "binlog_format": "ROW", "binlog_row_image": "FULL"}
+    if info.has_row_metadata:
+        wanted["binlog_row_metadata"] = "FULL"
+    problems = []
+    with conn.cursor() as cur:
+        for name, value in wanted.items():
+            cur.execute(f"SELECT @@{name}")
+            actual = str(cur.fetchone()[0]).upper()
+            if actual not in (value, "ON" if value == "1" else value):
+                problems.append(f"{name} is {actual}, capture needs {value}")
+    if not info.has_row_metadata:
+        problems.append(f"{info.flavour} {'.'.join(map(str, info.version))} has no binlog_row_metadata: "
+                        "column names come from the current schema, so DDL during capture is unsafe")
+    return problems
