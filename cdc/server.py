@@ -9,7 +9,7 @@ binlog_row_metadata exists (MySQL 8.0.14+, MariaDB 10.5+). Every such branch liv
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # A change's `ver`: file index, position and row index packed into one decimal number that
 # totally orders the changes of one server (< 38 digits, so a DynamoDB N holds it exactly).
@@ -68,7 +68,7 @@ class BinlogPosition:
 
     file: str
     pos: int
-    gtid: str | None = None
+    gtid: str | None = field(default=None, compare=False)
 
     @property
     def file_index(self) -> int:
@@ -130,6 +130,11 @@ def check_binlog_settings(conn, info: ServerInfo) -> list[str]:
             actual = str(cur.fetchone()[0]).upper()
             if actual not in (value, "ON" if value == "1" else value):
                 problems.append(f"{name} is {actual}, capture needs {value}")
+    if not info.is_mariadb and info.version >= (8, 0, 3):
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@binlog_row_value_options")
+            if "PARTIAL_JSON" in str(cur.fetchone()[0]).upper():
+                problems.append("binlog_row_value_options is PARTIAL_JSON, capture needs it empty (full JSON images)")
     if not info.has_row_metadata:
         problems.append(f"{info.flavour} {'.'.join(map(str, info.version))} has no binlog_row_metadata: "
                         "column names come from the current schema, so DDL during capture is unsafe")

@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from cdc.cli import stream
 from mysql2dynamo import __version__
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
@@ -138,6 +139,11 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     click.echo(json.dumps(stats.as_dict(), indent=2))
+
+
+# ------------------------------------------------------------------ phases
+
+main.add_command(stream)
 
 
 # ------------------------------------------------------------------ demo

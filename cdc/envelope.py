@@ -1,0 +1,131 @@
+"""The change envelope: one Kinesis record per row change (Debezium's before/after/op/source).
+
+Defined once here and used by the stream publisher, the replay and the tests. Fields (see
+docs/change-envelope.md for the full table):
+
+    v        envelope version (1)
+    op       "insert" | "update" | "delete"
+    db, table
+    key      primary key columns -> values (after image; before image for deletes)
+    before   row before the change (update, delete), else null
+    after    row after the change (insert, update), else null
+    types    column -> codec tag (cdc.codec), so values decode losslessly
+    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}
+    ver      total order of changes of one server: BinlogPosition(file, pos).ver(row)
+
+A record larger than Kinesis allows is stored whole in S3 and the stream carries a pointer: the
+same change with its row images cut down to the key columns and `claim_check` set to the s3://
+URL of the full envelope (replay fetches it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdc.codec import decode_row, encode_row, encode_value
+from cdc.server import BinlogPosition
+
+ENVELOPE_VERSION = 1
+OPS = ("insert", "update", "delete")
+MAX_PARTITION_KEY = 256  # Kinesis' limit, in Unicode characters
+
+
+@dataclass(frozen=True)
+class Source:
+    file: str
+    pos: int
+    row: int
+    gtid: str | None
+    server_id: int
+    ts: int  # commit time, seconds since the epoch
+
+    @property
+    def ver(self) -> int:
+        return BinlogPosition(self.file, self.pos).ver(self.row)
+
+
+@dataclass(frozen=True)
+class Change:
+    op: str
+    db: str
+    table: str
+    key_columns: tuple[str, ...]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    types: dict[str, str]
+    source: Source
+    claim_check: str | None = field(default=None, compare=False)
+
+    @property
+    def ver(self) -> int:
+        return self.source.ver
+
+    @property
+    def key(self) -> dict[str, Any]:
+        image = self.after if self.after is not None else self.before
+        return {c: image[c] for c in self.key_columns}
+
+    @property
+    def partition_key(self) -> str:
+        """db.table + primary key, so all changes of one row stay in order on one shard."""
+        return partition_key(self.db, self.table, self.key, self.types)
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.source
+        doc = {
+            "v": ENVELOPE_VERSION, "op": self.op, "db": self.db, "table": self.table,
+            "key": encode_row(self.types, self.key),
+            "key_columns": list(self.key_columns),
+            "before": encode_row(self.types, self.before), "after": encode_row(self.types, self.after),
+            "types": self.types,
+            "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
+                       "server_id": s.server_id, "ts": s.ts},
+            "ver": str(self.ver),
+        }
+        if self.claim_check:
+            doc["claim_check"] = self.claim_check
+        return doc
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Change:
+        if doc.get("v") != ENVELOPE_VERSION:
+            raise ValueError(f"unsupported change envelope version {doc.get('v')!r}")
+        types = doc["types"]
+        s = doc["source"]
+        change = cls(
+            op=doc["op"], db=doc["db"], table=doc["table"], key_columns=tuple(doc["key_columns"]),
+            before=decode_row(types, doc["before"]), after=decode_row(types, doc["after"]),
+            types=types, source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"]),
+            claim_check=doc.get("claim_check"),
+        )
+        if str(change.ver) != doc["ver"]:
+            raise ValueError(f"ver {doc['ver']} does not match source position {s}")
+        return change
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Change:
+        return cls.from_json(json.loads(data))
+
+    def pointer(self, url: str) -> Change:
+        """The small record that stands for this change when its payload is stored at `url`."""
+
+        def keys_only(image: dict[str, Any] | None) -> dict[str, Any] | None:
+            return None if image is None else {c: image[c] for c in self.key_columns}
+
+        return Change(self.op, self.db, self.table, self.key_columns, keys_only(self.before),
+                      keys_only(self.after), self.types, self.source, claim_check=url)
+
+
+def partition_key(db: str, table: str, key: dict[str, Any], types: dict[str, str]) -> str:
+    values = json.dumps([encode_value(types[c], v) for c, v in key.items()], ensure_ascii=False,
+                        separators=(",", ":"))
+    pk = f"{db}.{table}|{values}"
+    if len(pk) > MAX_PARTITION_KEY:  # long composite keys: a stable digest keeps one row on one shard
+        pk = f"{db}.{table}|md5:{hashlib.md5(values.encode()).hexdigest()}"
+    return pk
