@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from keymap.types import Kind, VType, number_text, set_order
 from keymap.values import _CTX, BadValue, decimal_text, java_float_text, to_float32
@@ -189,7 +190,7 @@ _STRFTIME = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss",
              "y": "yy", "j": "DDD"}
 
 
-def _strftime_tokens(fmt: str) -> list[tuple[bool, str]]:
+def strftime_tokens(fmt: str) -> list[tuple[bool, str]]:
     """Split a fmt_time format into (is_directive, text) pieces; raises on unknown directives."""
     out, i = [], 0
     while i < len(fmt):
@@ -214,12 +215,12 @@ def _fmt_time_py(v, fmt: str) -> str:
     vals = {"Y": f"{v.year:04d}", "m": f"{v.month:02d}", "d": f"{v.day:02d}", "H": f"{v.hour:02d}",
             "M": f"{v.minute:02d}", "S": f"{v.second:02d}", "f": f"{v.microsecond:06d}",
             "y": f"{v.year % 100:02d}", "j": f"{v.timetuple().tm_yday:03d}"}
-    return "".join(vals[t] if d else t for d, t in _strftime_tokens(fmt))
+    return "".join(vals[t] if d else t for d, t in strftime_tokens(fmt))
 
 
 def _fmt_time_spark(c: Column, fmt: str) -> Column:
     pattern = []
-    for directive, text in _strftime_tokens(fmt):
+    for directive, text in strftime_tokens(fmt):
         if directive:
             pattern.append(_STRFTIME[text])
         else:
@@ -291,7 +292,7 @@ def _num_py(v, t: VType):
         raise BadValue(f"num(): {s[:40]!r} is not a number")
     d = _CTX.create_decimal(s)
     if len(_CTX.normalize(d).as_tuple().digits) > 38 and d != 0:
-        raise BadValue(f"num(): {s[:40]!r} has more than 38 significant digits")
+        raise BadValue(f"num(): {s[:40]!r} has more than 38 significant digits", "number_too_large")
     return d
 
 

@@ -65,7 +65,7 @@ _STRINGS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "en
 _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 _MAX_LEN = {"tinytext": 255, "text": 65535, "mediumtext": 16777215, "longtext": 4294967295,
             "tinyblob": 255, "blob": 65535, "mediumblob": 16777215, "longblob": 4294967295}
-JSON_MAX_DEPTH = 32  # DynamoDB's nesting limit for M/L
+JSON_MAX_DEPTH = 16  # DynamoDB allows 32; Spark's analyzer gives up on deeper unrolled lambdas
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,10 @@ def snapshot_value(col: Column, value: object) -> object:
         return number_text(value, col.scale)
     if dtp == "binary" and col.length is not None:
         return bytes(value).ljust(col.length, b"\x00")
+    if dtp == "bigint" and col.unsigned or dtp == "bit" and (col.length or 64) > 63:
+        from decimal import Decimal
+
+        return Decimal(int(value))  # DecimalType(20,0) in the snapshot
     return value
 
 

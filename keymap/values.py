@@ -13,13 +13,19 @@ import math
 import struct
 from decimal import Context, Decimal
 
+from keymap.types import JSON_MAX_DEPTH
+
 _CTX = Context(prec=200)
 SAFE_FLOAT_MAX = 2.0**63
 MIN_NORMAL = {True: 2.0**-126, False: 2.0**-1022}  # keyed by `single`
 
 
 class BadValue(ValueError):
-    """A value that has no DynamoDB representation (NaN, bad JSON, bad number text...)."""
+    """A value that has no DynamoDB representation; `reason` is the rejection reason code."""
+
+    def __init__(self, message: str, reason: str = "bad_value"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def float_in_safe_range(x: float, single: bool) -> bool:
@@ -51,8 +57,10 @@ def java_float_text(x: float, single: bool = False) -> str:
     Integers below 2**63 print their exact digits (rounded at the JDK's insignificant-digit
     count); other values print the shortest round-tripping digits.
     """
-    if not math.isfinite(x) or not float_in_safe_range(x, single):
-        raise BadValue(f"floating point value {x!r} has no portable DynamoDB number text")
+    if not math.isfinite(x):
+        raise BadValue(f"floating point value {x!r} is not a number DynamoDB can store")
+    if not float_in_safe_range(x, single):
+        raise BadValue(f"floating point value {x!r} is outside the portable range", "number_too_large")
     negative = math.copysign(1.0, x) < 0
     a = abs(x)
     if a == 0:
@@ -157,7 +165,7 @@ def json_number_text(token: str) -> str:
     return java_float_text(x)
 
 
-def dynamo_json_value(value, depth: int = 1, max_depth: int = 32) -> str:
+def dynamo_json_value(value, depth: int = 1, max_depth: int = JSON_MAX_DEPTH) -> str:
     """DynamoDB-JSON text of a parsed JSON value (objects -> M with sorted keys, arrays -> L)."""
     if depth > max_depth:
         raise BadValue(f"JSON nested deeper than {max_depth} levels")
@@ -168,7 +176,10 @@ def dynamo_json_value(value, depth: int = 1, max_depth: int = 32) -> str:
     if isinstance(value, list):
         return '{"L":[' + ",".join(dynamo_json_value(v, depth + 1, max_depth) for v in value) + "]}"
     if isinstance(value, _Num):
-        return '{"N":"' + json_number_text(value) + '"}'
+        try:
+            return '{"N":"' + json_number_text(value) + '"}'
+        except BadValue as e:
+            raise BadValue(str(e)) from None  # inside JSON every problem is a bad_value
     if value is True or value is False:
         return '{"BOOL":' + ("true" if value else "false") + "}"
     if value is None:

@@ -1,0 +1,399 @@
+"""Compile checked rules to ONE Spark select of native Column expressions (the bulk load).
+
+`compile_spark(checked, source)` returns a `SparkRules`; `rules.apply(df, version=...)` maps
+a snapshot DataFrame (Spark types of `keymap.types.spark_type`) to one row per (source row,
+rule) with columns:
+
+    _rule, _target     which rule made the row, and its DynamoDB table
+    _item              the item as compact DynamoDB JSON (null when rejected) -- the text the
+                       EMR connector's JSON converter reads
+    _key               DynamoDB JSON of the key attributes only (collision checks)
+    _size              item size in bytes (DynamoDB rules, see keymap.items)
+    _reject_reason     null, or null_key / empty_key / key_too_large / bad_value /
+                       number_too_large / item_too_large
+    _reject_message    "<rule>: <detail>; source key <pk=...>"
+    + `keep` columns passed through unchanged
+
+No Python UDF, pandas UDF or RDD map: the texts are built by Spark's own to_json, cast,
+date_format, lpad..., and they equal what `compile_python` produces byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
+from keymap.checker import CheckedMapping, CheckedRule
+from keymap.functions import (
+    FUNCTIONS,
+    INT_LIT,
+    STR_LIT,
+    TEXT,
+    TYPED_ERROR_SPARK,
+    TYPED_SPARK,
+    float_error_spark,
+    to_text_spark,
+)
+from keymap.items import KEY_LIMITS, MAX_ITEM_BYTES
+from keymap.types import JSON_MAX_DEPTH, Kind, VType
+
+JSON_OPTIONS = {"ignoreNullFields": "true"}
+
+
+@dataclass(frozen=True)
+class SV:
+    """A compiled value: the Column and a reason-code Column that is non-null on a bad value."""
+
+    col: Column
+    err: Column | None = None
+
+
+def _first(*errs: Column | None) -> Column | None:
+    real = [e for e in errs if e is not None]
+    if not real:
+        return None
+    return real[0] if len(real) == 1 else F.coalesce(*real)
+
+
+def _null_str() -> Column:
+    return F.lit(None).cast("string")
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def float_reason(c: Column, t: VType) -> Column:
+    """Reason code where a FLOAT/DOUBLE value has no portable number text (see keymap.values)."""
+    return (F.when(c.isNull(), _null_str())
+            .when(F.isnan(c) | (F.abs(c) == float("inf")), F.lit("bad_value"))
+            .when(float_error_spark(c, t), F.lit("number_too_large")))
+
+
+# --- JSON text -> DynamoDB JSON, natively, through Spark's variant ----------------------------------
+
+
+def _json_key(k: Column) -> Column:
+    j = F.to_json(F.struct(k.alias("k")))  # {"k":"..."} with Jackson's escaping
+    return F.substring(j, F.lit(6), F.length(j) - 6)
+
+
+def _variant_scalar(v: Column) -> Column:
+    kind = F.schema_of_variant(v)
+    as_double = F.try_variant_get(v, "$", "double")
+    a = F.abs(as_double)
+    number = F.concat(F.lit('{"N":"'), F.to_json(v), F.lit('"}'))
+    return (F.when(F.is_variant_null(v), F.lit('{"NULL":true}'))
+            .when(kind == "STRING", F.concat(F.lit('{"S":'), F.to_json(v), F.lit("}")))
+            .when(kind == "BOOLEAN", F.concat(F.lit('{"BOOL":'), F.to_json(v), F.lit("}")))
+            .when(kind == "DOUBLE", F.when((a == 0) | ((a >= 2.0**-1022) & (a < 2.0**63)), number))
+            .otherwise(number))
+
+
+def _variant_ddb(v: Column, depth: int) -> Column:
+    """DynamoDB JSON of a variant, unrolled to JSON_MAX_DEPTH levels (deeper: null = bad value)."""
+    if depth > JSON_MAX_DEPTH:
+        return _null_str()
+    obj = F.try_variant_get(v, "$", "map<string,variant>")
+    arr = F.try_variant_get(v, "$", "array<variant>")
+    entries = F.when(obj.isNotNull(), F.transform(F.map_entries(obj), lambda e: F.struct(
+        F.concat(_json_key(e["key"]), F.lit(":")).alias("p"), e["value"].alias("v")))) \
+        .otherwise(F.transform(arr, lambda x: F.struct(F.lit("").alias("p"), x.alias("v"))))
+    # one reference to the next level only (a second one would double the tree per level);
+    # concat propagates a null child (too deep / unsupported number) to the whole value
+    body = F.aggregate(entries, F.lit(""), lambda acc, e: F.concat(
+        acc, F.when(acc == "", F.lit("")).otherwise(F.lit(",")), e["p"], _variant_ddb(e["v"], depth + 1)))
+    open_ = F.when(obj.isNotNull(), F.lit('{"M":{')).otherwise(F.lit('{"L":['))
+    close = F.when(obj.isNotNull(), F.lit("}}")).otherwise(F.lit("]}"))
+    return F.when(obj.isNotNull() | arr.isNotNull(), F.concat(open_, body, close)).otherwise(_variant_scalar(v))
+
+
+def json_to_dynamo(text: Column) -> SV:
+    """DynamoDB JSON text of a JSON text column; the error is bad_value for invalid/unsupported JSON."""
+    ddb = _variant_ddb(F.try_parse_json(text), 1)
+    return SV(ddb, F.when(text.isNotNull() & ddb.isNull(), F.lit("bad_value")))
+
+
+# --- expressions ----------------------------------------------------------------------------------
+
+
+def _lit(v, t: VType) -> Column:
+    import datetime as dt
+    from decimal import Decimal
+
+    if v is None:
+        return F.lit(None)
+    if isinstance(v, dt.datetime):
+        return F.lit(v.isoformat(" ")).cast("timestamp_ntz")
+    if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+        return F.lit(Decimal(v)).cast(T.DecimalType(t.precision, 0))
+    if isinstance(v, Decimal):
+        return F.lit(v).cast(T.DecimalType(t.precision, t.scale))
+    return F.lit(v)
+
+
+def _as_decimal(c: Column, t: VType) -> Column:
+    return c.cast(T.DecimalType(max(t.precision, 1), t.scale))
+
+
+class _Compiler:
+    def __init__(self, cr: CheckedRule):
+        self.cr = cr
+
+    def expr(self, e: Expr) -> SV:
+        t = self.cr.type_of(e)
+        if isinstance(e, Col):
+            return SV(F.col(quote(self.cr.schema.column(e.name).name)))
+        if isinstance(e, Lit):
+            return SV(_lit(e.value, t))
+        if isinstance(e, Template):
+            parts = [SV(F.lit(p)) if isinstance(p, str) else self.text(p) for p in e.parts]
+            return SV(F.concat(*[p.col for p in parts]), _first(*[p.err for p in parts]))
+        if isinstance(e, Not):
+            a = self.expr(e.operand)
+            return SV(~a.col, a.err)
+        if isinstance(e, IsNull):
+            a = self.expr(e.operand)
+            return SV(a.col.isNotNull() if e.negated else a.col.isNull(), a.err)
+        if isinstance(e, In):
+            a, items = self.expr(e.operand), [self.expr(i) for i in e.items]
+            c = a.col.isin(*[i.col for i in items])
+            return SV(~c if e.negated else c, _first(a.err, *[i.err for i in items]))
+        if isinstance(e, BinOp):
+            return self._binop(e, t)
+        if isinstance(e, Call):
+            return self._call(e, t)
+        raise AssertionError(e)
+
+    def text(self, e: Expr) -> SV:
+        """The text form of `e` (see functions.to_text_spark), with float errors."""
+        v, t = self.expr(e), self.cr.type_of(e)
+        err = float_reason(v.col, t) if t.kind in (Kind.FLOAT, Kind.DOUBLE) else None
+        return SV(to_text_spark(v.col, t), _first(v.err, err))
+
+    def _binop(self, e: BinOp, t: VType) -> SV:
+        a, b = self.expr(e.left), self.expr(e.right)
+        err = _first(a.err, b.err)
+        op = e.op
+        if op == "and":
+            return SV(a.col & b.col, err)
+        if op == "or":
+            return SV(a.col | b.col, err)
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            x, y = a.col, b.col
+            col = {"=": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+            return SV(col, err)
+        if t.kind is Kind.NULL:
+            return SV(F.lit(None), err)
+        if op == "/":
+            return SV(F.try_divide(a.col.cast("double"), b.col.cast("double")), err)
+        if t.kind is Kind.NUMBER:
+            ta, tb = self.cr.type_of(e.left), self.cr.type_of(e.right)
+            x, y = _as_decimal(a.col, ta), _as_decimal(b.col, tb)
+            col = {"+": x + y, "-": x - y, "*": x * y}.get(op) if op != "%" else F.try_mod(x, y)
+            return SV(col.cast(T.DecimalType(t.precision, t.scale)), err)
+        x, y = a.col, b.col
+        col = {"+": x + y, "-": x - y, "*": x * y}[op]
+        return SV(col.cast("float") if t.kind is Kind.FLOAT else col.cast("double"), err)
+
+    def _call(self, e: Call, t: VType) -> SV:
+        name = e.name
+        if name == "coalesce":
+            args = [self._cast_common(self.expr(a), self.cr.type_of(a), t) for a in e.args]
+            err = args[-1].err
+            for a in reversed(args[:-1]):
+                err = _first(a.err, F.when(a.col.isNull(), err) if err is not None else None)
+            return SV(F.coalesce(*[a.col for a in args]), err)
+        if name == "if":
+            c = self.expr(e.args[0])
+            a, b = (self._cast_common(self.expr(x), self.cr.type_of(x), t) for x in e.args[1:])
+            branch = None
+            if a.err is not None or b.err is not None:
+                branch = F.when(c.col, a.err if a.err is not None else _null_str()) \
+                    .otherwise(b.err if b.err is not None else _null_str())
+            return SV(F.when(c.col, a.col).otherwise(b.col), _first(c.err, branch))
+        if name in ("str", "iso"):
+            return self.text(e.args[0])
+        if name in TYPED_SPARK:
+            a, at = self.expr(e.args[0]), self.cr.type_of(e.args[0])
+            return SV(TYPED_SPARK[name](a.col, at), _first(a.err, TYPED_ERROR_SPARK[name](a.col, at)))
+        fn = FUNCTIONS[name]
+        cols, errs = [], []
+        for i, arg in enumerate(e.args):
+            param = fn.params[min(i, len(fn.params) - 1)]
+            if param in (INT_LIT, STR_LIT):
+                cols.append(arg.value)  # type: ignore[attr-defined]
+                continue
+            v = self.text(arg) if param == TEXT else self.expr(arg)
+            cols.append(v.col)
+            errs.append(v.err)
+        return SV(fn.spark(*cols), _first(*errs))
+
+    @staticmethod
+    def _cast_common(v: SV, t: VType, common: VType) -> SV:
+        if common.kind is Kind.NUMBER and not common.spark_text and (t.precision, t.scale) != (
+                common.precision, common.scale):
+            return SV(_as_decimal(v.col, common), v.err)
+        if t.kind is Kind.NULL:
+            return SV(F.lit(None), v.err)
+        return v
+
+
+# --- attributes and items -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AttrCols:
+    value: Column  # struct (or variant for M/L) for to_json; null = omitted
+    present: Column  # boolean: the attribute is in the item
+    size: Column  # bytes of the value when present
+    err: Column | None
+    key_text: Column | None = None  # S/B/N payload, for key checks
+
+
+def _number_size(text: Column) -> Column:
+    return F.lit(1) + F.ceil(F.length(text) / 2).cast("long")
+
+
+def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
+    v = c.expr(e)
+    k = t.kind
+    err = v.err
+    if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE):
+        payload = v.col.cast("string")
+        tag, size = "N", _number_size(payload)
+        if k is not Kind.NUMBER:
+            err = _first(err, float_reason(v.col, t))
+    elif k is Kind.BINARY:
+        payload, tag, size = v.col, "B", F.octet_length(v.col)
+    elif k is Kind.BOOL:
+        payload, tag, size = v.col, "BOOL", F.lit(1)
+    elif k is Kind.SET:
+        nonempty = F.when(F.size(v.col) > 0, v.col)
+        total = F.aggregate(v.col, F.lit(0).cast("long"), lambda acc, x: acc + F.octet_length(x))
+        return _AttrCols(F.when(nonempty.isNotNull(), F.struct(nonempty.alias("SS"))), nonempty.isNotNull(),
+                         total, err)
+    elif k is Kind.JSON:
+        ddb = json_to_dynamo(v.col)
+        value = F.try_parse_json(ddb.col)
+        present = ddb.col.isNotNull()
+        if nulls == "null":
+            value = F.coalesce(value, F.parse_json(F.lit('{"NULL":true}')))
+            present = F.lit(True)
+        size = F.coalesce(F.octet_length(ddb.col), F.lit(1))
+        return _AttrCols(value, present, size, _first(err, ddb.err))
+    elif k is Kind.NULL:
+        payload, tag, size = F.lit(None).cast("string"), "S", F.lit(0)
+    else:
+        payload = to_text_spark(v.col, t)
+        tag, size = "S", F.octet_length(payload)
+    present = payload.isNotNull()
+    if nulls == "null":
+        value = F.struct(payload.alias(tag), F.when(payload.isNull(), F.lit(True)).alias("NULL"))
+        return _AttrCols(value, F.lit(True), F.coalesce(size, F.lit(1)), err, payload)
+    return _AttrCols(F.when(present, F.struct(payload.alias(tag))), present, size, err, payload)
+
+
+def _source_key(cr: CheckedRule) -> Column:
+    from keymap.types import value_type
+
+    parts = []
+    for name in cr.schema.primary_key:
+        col = cr.schema.column(name)
+        t = value_type(col)
+        text = to_text_spark(F.col(quote(col.name)), t)
+        if t.kind in (Kind.FLOAT, Kind.DOUBLE):
+            text = F.when(float_reason(F.col(quote(col.name)), t).isNull(), text)
+        parts.append(F.concat(F.lit(f"{name}="), F.coalesce(text, F.lit("null"))))
+    return F.concat_ws(", ", *parts) if parts else F.lit("")
+
+
+def _rule_struct(cr: CheckedRule, version: Column | None) -> Column:
+    c = _Compiler(cr)
+    rule = cr.rule
+    where_keep, where_err = F.lit(True), None
+    if cr.where is not None:
+        w = c.expr(cr.where)
+        where_keep, where_err = F.coalesce(w.col, F.lit(False)), w.err
+    attrs = [(a, _attr(c, a.expr, a.type, "omit" if a.is_key else rule.nulls)) for a in cr.attributes]
+    fields = [ac.value.alias(a.name) for a, ac in attrs]
+    size = F.lit(0).cast("long")
+    for a, ac in attrs:
+        size = size + F.when(ac.present, F.lit(len(a.name.encode())) + ac.size).otherwise(F.lit(0))
+    if version is not None:
+        vtext = version.cast("string")
+        fields.append(F.struct(vtext.alias("N")).alias(cr.version_attribute))
+        size = size + F.lit(len(cr.version_attribute.encode())) + _number_size(vtext)
+    # the rejection chain, in the Python engine's evaluation order
+    reason, detail = None, None
+
+    def add(cond: Column, code: Column, text: Column) -> None:
+        nonlocal reason, detail
+        reason = F.when(cond, code) if reason is None else reason.when(cond, code)
+        detail = F.when(cond, text) if detail is None else detail.when(cond, text)
+
+    if where_err is not None:
+        add(where_err.isNotNull(), where_err, F.concat(where_err, F.lit(" in where")))
+    for i, (a, ac) in enumerate(attrs):
+        if ac.err is not None:
+            add(ac.err.isNotNull(), ac.err, F.concat(ac.err, F.lit(f" in attribute {a.name}")))
+        if a.is_key:
+            add(ac.key_text.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null"))
+            if a.type.kind is Kind.BINARY:
+                add(F.octet_length(ac.key_text) == 0, F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty"))
+            elif a.type.kind is not Kind.NUMBER:
+                add(ac.key_text == "", F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty"))
+            add(ac.size > KEY_LIMITS[i], F.lit("key_too_large"),
+                F.lit(f"key attribute {a.name} is larger than {KEY_LIMITS[i]} bytes"))
+    add(size > MAX_ITEM_BYTES, F.lit("item_too_large"),
+        F.concat(F.lit("item of "), size.cast("string"), F.lit(f" bytes exceeds {MAX_ITEM_BYTES} bytes")))
+    message = F.concat(F.lit(f"{rule.name}: "), detail, F.lit("; source key "), _source_key(cr))
+    nkeys = len(cr.keys)
+    item = F.to_json(F.struct(*fields), JSON_OPTIONS)
+    key = F.to_json(F.struct(*fields[:nkeys]), JSON_OPTIONS)
+    rejected = reason.isNotNull()
+    return F.when(where_keep | (where_err.isNotNull() if where_err is not None else F.lit(False)), F.struct(
+        F.lit(rule.name).alias("_rule"),
+        F.lit(rule.target).alias("_target"),
+        F.when(~rejected, item).alias("_item"),
+        F.when(~rejected, key).alias("_key"),
+        F.when(~rejected, size).alias("_size"),
+        reason.alias("_reject_reason"),
+        F.when(rejected, message).alias("_reject_message"),
+    ))
+
+
+OUTPUT_COLUMNS = ["_rule", "_target", "_item", "_key", "_size", "_reject_reason", "_reject_message"]
+
+
+class SparkRules:
+    """The compiled rules of one source table."""
+
+    def __init__(self, rules: list[CheckedRule]):
+        if not rules:
+            raise ValueError("no rules to compile")
+        self.rules = rules
+
+    def apply(self, df: DataFrame, version: Column | int | None = None, keep: list[str] = ()) -> DataFrame:
+        """Map the snapshot DataFrame; `version` becomes the version attribute of every item."""
+        v = F.lit(version) if isinstance(version, int) else version
+        structs = [_rule_struct(cr, v) for cr in self.rules]
+        kept = [F.col(quote(k)) for k in keep]
+        if len(structs) == 1:
+            s = structs[0]
+            return df.select(*kept, s.alias("_r")).where(F.col("_r").isNotNull()) \
+                .select(*[F.col(quote(k)) for k in keep], *[F.col(f"_r.{c}").alias(c) for c in OUTPUT_COLUMNS])
+        packed = F.filter(F.array(*structs), lambda x: x.isNotNull())
+        return df.select(*kept, F.inline(packed))
+
+
+def compile_spark(checked: CheckedMapping, source: str) -> SparkRules:
+    """Compile the rules of `source` (`db.table`) of a checked mapping."""
+    checked.raise_on_errors()
+    return SparkRules(checked.rules_for(source))
+
+

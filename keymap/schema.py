@@ -1,0 +1,128 @@
+"""Source table schemas: the column model the checker and compilers type against, read from
+INFORMATION_SCHEMA through a pymysql connection (or built by hand / from a snapshot manifest).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from keymap.types import Column
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key of the table (child side) with its referential actions."""
+
+    name: str
+    columns: tuple[str, ...]
+    parent: str  # db.table
+    on_delete: str = "RESTRICT"
+    on_update: str = "RESTRICT"
+
+    @property
+    def cascades(self) -> bool:
+        return "CASCADE" in (self.on_delete, self.on_update) or "SET NULL" in (self.on_delete, self.on_update)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    db: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = field(default=())
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.db}.{self.name}"
+
+    def column(self, name: str) -> Column | None:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        lowered = name.lower()  # MySQL column names are case-insensitive
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+_MEMBERS = re.compile(r"'((?:[^']|'')*)'")
+
+
+def parse_members(column_type: str) -> tuple[str, ...]:
+    """The values of `enum('a','b')` / `set('x','y')` in definition order."""
+    inside = column_type[column_type.index("(") + 1: column_type.rindex(")")]
+    return tuple(m.replace("''", "'") for m in _MEMBERS.findall(inside))
+
+
+def column_from_information_schema(row: dict) -> Column:
+    """A Column from one INFORMATION_SCHEMA.COLUMNS row (keys as in the view, upper case)."""
+    data_type = row["DATA_TYPE"].lower()
+    column_type = row["COLUMN_TYPE"].lower()
+    length = row.get("CHARACTER_MAXIMUM_LENGTH")
+    if data_type == "bit":
+        length = row.get("NUMERIC_PRECISION")
+    return Column(
+        name=row["COLUMN_NAME"], data_type=data_type, nullable=row["IS_NULLABLE"] == "YES",
+        unsigned="unsigned" in column_type,
+        precision=int(row.get("NUMERIC_PRECISION") or 0) if data_type == "decimal" else 0,
+        scale=int(row.get("NUMERIC_SCALE") or 0) if data_type == "decimal" else 0,
+        fsp=int(row.get("DATETIME_PRECISION") or 0) if data_type in ("datetime", "timestamp", "time") else 0,
+        length=int(length) if length is not None else None,
+        members=parse_members(column_type) if data_type in ("enum", "set") else (),
+        column_type=column_type,
+    )
+
+
+_COLUMNS_SQL = """
+SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION,
+       NUMERIC_SCALE, DATETIME_PRECISION, COLUMN_KEY
+FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION
+"""
+_PK_SQL = """
+SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.KEY_COLUMN_USAGE
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION
+"""
+_FK_SQL = """
+SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
+       r.DELETE_RULE, r.UPDATE_RULE
+FROM INFORMATION_SCHEMA.KEY_COLUMN_USAGE k
+JOIN INFORMATION_SCHEMA.REFERENTIAL_CONSTRAINTS r
+  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
+ AND r.TABLE_NAME = k.TABLE_NAME
+WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL
+ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION
+"""
+
+
+def _dict_rows(cur, sql: str, args) -> list[dict]:
+    cur.execute(sql, args)
+    names = [d[0].upper() for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def read_table_schema(conn, db: str, table: str) -> TableSchema:
+    """Read one table's columns, primary key and foreign keys from INFORMATION_SCHEMA."""
+    with conn.cursor() as cur:
+        cols = _dict_rows(cur, _COLUMNS_SQL, (db, table))
+        if not cols:
+            raise LookupError(f"table {db}.{table} does not exist (or has no columns visible to this user)")
+        pk = tuple(r["COLUMN_NAME"] for r in _dict_rows(cur, _PK_SQL, (db, table)))
+        fks: dict[str, dict] = {}
+        for r in _dict_rows(cur, _FK_SQL, (db, table)):
+            fk = fks.setdefault(r["CONSTRAINT_NAME"], {"cols": [], "row": r})
+            fk["cols"].append(r["COLUMN_NAME"])
+    return TableSchema(
+        db, table, tuple(column_from_information_schema(r) for r in cols), pk,
+        tuple(ForeignKey(name, tuple(v["cols"]), f"{v['row']['REFERENCED_TABLE_SCHEMA']}."
+                         f"{v['row']['REFERENCED_TABLE_NAME']}", v["row"]["DELETE_RULE"], v["row"]["UPDATE_RULE"])
+              for name, v in fks.items()),
+    )
+
+
+def read_schemas(conn, sources: list[str]) -> dict[str, TableSchema]:
+    """Schemas of `db.table` names, keyed by that name."""
+    return {s: read_table_schema(conn, *s.split(".", 1)) for s in sources}
