@@ -166,6 +166,26 @@ class Manifest:
                       for f in t["files"])
         return TableEntry(name, schema_from_dict(t), t["rows"], files, t)
 
+    def read_arrow(self, name: str, storage: Storage | None = None, verify: bool = True):
+        """All rows of one table as one Arrow table (small tables, checks and tests; Spark reads the
+        files itself). With `verify`, every file's size and sha256 are checked first."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        storage = storage or open_storage(self.root)
+        entry = self.table(name)
+        parts = []
+        for f in entry.files:
+            data = storage.get_bytes(f.path)
+            if data is None:
+                raise ManifestError(f"{name}: {storage.url(f.path)} is missing")
+            if verify and (len(data) != f.bytes or hashlib.sha256(data).hexdigest() != f.sha256):
+                raise ManifestError(f"{name}: {storage.url(f.path)} does not match its size/sha256 in the manifest")
+            parts.append(pq.read_table(io.BytesIO(data), schema=entry.arrow_schema()))
+        return pa.concat_tables(parts) if parts else entry.arrow_schema().empty_table()
+
     def verify_files(self, storage: Storage | None = None) -> list[str]:
         """Problems with the data files (missing, wrong size or checksum); empty when all is well."""
         storage = storage or open_storage(self.root)
