@@ -168,8 +168,9 @@ def _ftwrl_point(control: Session, workers: list[Session], info: ServerInfo, loc
         position = current_position(_SessionConn(control), info)
         if info.is_mariadb:  # cross-check: MariaDB also says where each worker's snapshot is
             for w in workers:
-                if snapshot_status(w) != (position.file, position.pos):
-                    raise SnapshotError(f"worker snapshot at {snapshot_status(w)} but binlog at {position} under FTWRL")
+                seen = snapshot_status(w)
+                if seen != (position.file, position.pos):
+                    raise SnapshotError(f"worker snapshot at {seen} but binlog at {position} under FTWRL")
     finally:
         control.query("UNLOCK TABLES")
     lock_ms = round((time.monotonic() - locked) * 1000, 2)
