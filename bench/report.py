@@ -1,0 +1,29 @@
+"""Shared by the benchmarks: the BENCH line and its section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+HEADER = ("# Benchmarks\n\nEach benchmark in `bench/` measures ours against a baseline in the same run and "
+          "writes its own section here. Figures are from one run on the machine named in the section.\n")
+
+
+def bench_line(name: str, ratio: float, figures: dict[str, object]) -> str:
+    return f"BENCH {name} ratio={ratio:.2f} " + " ".join(f"{k}={v}" for k, v in figures.items())
+
+
+def write_section(name: str, line: str, details: list[str]) -> None:
+    """Replace the `## name` section of docs/benchmarks.md (other sections stay as they are)."""
+    text = DOC.read_text() if DOC.exists() else HEADER
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    body = "\n".join([f"## {name}", "", f"Run {dt.date.today()} on {machine}.", "", "```", line, "```", "",
+                      *details, ""])
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(body + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + body
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text)
