@@ -1,0 +1,153 @@
+"""Benchmark: `mysql2dynamo snapshot` (2 worker processes, PK chunks) vs a plain single-cursor
+pymysql read into Parquet, on the same 1,000,000-row table in the same run.
+
+Both write the same Parquet (keymap.types.arrow_type / snapshot_value) to a local directory, so the
+ratio measures the dump itself. Needs the local stack (`mysql2dynamo local up`). The table is built
+once server-side (MariaDB's seq_1_to_N) and kept in database `bench_snapshot` for later runs.
+
+Prints one line last: BENCH snapshot ratio=<ours/plain> ours_rows_s=... plain_rows_s=... rows=... workers=...
+and writes the same figures into the `## snapshot` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdc.snapshot.dump import SnapshotOptions, run_snapshot
+from keymap.schema import read_table_schema
+from keymap.types import arrow_type, snapshot_value
+from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.mysql import connect
+
+DB, TABLE = "bench_snapshot", "orders"
+DDL = f"""
+CREATE TABLE {DB}.{TABLE} (
+  id          BIGINT NOT NULL PRIMARY KEY,
+  customer_id BIGINT UNSIGNED NOT NULL,
+  status      ENUM('draft','placed','paid','shipped','cancelled') NOT NULL,
+  total       DECIMAL(12,2) NOT NULL,
+  currency    CHAR(3) NOT NULL,
+  created_at  DATETIME(6) NOT NULL,
+  note        VARCHAR(64) NULL,
+  weight      DOUBLE NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+FILL = f"""
+INSERT INTO {DB}.{TABLE}
+SELECT seq, 18446744073709551615 - (seq * 7919 % 1000003),
+       ELT(1 + seq % 5, 'draft','placed','paid','shipped','cancelled'),
+       (seq * 37 % 1000000) / 100, ELT(1 + seq % 3, 'USD','EUR','JPY'),
+       TIMESTAMPADD(MICROSECOND, seq * 104729, '2020-01-01 00:00:00'),
+       IF(seq % 4 = 0, NULL, CONCAT('note ', seq, ' ünïcødé')), IF(seq % 10 = 0, NULL, seq / 7)
+FROM {DB}.seq_{{lo}}_to_{{hi}}"""
+SECTION = "## snapshot"
+
+
+def ensure_table(url: str, rows: int) -> None:
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {DB}")
+        cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+                    (DB, TABLE))
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT COUNT(*) FROM {DB}.{TABLE}")
+            if cur.fetchone()[0] == rows:
+                conn.close()
+                return
+            cur.execute(f"DROP TABLE {DB}.{TABLE}")
+        cur.execute(DDL)
+        for lo in range(0, rows, 250_000):  # in slices: small transactions
+            n = min(250_000, rows - lo)
+            cur.execute(FILL.format(lo=lo + 1, hi=lo + n))  # MariaDB's SEQUENCE engine
+        cur.execute(f"ANALYZE TABLE {DB}.{TABLE}")
+        cur.fetchall()
+    conn.close()
+
+
+def plain_dump(url: str, out: Path) -> int:
+    """The baseline: one pymysql server-side cursor, the same value conversion, one Parquet file."""
+    conn = connect(url, streaming=True)
+    schema = read_table_schema(conn, DB, TABLE)
+    cols = schema.columns
+    types = [arrow_type(c) for c in cols]
+    aschema = pa.schema([pa.field(c.name, t) for c, t in zip(cols, types, strict=True)])
+    rows = 0
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute(f"SELECT * FROM {DB}.{TABLE}")
+        with pq.ParquetWriter(out, aschema, compression="zstd") as w:
+            while batch := cur.fetchmany(100_000):
+                columns = list(zip(*batch, strict=True))
+                w.write_table(pa.Table.from_arrays(
+                    [pa.array([snapshot_value(c, v) for v in vals], type=t)
+                     for c, t, vals in zip(cols, types, columns, strict=True)], schema=aschema))
+                rows += len(batch)
+    conn.close()
+    return rows
+
+
+def write_section(figures: str) -> Path:
+    path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"  # re-read just before writing
+    body = f"{SECTION}\n\n{figures}\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda m: body + ("\n" if m.group(0).endswith("\n\n") else ""), text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    path.write_text(text)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--mysql-url", default=os.environ.get("M2D_MYSQL_URL") or StackConfig().mysql_url)
+    args = ap.parse_args()
+    ensure_table(args.mysql_url, args.rows)
+    tmp = Path(tempfile.mkdtemp(prefix="m2d-snapbench-"))
+    try:
+        conn = connect(args.mysql_url)
+        with conn.cursor() as cur:  # warm the buffer pool once so neither run pays for the disk
+            cur.execute(f"SELECT COUNT(*), SUM(LENGTH(note)) FROM {DB}.{TABLE}")
+        conn.close()
+        t0 = time.monotonic()
+        plain_rows = plain_dump(args.mysql_url, tmp / "plain.parquet")
+        plain_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        doc = run_snapshot(args.mysql_url, [f"{DB}.{TABLE}"], str(tmp / "ours"),
+                           SnapshotOptions(workers=args.workers, chunk_rows=max(args.rows // 8, 1000),
+                                           progress_interval=30), say=print)
+        ours_s = time.monotonic() - t0
+        ours_rows = doc["tables"][f"{DB}.{TABLE}"]["rows"]
+        assert ours_rows == plain_rows == args.rows, (ours_rows, plain_rows, args.rows)
+        plain_rs, ours_rs = plain_rows / plain_s, ours_rows / ours_s
+        ratio = ours_rs / plain_rs
+        line = (f"BENCH snapshot ratio={ratio:.2f} ours_rows_s={ours_rs:.0f} plain_rows_s={plain_rs:.0f} "
+                f"rows={args.rows} workers={args.workers}")
+        figures = (
+            f"`python bench/snapshot_bench.py` ({args.rows:,} rows of an 8-column table: BIGINT, BIGINT UNSIGNED, "
+            f"ENUM, DECIMAL(12,2), CHAR, DATETIME(6), VARCHAR, DOUBLE; MariaDB 10.11 on the same 2-core host; "
+            f"local Parquet destination, zstd), measured {time.strftime('%Y-%m-%d')}:\n\n"
+            f"| dump | seconds | rows/s |\n|---|---|---|\n"
+            f"| plain: one pymysql server-side cursor into Parquet | {plain_s:.1f} | {plain_rs:,.0f} |\n"
+            f"| mysql2dynamo snapshot, {args.workers} workers, {len(doc['tables'][f'{DB}.{TABLE}']['chunks'])} "
+            f"chunks (incl. consistent point, manifest, checksums) | {ours_s:.1f} | {ours_rs:,.0f} |\n\n"
+            f"ratio ours/plain = **{ratio:.2f}**\n\n```\n{line}\n```")
+        print(f"figures written to {write_section(figures)}")
+        print(line)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
