@@ -28,6 +28,9 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+import pymysql.converters
 
 from cdc.server import BinlogPosition, binlog_files, server_info
 from keymap.schema import TableSchema, read_table_schema
@@ -41,6 +44,13 @@ from .progress import Progress
 from .storage import MB, Storage, open_storage
 
 ZERO_DATE_POLICIES = ("null", "error")
+# Worker connections decode nothing (pymysql's encoders only, for query parameters): numbers and
+# dates arrive as the server's text and are parsed column-wise by Arrow (BatchConverter.convert_raw).
+RAW_CONV = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
+_CAST_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year", "decimal", "float", "double",
+               "date", "datetime", "timestamp"}
+_STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "json"}
+_BLOB_TYPES = {"varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 DATE_TYPES = ("date", "datetime", "timestamp")
 
 
@@ -97,7 +107,8 @@ class BatchConverter:
     def row_key(self, row) -> str:
         if not self.pk_index:
             return "(no primary key) " + repr(row)[:200]
-        return ", ".join(f"{self.schema.primary_key[i]}={row[j]!r}" for i, j in enumerate(self.pk_index))
+        cols = self.schema.columns
+        return ", ".join(f"{cols[j].name}={_key_value(cols[j], row[j])!r}" for j in self.pk_index)
 
     def _column(self, col: Column, values, rows):
         dtp = col.data_type
@@ -129,6 +140,42 @@ class BatchConverter:
                 raise self._explain(col, atype, converted, rows, e) from e
         return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
 
+    def convert_raw(self, rows: list[tuple]):
+        """Rows read with RAW_CONV (text/bytes as the server sent them) -> the same Arrow table as
+        `convert` gives for pymysql's decoded values: numbers and dates are cast by Arrow a column at
+        a time; a batch Arrow cannot parse (a zero date, ...) and the other types go value by value
+        through pymysql's own decoders and `snapshot_value`."""
+        pa = self._pa
+        import pyarrow.compute as pc
+
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(self.types)
+        arrays = []
+        for col, atype, values in zip(self.schema.columns, self.types, columns, strict=True):
+            dtp = col.data_type
+            arr = None
+            try:
+                if dtp in _CAST_TYPES and not (dtp == "decimal" and col.precision > 38):
+                    text = pa.array(values, pa.binary()).cast(pa.string())
+                    if dtp == "float":  # parse as the double pymysql would make, then round to binary32
+                        arr = pc.cast(pc.cast(text, pa.float64()), atype)
+                    else:
+                        arr = pc.cast(text, atype)
+                elif dtp in _STRING_TYPES:
+                    arr = pa.array([v.decode() if isinstance(v, bytes) else v for v in values], atype)
+                elif dtp in _BLOB_TYPES:
+                    arr = pa.array(values, atype)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                arr = None
+            if arr is None:
+                decoded = [_pymysql_value(col, v) for v in values]
+                converted = self._column(col, decoded, rows)
+                try:
+                    arr = pa.array(converted, type=atype)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as e:
+                    raise self._explain(col, atype, converted, rows, e) from e
+            arrays.append(arr)
+        return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
+
     def _explain(self, col, atype, values, rows, err) -> ValueProblem:
         pa = self._pa
         for i, v in enumerate(values):
@@ -138,6 +185,36 @@ class BatchConverter:
                 return ValueProblem(f"{self.schema.full_name}.{col.name} ({col.column_type or col.data_type}): value "
                                     f"{v!r} at {self.row_key(rows[i])} does not fit {atype}: {err}")
         return ValueProblem(f"{self.schema.full_name}.{col.name}: cannot build {atype}: {err}")
+
+
+def _key_value(col: Column, value):
+    """A primary key value for messages, decoded when the row came raw."""
+    if isinstance(value, bytes | bytearray | str) and col.data_type not in _STRING_TYPES | {"set"}:
+        return _pymysql_value(col, value)
+    return value
+
+
+def _pymysql_value(col: Column, raw):
+    """What pymysql's default decoders return for a raw (text protocol) value of `col`."""
+    if raw is None:
+        return None
+    dtp = col.data_type
+    if dtp in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"):
+        return bytes(raw)
+    text = raw.decode() if isinstance(raw, bytes | bytearray) else raw
+    if dtp in ("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"):
+        return int(text)
+    if dtp == "decimal":
+        return Decimal(text)
+    if dtp in ("float", "double"):
+        return float(text)
+    if dtp == "date":
+        return pymysql.converters.convert_date(text)
+    if dtp in ("datetime", "timestamp"):
+        return pymysql.converters.convert_datetime(text)
+    if dtp == "time":
+        return pymysql.converters.convert_timedelta(text)
+    return text
 
 
 # ------------------------------------------------------------------ one chunk -> files
@@ -226,8 +303,9 @@ def select_sql(schema: TableSchema, chunk: Chunk) -> tuple[str, list]:
 
 def dump_chunk(conn, schema: TableSchema, chunk: Chunk, storage: Storage, point: int | None, ver: int | None,
                opts: SnapshotOptions, tmpdir: str, report: Callable[[int, int], None] = lambda r, b: None,
-               rate: float | None = None) -> tuple[list[FileResult], int, dict[str, int]]:
-    """Stream one chunk through a server-side cursor into Parquet; returns (files, rows, zero dates)."""
+               rate: float | None = None, raw: bool = False) -> tuple[list[FileResult], int, dict[str, int]]:
+    """Stream one chunk through a server-side cursor into Parquet; returns (files, rows, zero dates).
+    `raw`: the connection was made with `conv=RAW_CONV` (workers do; faster)."""
     converter = BatchConverter(schema, opts.zero_dates)
     writer = ChunkWriter(storage, schema.full_name, chunk.index, point, ver, converter, opts, tmpdir)
     sql, args = select_sql(schema, chunk)
@@ -240,7 +318,7 @@ def dump_chunk(conn, schema: TableSchema, chunk: Chunk, storage: Storage, point:
             rows = cur.fetchmany(opts.fetch_rows)
             if not rows:
                 break
-            table = converter.convert(rows)
+            table = converter.convert_raw(rows) if raw else converter.convert(rows)
             writer.add(table)
             rows_total += len(rows)
             report(len(rows), table.nbytes)
@@ -262,7 +340,7 @@ def _worker_main(wid: int, url: str, cmd, tasks, results, storage_url: str, opts
     tmpdir = tempfile.mkdtemp(prefix=f"m2d-snapshot-w{wid}-")
     conn = None
     try:
-        conn = MySQLTarget.parse(url).connect(streaming=True)
+        conn = MySQLTarget.parse(url).connect(streaming=True, conv=RAW_CONV)
         while True:  # phase 1: the consistent point, driven by the coordinator
             if not cmd.poll(1.0):
                 if parent is not None and not parent.is_alive():
@@ -297,9 +375,10 @@ def _worker_main(wid: int, url: str, cmd, tasks, results, storage_url: str, opts
             def report(rows: int, nbytes: int, _t=task["table"]) -> None:
                 results.put(("rows", wid, _t, rows, nbytes))
 
+            results.put(("start", wid, chunk.table))
             try:
                 files, rows, zeros = dump_chunk(conn, tables[chunk.table], chunk, storage, task["point"],
-                                                task["ver"], options, tmpdir, report, rate)
+                                                task["ver"], options, tmpdir, report, rate, raw=True)
             except Exception as e:  # noqa: BLE001 - reported to the coordinator
                 detail = str(e) if isinstance(e, SnapshotError) else traceback.format_exc()
                 results.put(("error", wid, chunk.key, detail))
@@ -541,7 +620,9 @@ def _collect(procs, results, state, storage, progress, expected: int) -> None:
             progress.tick()
             continue
         tag = msg[0]
-        if tag == "rows":
+        if tag == "start":
+            progress.start(msg[2])
+        elif tag == "rows":
             progress.rows(msg[2], msg[3], msg[4])
         elif tag == "done":
             _, wid, table, index, files, rows, zeros = msg

@@ -56,6 +56,12 @@ class Progress:
     def add_table(self, name: str, estimate: int, chunks: int, skipped: int = 0, rows_skipped: int = 0) -> None:
         self.tables[name] = TableProgress(name, max(estimate, rows_skipped), chunks, chunks_skipped=skipped)
 
+    def start(self, table: str) -> None:
+        """A worker began a chunk of `table` (rates count from the first one)."""
+        t = self.tables[table]
+        if t.started is None:
+            t.started = self.clock()
+
     def rows(self, table: str, rows: int, nbytes: int) -> None:
         t = self.tables[table]
         if t.started is None:
