@@ -10,6 +10,7 @@ import sys
 import click
 
 from cdc.cli import stream
+from cdc.snapshot.cli import snapshot
 from mysql2dynamo import __version__
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
@@ -144,6 +145,7 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
 # ------------------------------------------------------------------ phases
 
 main.add_command(stream)
+main.add_command(snapshot)
 
 
 # ------------------------------------------------------------------ demo

@@ -1,0 +1,1 @@
+"""Replay: apply the captured changes to DynamoDB through the compiled key mapping, idempotently."""

@@ -1,0 +1,203 @@
+"""The apply engine: changes -> guarded DynamoDB writes, in any order, exactly once in effect.
+
+Every item carries the version attribute (`_ver`): the `ver` of the change that wrote it (the
+snapshot's for bulk-loaded items). A write only lands if the item is absent or older:
+
+    PutItem ... ConditionExpression: attribute_not_exists(<partition key>) OR <_ver> < :ver
+
+so a late, repeated or reordered change is skipped (counted as stale, not an error). Deletes
+leave a tombstone (the key, `_ver`, `_deleted`, `_ttl`), so an older change cannot bring the row
+back; `cleanup-tombstones` removes them at cutover. An update that changes the mapped key, or
+moves the row out of a rule's `where`, tombstones the old item and puts the new one.
+
+Within a batch only the newest write of each target item can still matter: the others are
+dropped before any request is made (coalescing), and different items are written in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdc.envelope import Change
+from keymap.compile_python import PythonMapper, Result
+from replay.dead_letter import Poison
+from replay.items import to_client_item
+
+DELETED_ATTRIBUTE = "_deleted"
+TTL_ATTRIBUTE = "_ttl"
+RETRYABLE = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+             "InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
+
+
+@dataclass(frozen=True)
+class Write:
+    """The one write that matters for a target item: a put of the item, or a tombstone."""
+
+    table: str
+    key: str  # DynamoDB JSON of the key attributes (identity of the item)
+    ver: int
+    item: str | None  # DynamoDB JSON of the item; None for a tombstone
+    index: int  # position of the originating record in the batch
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.item is None
+
+
+@dataclass
+class ApplyStats:
+    changes: int = 0
+    below_snapshot: int = 0
+    unmapped: int = 0
+    planned_writes: int = 0
+    coalesced: int = 0  # writes made unnecessary by a newer write of the same item in the batch
+    puts: int = 0
+    tombstones: int = 0
+    stale: int = 0  # the item already had this or a newer version
+    retries: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+    def add(self, other: ApplyStats) -> None:
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass
+class ApplyOutcome:
+    stats: ApplyStats
+    failed_indexes: list[int] = field(default_factory=list)  # records whose writes did not land
+    poisons: list[tuple[int, Poison]] = field(default_factory=list)  # (record index, what and why)
+    errors: list[str] = field(default_factory=list)  # why writes failed (first few)
+
+
+class ApplyEngine:
+    def __init__(self, mapper: PythonMapper, dynamodb, *, snapshot_ver: int | None = None,
+                 tombstone_ttl_days: float = 7.0, workers: int = 16) -> None:
+        self.mapper = mapper
+        self.dynamodb = dynamodb
+        self.snapshot_ver = snapshot_ver
+        self.version_attribute = mapper.checked.mapping.version_attribute
+        self.ttl_seconds = int(tombstone_ttl_days * 86400)
+        self.workers = workers
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(self, changes: Iterable[tuple[int, Change]], stats: ApplyStats,
+             poisons: list[tuple[int, Poison]]) -> list[Write]:
+        """The newest write per target item for a batch of (record index, change)."""
+        newest: dict[tuple[str, str], Write] = {}
+        for index, change in changes:
+            stats.changes += 1
+            for write in self._writes(index, change, stats, poisons):
+                stats.planned_writes += 1
+                slot = (write.table, write.key)
+                held = newest.get(slot)
+                if held is None or (write.ver, not write.is_tombstone) > (held.ver, not held.is_tombstone):
+                    newest[slot] = write
+        stats.coalesced += stats.planned_writes - len(newest)
+        return list(newest.values())
+
+    def _writes(self, index: int, change: Change, stats: ApplyStats,
+                poisons: list[tuple[int, Poison]]) -> list[Write]:
+        if self.snapshot_ver is not None and change.ver <= self.snapshot_ver:
+            stats.below_snapshot += 1  # the snapshot (bulk load) already holds this change
+            return []
+        source = f"{change.db}.{change.table}"
+        if source not in self.mapper.sources:
+            stats.unmapped += 1
+            return []
+        rules = len(self.mapper.checked.rules_for(source))
+        old: list[Result | None] = self._map(source, change.before, change.ver) if change.before else [None] * rules
+        new: list[Result | None] = self._map(source, change.after, change.ver) if change.after else [None] * rules
+        writes = []
+        for o, n in zip(old, new, strict=True):
+            if n is not None and n.status == "rejected":
+                stats.rejected += 1
+                poisons.append((index, Poison(n.reason or "rejected", f"{source} ver {change.ver}: {n.message}",
+                                              None, change.partition_key, change.to_bytes())))
+            if n is not None and n.status == "item":
+                writes.append(Write(n.target, n.key, change.ver, n.item, index))
+            if o is not None and o.status == "item" and not (n is not None and n.status == "item" and n.key == o.key):
+                writes.append(Write(o.target, o.key, change.ver, None, index))
+        return writes
+
+    def _map(self, source: str, row: dict, ver: int) -> list[Result]:
+        return self.mapper.map_row(source, row, version=ver)
+
+    # ------------------------------------------------------------------ writing
+
+    def apply(self, changes: Iterable[tuple[int, Change]], deadline: float | None = None) -> ApplyOutcome:
+        """Plan and write; `deadline` (time.monotonic) bounds the retries of throttled writes."""
+        outcome = ApplyOutcome(ApplyStats())
+        writes = self.plan(changes, outcome.stats, outcome.poisons)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(writes)))) as pool:
+            results = list(pool.map(lambda w: self._write(w, deadline), writes))
+        for write, (status, retries, error) in zip(writes, results, strict=True):
+            outcome.stats.retries += retries
+            if status == "put":
+                outcome.stats.puts += 1
+            elif status == "tombstone":
+                outcome.stats.tombstones += 1
+            elif status == "stale":
+                outcome.stats.stale += 1
+            elif status == "invalid":
+                outcome.stats.rejected += 1
+                poison = Poison("dynamodb_validation", f"{write.table} {write.key}: {error}", None, None,
+                                (write.item or write.key).encode())
+                outcome.poisons.append((write.index, poison))
+            else:
+                outcome.stats.failed += 1
+                outcome.failed_indexes.append(write.index)
+                if len(outcome.errors) < 5:
+                    outcome.errors.append(f"{write.table} {write.key}: {error}")
+        return outcome
+
+    def _request(self, write: Write) -> dict:
+        key = json.loads(write.key)
+        partition_key = next(iter(key))
+        ver = str(write.ver)
+        if write.is_tombstone:
+            item = to_client_item(write.key)
+            item[self.version_attribute] = {"N": ver}
+            item[DELETED_ATTRIBUTE] = {"BOOL": True}
+            item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + self.ttl_seconds)}
+        else:
+            item = to_client_item(write.item)
+        return dict(
+            TableName=write.table, Item=item,
+            ConditionExpression="attribute_not_exists(#pk) OR #ver < :ver",
+            ExpressionAttributeNames={"#pk": partition_key, "#ver": self.version_attribute},
+            ExpressionAttributeValues={":ver": {"N": ver}},
+        )
+
+    def _write(self, write: Write, deadline: float | None) -> tuple[str, int, str | None]:
+        request = self._request(write)
+        attempt = 0
+        while True:
+            try:
+                self.dynamodb.put_item(**request)
+                return ("tombstone" if write.is_tombstone else "put"), attempt, None
+            except ClientError as e:
+                code = e.response.get("Error", {}).get("Code", "")
+                if code == "ConditionalCheckFailedException":
+                    return "stale", attempt, None
+                if code == "ValidationException":
+                    return "invalid", attempt, str(e)
+                if code not in RETRYABLE:
+                    return "failed", attempt, str(e)
+                error = str(e)
+            except BotoCoreError as e:  # connection reset, read timeout...: worth another try
+                error = f"{type(e).__name__}: {e}"
+            attempt += 1
+            delay = min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                return "failed", attempt, error
+            time.sleep(delay)

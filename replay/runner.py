@@ -1,0 +1,163 @@
+"""`mysql2dynamo replay`: the Lambda's work without Lambda, polling Kinesis like the event source.
+
+One poller per shard (Lambda's concurrency with parallelization factor 1): GetRecords, build the
+exact Lambda Kinesis event, call the same `process` the handler calls, and on success store the
+last sequence number of the shard. A reported batch item failure is retried from that record,
+after a backoff, as Lambda does; nothing is skipped. Checkpoints live in a JSON file replaced
+atomically, so a killed runner resumes where its last acknowledged batch ended.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from replay.apply import ApplyStats
+from replay.handler import process
+from replay.runtime import ReplayRuntime
+
+ACCOUNT = "000000000000"
+
+
+class ShardCheckpoints:
+    """Last applied sequence number per shard, in one JSON file (atomic replace)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.lock = threading.Lock()
+        self.state: dict[str, str] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get(self, shard: str) -> str | None:
+        return self.state.get(shard)
+
+    def set(self, shard: str, sequence: str) -> None:
+        with self.lock:
+            self.state[shard] = sequence
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(self.state))
+            os.replace(tmp, self.path)
+
+
+@dataclass
+class RunnerStats:
+    batches: int = 0
+    records: int = 0
+    retried_batches: int = 0
+    apply: ApplyStats = field(default_factory=ApplyStats)
+    millis_behind: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def as_dict(self) -> dict:
+        return {"batches": self.batches, "records": self.records, "retried_batches": self.retried_batches,
+                "millis_behind_latest": dict(self.millis_behind), **self.apply.__dict__}
+
+
+def lambda_event(records: list[dict], shard: str, stream_arn: str, region: str) -> dict:
+    """The event AWS Lambda hands a Kinesis-triggered function."""
+    return {"Records": [{
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0", "partitionKey": r["PartitionKey"], "sequenceNumber": r["SequenceNumber"],
+            "data": base64.b64encode(r["Data"]).decode(),
+            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+        },
+        "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard}:{r['SequenceNumber']}",
+        "eventName": "aws:kinesis:record", "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/mysql2dynamo-replay",
+        "awsRegion": region, "eventSourceARN": stream_arn,
+    } for r in records]}
+
+
+class ReplayRunner:
+    def __init__(self, rt: ReplayRuntime, kinesis, stream: str, checkpoints: ShardCheckpoints, *,
+                 batch_size: int = 500, batch_timeout: float = 60.0, poll_interval: float = 0.2,
+                 progress: Callable[[str], None] = lambda m: None) -> None:
+        self.rt, self.kinesis, self.stream = rt, kinesis, stream
+        self.checkpoints = checkpoints
+        self.batch_size, self.batch_timeout, self.poll_interval = batch_size, batch_timeout, poll_interval
+        self.progress = progress
+        self.stats = RunnerStats()
+        self.stop = threading.Event()
+        summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        self.arn = summary["StreamARN"]
+        self.region = kinesis.meta.region_name
+
+    def run(self, until_caught_up: bool = False, max_seconds: float | None = None) -> RunnerStats:
+        shards = [s["ShardId"] for s in self.kinesis.list_shards(StreamName=self.stream)["Shards"]]
+        caught_up = {s: False for s in shards}
+        errors: list[BaseException] = []
+
+        def poll(shard: str) -> None:
+            try:
+                self._poll(shard, caught_up, until_caught_up)
+            except BaseException as e:  # surfaced by run()
+                errors.append(e)
+                self.stop.set()
+
+        threads = [threading.Thread(target=poll, args=(s,), name=f"replay-{s}", daemon=True) for s in shards]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        while any(t.is_alive() for t in threads):
+            if deadline and time.monotonic() >= deadline:
+                self.stop.set()
+            time.sleep(0.1)
+        if errors:
+            raise errors[0]
+        return self.stats
+
+    def _iterator(self, shard: str, at: str | None = None) -> str:
+        if at:
+            kw = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": at}
+        elif self.checkpoints.get(shard):
+            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.checkpoints.get(shard)}
+        else:
+            kw = {"ShardIteratorType": "TRIM_HORIZON"}
+        return self.kinesis.get_shard_iterator(StreamName=self.stream, ShardId=shard, **kw)["ShardIterator"]
+
+    def _poll(self, shard: str, caught_up: dict[str, bool], until_caught_up: bool) -> None:
+        iterator = self._iterator(shard)
+        attempt = 0
+        while not self.stop.is_set():
+            resp = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            records = resp["Records"]
+            with self.stats.lock:
+                self.stats.millis_behind[shard] = resp.get("MillisBehindLatest", 0)
+            if not records:
+                caught_up[shard] = resp.get("MillisBehindLatest", 0) == 0
+                if until_caught_up and all(caught_up.values()):
+                    return
+                iterator = resp["NextShardIterator"]
+                time.sleep(self.poll_interval)
+                continue
+            caught_up[shard] = False
+            event = lambda_event(records, shard, self.arn, self.region)
+            response, outcome = process(event, self.rt, time.monotonic() + self.batch_timeout)
+            failures = response["batchItemFailures"]
+            with self.stats.lock:
+                self.stats.batches += 1
+                self.stats.apply.add(outcome.stats)
+            if failures:
+                failed_seq = failures[0]["itemIdentifier"]
+                done = [r for r in records if r["SequenceNumber"] == failed_seq]
+                position = records.index(done[0]) if done else 0
+                if position:
+                    self.checkpoints.set(shard, records[position - 1]["SequenceNumber"])
+                with self.stats.lock:
+                    self.stats.records += position
+                    self.stats.retried_batches += 1
+                attempt += 1
+                self.progress(f"{shard}: batch failed from {failed_seq}, retrying (attempt {attempt})")
+                time.sleep(min(30.0, 0.5 * 2 ** attempt))
+                iterator = self._iterator(shard, at=failed_seq)
+                continue
+            attempt = 0
+            self.checkpoints.set(shard, records[-1]["SequenceNumber"])
+            with self.stats.lock:
+                self.stats.records += len(records)
+            iterator = resp["NextShardIterator"]

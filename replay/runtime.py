@@ -1,0 +1,69 @@
+"""What the replay needs at start: the compiled mapping, the snapshot's `ver`, the dead letters.
+
+Built once per Lambda container (cold start) or once per local runner, from:
+
+| variable | meaning |
+|---|---|
+| `M2D_CONFIG` | the mysql2dynamo config (YAML with `tables:`), a path in the package or `s3://...` |
+| `M2D_MANIFEST` | the snapshot's manifest (path or `s3://...`): source schemas and the snapshot `ver` |
+| `M2D_SNAPSHOT_VER` | overrides the manifest's `ver` (0: apply every change on the stream) |
+| `M2D_DEAD_LETTER` | `s3://bucket/prefix`, an SQS queue URL, or a local folder |
+| `M2D_TOMBSTONE_TTL_DAYS` | lifetime of delete tombstones (default 7) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from keymap.checker import check
+from keymap.compile_python import PythonMapper, compile_python
+from keymap.schema import TableSchema
+from keymap.spec import Mapping, load_mapping
+from replay.apply import ApplyEngine
+from replay.dead_letter import DeadLetter, open_dead_letter
+
+
+def read_text(url: str) -> str:
+    if url.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = url[5:].partition("/")
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return Path(url).read_text()
+
+
+@dataclass
+class ReplayRuntime:
+    engine: ApplyEngine
+    dead_letter: DeadLetter
+
+    @classmethod
+    def build(cls, mapping: Mapping, schemas: dict[str, TableSchema], snapshot_ver: int | None,
+              dead_letter: DeadLetter, dynamodb=None, tombstone_ttl_days: float = 7.0) -> ReplayRuntime:
+        mapper: PythonMapper = compile_python(check(mapping, schemas))
+        if dynamodb is None:
+            import boto3
+            from botocore.config import Config
+
+            dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3},
+                                                              max_pool_connections=32))
+        engine = ApplyEngine(mapper, dynamodb, snapshot_ver=snapshot_ver, tombstone_ttl_days=tombstone_ttl_days)
+        return cls(engine, dead_letter)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ReplayRuntime:
+        from cdc.snapshot.manifest import load_manifest
+
+        env = dict(os.environ if env is None else env)
+        missing = [v for v in ("M2D_CONFIG", "M2D_MANIFEST", "M2D_DEAD_LETTER") if not env.get(v)]
+        if missing:
+            raise RuntimeError(f"replay is not configured: set {', '.join(missing)}")
+        config = env["M2D_CONFIG"]
+        mapping = load_mapping(read_text(config), config)
+        manifest = load_manifest(env["M2D_MANIFEST"])
+        schemas = {s: manifest.table(s).schema for s in mapping.sources}
+        ver = int(env["M2D_SNAPSHOT_VER"]) if env.get("M2D_SNAPSHOT_VER") else manifest.ver
+        return cls.build(mapping, schemas, ver, open_dead_letter(env["M2D_DEAD_LETTER"]),
+                         tombstone_ttl_days=float(env.get("M2D_TOMBSTONE_TTL_DAYS", "7")))

@@ -1,0 +1,58 @@
+"""Removing delete tombstones at cutover (`mysql2dynamo cleanup-tombstones`).
+
+A tombstone is only removed if it is still the same tombstone (`_ver` unchanged), so a put that
+lands during the cleanup is never deleted. Scans run in parallel segments.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from replay.apply import DELETED_ATTRIBUTE
+
+
+@dataclass
+class CleanupStats:
+    scanned: int = 0
+    removed: int = 0
+    changed_meanwhile: int = 0
+
+
+def cleanup_tombstones(dynamodb, table: str, version_attribute: str = "_ver", segments: int = 4) -> CleanupStats:
+    desc = dynamodb.describe_table(TableName=table)["Table"]
+    key_names = [k["AttributeName"] for k in desc["KeySchema"]]
+
+    def segment(n: int) -> CleanupStats:
+        stats = CleanupStats()
+        kw = {"TableName": table, "Segment": n, "TotalSegments": segments,
+              "FilterExpression": "attribute_exists(#del)", "ExpressionAttributeNames": {"#del": DELETED_ATTRIBUTE}}
+        while True:
+            page = dynamodb.scan(**kw)
+            stats.scanned += page.get("ScannedCount", 0)
+            for item in page.get("Items", []):
+                try:
+                    dynamodb.delete_item(
+                        TableName=table, Key={k: item[k] for k in key_names},
+                        ConditionExpression="#ver = :ver AND attribute_exists(#del)",
+                        ExpressionAttributeNames={"#ver": version_attribute, "#del": DELETED_ATTRIBUTE},
+                        ExpressionAttributeValues={":ver": item[version_attribute]},
+                    )
+                    stats.removed += 1
+                except ClientError as e:
+                    if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+                    stats.changed_meanwhile += 1
+            if "LastEvaluatedKey" not in page:
+                return stats
+            kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    total = CleanupStats()
+    with ThreadPoolExecutor(segments) as pool:
+        for s in pool.map(segment, range(segments)):
+            total.scanned += s.scanned
+            total.removed += s.removed
+            total.changed_meanwhile += s.changed_meanwhile
+    return total
