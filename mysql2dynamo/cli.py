@@ -16,6 +16,7 @@ from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
 from mysql2dynamo.mysql import redact
+from replay.cli import cleanup, replay
 
 
 def _say(msg: str) -> None:
@@ -146,6 +147,8 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
 
 main.add_command(stream)
 main.add_command(snapshot)
+main.add_command(replay)
+main.add_command(cleanup)
 
 
 # ------------------------------------------------------------------ demo

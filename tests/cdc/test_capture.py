@@ -12,8 +12,7 @@ from cdc.envelope import Change
 from cdc.server import BinlogPosition
 from cdc.stream import PurgedBinlogError, StreamSettings, run_stream
 from mysql2dynamo.mysql import connect
-from tests.cdc.conftest import all_changes, binlog_now
-from tests.conftest import unique
+from tests.conftest import all_changes, binlog_now, unique
 
 
 def _sql(url: str, db: str, *statements: str) -> None:

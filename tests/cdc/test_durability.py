@@ -26,7 +26,7 @@ from cdc.stream import StreamSettings, run_stream
 from mysql2dynamo.mysql import MySQLTarget, connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
-from tests.cdc.conftest import binlog_now, read_stream
+from tests.conftest import binlog_now, read_stream
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 

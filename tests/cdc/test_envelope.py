@@ -14,7 +14,7 @@ from cdc.stream import StreamSettings, run_stream
 from keymap.values import to_float32
 from mysql2dynamo.mysql import connect
 from mysql2dynamo.sample.create import create_sample
-from tests.cdc.conftest import all_changes, binlog_now
+from tests.conftest import all_changes, binlog_now
 
 
 @pytest.mark.parametrize(("tag", "value"), [

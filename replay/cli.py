@@ -1,0 +1,82 @@
+"""`mysql2dynamo replay` (the local Lambda runner) and `mysql2dynamo cleanup-tombstones`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import boto3
+import click
+
+from keymap.schema import read_schemas
+from keymap.spec import load_mapping_file
+from mysql2dynamo.mysql import connect
+from mysql2dynamo.paths import data_home
+from replay.dead_letter import open_dead_letter
+from replay.runner import ReplayRunner, ShardCheckpoints
+from replay.runtime import ReplayRuntime
+from replay.tombstones import cleanup_tombstones
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The mysql2dynamo config (the `tables:` mapping).")
+@click.option("--stream", "stream_name", required=True, help="Kinesis stream written by `mysql2dynamo stream`.")
+@click.option("--manifest", default=None, help="Snapshot manifest (path or s3://): schemas and the snapshot ver.")
+@click.option("--mysql-url", default=lambda: os.environ.get("M2D_MYSQL_URL"),
+              help="Without --manifest: read the source schemas from MySQL.")
+@click.option("--snapshot-ver", type=int, default=None,
+              help="Skip changes at or below this ver (default: the manifest's; 0 without a manifest).")
+@click.option("--checkpoint", default=None, help="Per-shard checkpoint file (default .local/replay/STREAM.json).")
+@click.option("--dead-letter", default=None, help="Folder, s3://bucket/prefix or SQS queue URL "
+              "(default .local/replay/STREAM-dead-letters).")
+@click.option("--batch-size", default=500, show_default=True, help="Records per batch, as the event source mapping.")
+@click.option("--until-caught-up", is_flag=True, help="Stop when every shard has nothing more to read.")
+@click.option("--max-seconds", type=float, default=None)
+def replay(config_path, stream_name, manifest, mysql_url, snapshot_ver, checkpoint, dead_letter, batch_size,
+           until_caught_up, max_seconds) -> None:
+    """Apply the change stream to DynamoDB through the mapping: the replay Lambda, run locally."""
+    mapping = load_mapping_file(config_path)
+    if manifest:
+        from cdc.snapshot.manifest import load_manifest
+
+        m = load_manifest(manifest)
+        schemas = {s: m.table(s).schema for s in mapping.sources}
+        ver = m.ver if snapshot_ver is None else snapshot_ver
+    elif mysql_url:
+        conn = connect(mysql_url)
+        schemas = read_schemas(conn, mapping.sources)
+        conn.close()
+        ver = snapshot_ver or 0
+    else:
+        raise click.UsageError("pass --manifest (after a snapshot) or --mysql-url to read the source schemas")
+    state = data_home() / "replay"
+    dead = open_dead_letter(dead_letter or str(state / f"{stream_name}-dead-letters"))
+    rt = ReplayRuntime.build(mapping, schemas, ver, dead)
+    runner = ReplayRunner(rt, boto3.client("kinesis"), stream_name,
+                          ShardCheckpoints(checkpoint or state / f"{stream_name}.json"), batch_size=batch_size,
+                          progress=_say)
+    _say(f"replaying {stream_name} into {sorted({r.target for r in mapping.rules})} (skipping ver <= {ver})")
+    try:
+        stats = runner.run(until_caught_up=until_caught_up, max_seconds=max_seconds)
+    except KeyboardInterrupt:
+        runner.stop.set()
+        sys.exit(130)
+    click.echo(json.dumps(stats.as_dict(), indent=2))
+
+
+@click.command("cleanup-tombstones")
+@click.option("--table", "tables", multiple=True, required=True, help="Target table (repeatable).")
+@click.option("--version-attribute", default="_ver", show_default=True)
+@click.option("--segments", default=4, show_default=True, help="Parallel scan segments.")
+def cleanup(tables, version_attribute, segments) -> None:
+    """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept)."""
+    ddb = boto3.client("dynamodb")
+    for table in tables:
+        stats = cleanup_tombstones(ddb, table, version_attribute, segments)
+        click.echo(json.dumps({"table": table, **stats.__dict__}))
