@@ -16,7 +16,7 @@ from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
 from mysql2dynamo.mysql import redact
-from replay.cli import cleanup, replay
+from replay.cli import cleanup, deploy, replay
 
 
 def _say(msg: str) -> None:
@@ -149,6 +149,7 @@ main.add_command(stream)
 main.add_command(snapshot)
 main.add_command(replay)
 main.add_command(cleanup)
+main.add_command(deploy)
 
 
 # ------------------------------------------------------------------ demo

@@ -80,3 +80,41 @@ def cleanup(tables, version_attribute, segments) -> None:
     for table in tables:
         stats = cleanup_tombstones(ddb, table, version_attribute, segments)
         click.echo(json.dumps({"table": table, **stats.__dict__}))
+
+
+@click.group()
+def deploy() -> None:
+    """Deploy to AWS (boto3; credentials from the environment or the AWS credential chain)."""
+
+
+@deploy.command("replay")
+@click.option("--function-name", default="mysql2dynamo-replay", show_default=True)
+@click.option("--stream-arn", required=True)
+@click.option("--table-arn", "table_arns", multiple=True, required=True, help="Target table ARN (repeatable).")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--manifest", required=True, help="s3:// URL of the snapshot manifest.")
+@click.option("--dead-letter", required=True, help="s3://bucket/prefix or SQS queue URL for poison records.")
+@click.option("--on-failure-arn", required=True, help="SQS queue or SNS topic ARN for batches out of retries.")
+@click.option("--batch-size", default=500, show_default=True)
+@click.option("--parallelization-factor", default=2, show_default=True)
+@click.option("--max-retries", default=100, show_default=True)
+@click.option("--zip", "zip_path", default=None, type=click.Path(dir_okay=False), help="Also write the package here.")
+@click.option("--dry-run", is_flag=True, help="Print what would be created, change nothing.")
+def deploy_replay(function_name, stream_arn, table_arns, config_path, manifest, dead_letter, on_failure_arn,
+                  batch_size, parallelization_factor, max_retries, zip_path, dry_run) -> None:
+    """Package the replay Lambda and create or update it with its Kinesis event source mapping."""
+    from pathlib import Path
+
+    from replay.deploy import ReplayDeployment, build_zip, plan
+    from replay.deploy import deploy as do_deploy
+
+    d = ReplayDeployment(function_name, stream_arn, list(table_arns), Path(config_path), manifest, dead_letter,
+                         on_failure_arn, batch_size=batch_size, parallelization_factor=parallelization_factor,
+                         maximum_retry_attempts=max_retries)
+    package = build_zip(d.config_path)
+    if zip_path:
+        Path(zip_path).write_bytes(package)
+    if dry_run:
+        click.echo(json.dumps(plan(d, package), indent=2))
+        return
+    click.echo(json.dumps(do_deploy(d, package, boto3.client("lambda"), boto3.client("iam")), indent=2))
