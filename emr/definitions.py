@@ -1,0 +1,176 @@
+"""EMR requests of a bulk load, rendered from the config: cluster, load step, EMR Serverless job run.
+
+The config is the mysql2dynamo YAML (`tables:` is the mapping) with two more sections:
+
+    load:                     # the arguments of jobs/bulk_load.py (flag names with _ for -)
+      manifest: s3://bucket/snap/2024-06-01
+      sink: emr-connector
+      max_wcu: 4000
+      rejects: s3://bucket/load/rejects/
+      summary: s3://bucket/load/summary.json
+    emr:                      # overrides of emr/cluster.yaml
+      artifacts: s3://bucket/mysql2dynamo/
+      log_uri: s3://bucket/emr-logs/
+      core: {instance_type: m6i.2xlarge, count: 4}
+
+`job_args` is the one list of job arguments that both the EMR step and the local run use:
+`spark-submit <EMR options> s3://.../bulk_load.py <job_args>` on EMR,
+`mysql2dynamo local submit jobs/bulk_load.py <job_args>` locally.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CLUSTER_YAML = HERE / "cluster.yaml"
+CONVERTER_JAR = "mysql2dynamo-converter.jar"
+
+# bulk_load.py flags that take a value, in the order they are rendered
+LOAD_FLAGS = ("manifest", "mapping", "sink", "tables", "max_wcu", "max_items_per_second", "write_tasks",
+              "write_percent", "threads", "endpoint", "region", "rejects", "summary", "on_collision", "import_s3",
+              "table_definition", "fs_scheme", "progress_interval")
+
+
+class EmrConfigError(ValueError):
+    pass
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config(path: str | Path | None) -> dict:
+    if path is None:
+        return {}
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(doc, dict):
+        raise EmrConfigError(f"{path}: expected a mapping document")
+    return doc
+
+
+def emr_settings(config: dict, overrides: dict | None = None) -> dict:
+    """emr/cluster.yaml, then the config's `emr:` section, then explicit overrides."""
+    base = yaml.safe_load(CLUSTER_YAML.read_text())
+    return _merge(_merge(base, config.get("emr") or {}), overrides or {})
+
+
+def job_args(load: dict) -> list[str]:
+    """The arguments of jobs/bulk_load.py for a `load:` section (unknown keys are an error)."""
+    unknown = sorted(set(load) - set(LOAD_FLAGS))
+    if unknown:
+        raise EmrConfigError(f"unknown load setting(s) {unknown}; expected some of {', '.join(LOAD_FLAGS)}")
+    for required in ("manifest", "mapping"):
+        if not load.get(required):
+            raise EmrConfigError(f"load.{required} is required")
+    args: list[str] = []
+    for k in LOAD_FLAGS:
+        v = load.get(k)
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple)):
+            v = ",".join(str(x) for x in v)
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    return args
+
+
+def artifact_urls(emr: dict, wheel_name: str = "mysql2dynamo-0.1.0-py3-none-any.whl",
+                  config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:
+    base = emr.get("artifacts")
+    if not base or not str(base).startswith("s3://"):
+        raise EmrConfigError("emr.artifacts must be an s3:// prefix (where the job, jar, wheel and config go)")
+    base = str(base).rstrip("/")
+    return {
+        "script": f"{base}/jobs/bulk_load.py",
+        "converter": f"{base}/jars/{CONVERTER_JAR}",
+        "wheel": f"{base}/dist/{wheel_name}",
+        "bootstrap": f"{base}/emr/bootstrap.sh",
+        "config": f"{base}/config/{config_name}",
+    }
+
+
+def spark_conf(emr: dict) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (emr.get("spark_conf") or {}).items()}
+
+
+def spark_submit_args(emr: dict, urls: dict[str, str], args: list[str]) -> list[str]:
+    """`spark-submit ...` of the load on EMR: the connector from the emr-ddb component, our converter."""
+    cmd = ["spark-submit", "--deploy-mode", "cluster", "--jars", f"{emr['connector_jar']},{urls['converter']}"]
+    for k, v in spark_conf(emr).items():
+        cmd += ["--conf", f"{k}={v}"]
+    return [*cmd, urls["script"], *args]
+
+
+def load_step(emr: dict, urls: dict[str, str], args: list[str], name: str = "mysql2dynamo bulk load") -> dict:
+    return {
+        "Name": name,
+        "ActionOnFailure": "CONTINUE" if emr.get("keep_alive") else "TERMINATE_CLUSTER",
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit_args(emr, urls, args)},
+    }
+
+
+def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
+    """run_job_flow(**request): Spark (with emr-ddb), primary + core groups, bootstrap, the steps."""
+    instances = {
+        "InstanceGroups": [
+            {"Name": "primary", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
+             "InstanceType": emr["primary"]["instance_type"], "InstanceCount": 1},
+            {"Name": "core", "InstanceRole": "CORE", "Market": "ON_DEMAND",
+             "InstanceType": emr["core"]["instance_type"], "InstanceCount": int(emr["core"]["count"])},
+        ],
+        "KeepJobFlowAliveWhenNoSteps": bool(emr.get("keep_alive")),
+        "TerminationProtected": False,
+    }
+    if emr.get("subnet_id"):
+        instances["Ec2SubnetId"] = emr["subnet_id"]
+    if emr.get("ec2_key_name"):
+        instances["Ec2KeyName"] = emr["ec2_key_name"]
+    req = {
+        "Name": emr["name"],
+        "ReleaseLabel": emr["release_label"],
+        "Applications": [{"Name": a} for a in emr.get("applications") or ["Spark"]],
+        "Instances": instances,
+        "BootstrapActions": [{"Name": "install mysql2dynamo", "ScriptBootstrapAction": {
+            "Path": urls["bootstrap"], "Args": [urls["wheel"]]}}],
+        "Configurations": emr.get("configurations") or [],
+        "Steps": steps,
+        "JobFlowRole": emr["job_flow_role"],
+        "ServiceRole": emr["service_role"],
+        "VisibleToAllUsers": True,
+        "StepConcurrencyLevel": int(emr.get("step_concurrency") or 1),
+        "Tags": [{"Key": str(k), "Value": str(v)} for k, v in (emr.get("tags") or {}).items()],
+    }
+    if emr.get("log_uri"):
+        req["LogUri"] = emr["log_uri"]
+    return req
+
+
+def serverless_job_run(emr: dict, urls: dict[str, str], args: list[str], connector_jar: str | None = None) -> dict:
+    """emr-serverless start_job_run(**request). Serverless has no emr-ddb component: the connector jar
+    must be uploaded with the artifacts (`connector_jar`, e.g. .../jars/emr-dynamodb-hadoop-5.0.0.jar)."""
+    s = emr.get("serverless") or {}
+    if not s.get("application_id") or not s.get("execution_role_arn"):
+        raise EmrConfigError("emr.serverless.application_id and execution_role_arn are required for --serverless")
+    jars = ",".join(j for j in (connector_jar, urls["converter"]) if j)
+    params = [f"--jars {jars}"] + [f"--conf {k}={v}" for k, v in spark_conf(emr).items()
+                                   if k != "spark.dynamicAllocation.enabled"]
+    # the project's wheel is shipped as a py-files archive: Serverless has no bootstrap actions
+    params.append(f"--py-files {urls['wheel']}")
+    req = {
+        "applicationId": s["application_id"],
+        "executionRoleArn": s["execution_role_arn"],
+        "name": emr["name"],
+        "jobDriver": {"sparkSubmit": {"entryPoint": urls["script"], "entryPointArguments": args,
+                                      "sparkSubmitParameters": " ".join(params)}},
+    }
+    if emr.get("log_uri"):
+        req["configurationOverrides"] = {"monitoringConfiguration": {
+            "s3MonitoringConfiguration": {"logUri": emr["log_uri"]}}}
+    return req

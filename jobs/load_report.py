@@ -1,0 +1,194 @@
+"""What a bulk load tells its user: counts per rule, rejects with reasons, duplicate target keys with
+examples, a progress line while writing, and the summary JSON.
+
+All counts come from one aggregate over the mapped (cached) DataFrame; collisions from one
+group-by on the target key; nothing is collected to the driver but counts and a few examples.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+EXAMPLES = 10
+
+
+def wcu_column():
+    from pyspark.sql import functions as F
+
+    return F.greatest(F.lit(1), F.ceil(F.col("_size") / F.lit(1024))).cast("long")
+
+
+@dataclass
+class Counts:
+    by_rule: list[dict] = field(default_factory=list)  # source, rule, target, items, rejects, wcu, bytes
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    items_by_target: dict[str, int] = field(default_factory=dict)
+    wcu_by_target: dict[str, int] = field(default_factory=dict)
+    bytes_by_target: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def items(self) -> int:
+        return sum(self.items_by_target.values())
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+
+def count(mapped) -> Counts:
+    """Items and rejects per rule and reason, WCU and bytes per target, in one pass."""
+    from pyspark.sql import functions as F
+
+    rows = (mapped.groupBy("_source", "_rule", "_target", "_reject_reason")
+            .agg(F.count(F.lit(1)).alias("n"),
+                 F.sum(F.when(F.col("_item").isNotNull(), wcu_column())).alias("wcu"),
+                 F.sum(F.when(F.col("_item").isNotNull(), F.col("_size"))).alias("bytes"))
+            .collect())
+    c = Counts()
+    rules: dict[str, dict] = {}
+    for r in rows:
+        entry = rules.setdefault(r["_rule"], {"source": r["_source"], "rule": r["_rule"], "target": r["_target"],
+                                              "items": 0, "rejects": 0, "wcu": 0, "bytes": 0})
+        if r["_reject_reason"] is None:
+            entry["items"] += r["n"]
+            entry["wcu"] += int(r["wcu"] or 0)
+            entry["bytes"] += int(r["bytes"] or 0)
+            t = r["_target"]
+            c.items_by_target[t] = c.items_by_target.get(t, 0) + r["n"]
+            c.wcu_by_target[t] = c.wcu_by_target.get(t, 0) + int(r["wcu"] or 0)
+            c.bytes_by_target[t] = c.bytes_by_target.get(t, 0) + int(r["bytes"] or 0)
+        else:
+            entry["rejects"] += r["n"]
+            c.rejects_by_reason[r["_reject_reason"]] = c.rejects_by_reason.get(r["_reject_reason"], 0) + r["n"]
+    c.by_rule = sorted(rules.values(), key=lambda e: e["rule"])
+    return c
+
+
+def reject_rows(mapped):
+    """The rejects dataset: one row per refused (row, rule) with the reason and the message."""
+    from pyspark.sql import functions as F
+
+    return mapped.where(F.col("_reject_reason").isNotNull()).select(
+        F.col("_source").alias("source"), F.col("_rule").alias("rule"), F.col("_target").alias("target"),
+        F.col("_reject_reason").alias("reason"), F.col("_reject_message").alias("message"),
+        F.col("_source_key").alias("source_key"))
+
+
+def reject_examples(mapped, n: int = EXAMPLES) -> list[dict]:
+    return [r.asDict() for r in reject_rows(mapped).limit(n).collect()]
+
+
+def collisions(mapped, n: int = EXAMPLES) -> dict:
+    """Target keys that two or more source rows map to: how many, and examples with the source rows."""
+    from pyspark.sql import functions as F
+
+    items = mapped.where(F.col("_item").isNotNull())
+    dup = (items.groupBy("_target", "_key")
+           .agg(F.count(F.lit(1)).alias("n"),
+                F.slice(F.sort_array(F.collect_list(F.struct("_source", "_rule", "_source_key"))), 1, 5)
+                .alias("rows"))
+           .where(F.col("n") > 1)).cache()
+    try:
+        totals = dup.agg(F.count(F.lit(1)).alias("keys"), F.sum("n").alias("rows")).collect()[0]
+        keys = int(totals["keys"] or 0)
+        examples = []
+        if keys:
+            for r in dup.orderBy("_target", "_key").limit(n).collect():
+                examples.append({"target": r["_target"], "key": json.loads(r["_key"]), "rows": r["n"],
+                                 "sources": [{"source": x["_source"], "rule": x["_rule"],
+                                              "key": json.loads(x["_source_key"])} for x in r["rows"]]})
+        return {"keys": keys, "rows": int(totals["rows"] or 0), "examples": examples}
+    finally:
+        dup.unpersist()
+
+
+class Progress:
+    """A progress line on stderr every `interval` s while Spark writes: tasks done of the write
+    stages, the items they stand for, items/s and ETA (from the tasks' share of the items)."""
+
+    def __init__(self, spark, label: str, total_items: int, tasks: int, interval: float = 10.0, out=None):
+        self.sc = spark.sparkContext
+        self.label, self.total, self.tasks, self.interval = label, total_items, max(tasks, 1), interval
+        self.out = out or sys.stderr
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started = 0.0
+        self.group = f"m2d-load-{id(self)}"
+
+    def __enter__(self) -> Progress:
+        self.started = time.monotonic()
+        self.sc.setJobGroup(self.group, self.label, interruptOnCancel=False)
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="m2d-load-progress")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.sc.setLocalProperty("spark.jobGroup.id", None)
+
+    def fraction(self) -> float:
+        """Completed tasks of the writing stage (each job's last stage) over the write tasks."""
+        tracker = self.sc.statusTracker()
+        done = 0
+        for job_id in tracker.getJobIdsForGroup(self.group):
+            job = tracker.getJobInfo(job_id)
+            if job is None or not job.stageIds:
+                continue
+            st = tracker.getStageInfo(max(job.stageIds))
+            if st is not None and st.numTasks == self.tasks:
+                done = max(done, st.numCompletedTasks)
+        return min(done / self.tasks, 1.0)
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        f = self.fraction()
+        items = int(self.total * f)
+        rate = items / elapsed
+        eta = (self.total - items) / rate if rate > 0 else None
+        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "?"
+        return (f"{self.label}: ~{items:,}/{self.total:,} items ({f:.0%}), {rate:,.0f} items/s, "
+                f"ETA {eta_s}, {elapsed:.0f}s")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                print(self.line(), file=self.out, flush=True)
+            except Exception:  # noqa: BLE001 - progress must never break the load
+                pass
+
+
+def write_text(url: str, text: str) -> None:
+    """Write a small text file to a local path or s3://bucket/key."""
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    if u.scheme in ("s3", "s3a"):
+        import boto3
+
+        boto3.client("s3").put_object(Bucket=u.netloc, Key=u.path.lstrip("/"), Body=text.encode())
+        return
+    from pathlib import Path
+
+    p = Path(url)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+
+
+def read_text(url: str) -> str:
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    if u.scheme in ("s3", "s3a"):
+        import boto3
+
+        return boto3.client("s3").get_object(Bucket=u.netloc, Key=u.path.lstrip("/"))["Body"].read().decode()
+    from pathlib import Path
+
+    return Path(url).read_text()

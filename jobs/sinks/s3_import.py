@@ -1,0 +1,105 @@
+"""The `s3-import` sink: DynamoDB JSON (gzip) files on S3 + DynamoDB ImportTable (a new table).
+
+Files hold one `{"Item": {...}}` per line (DynamoDB JSON, the format ImportTable's
+`InputFormat=DYNAMODB_JSON` reads), gzip-compressed, under one prefix per target table and nothing
+else (no `_SUCCESS` marker: ImportTable reads every object under the prefix). The import creates
+the table itself (it must not exist) and consumes no write capacity; key attribute names and types
+come from the mapping's key rules, GSIs and billing from an optional table definition.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlparse
+
+from keymap.checker import KEY_KINDS, CheckedMapping
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+class ImportError_(RuntimeError):  # noqa: N801 - not the builtin
+    pass
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    u = urlparse(url)
+    if u.scheme not in ("s3", "s3a"):
+        raise ValueError(f"expected an s3:// URL for the import files, got {url!r}")
+    return u.netloc, u.path.lstrip("/")
+
+
+def target_prefix(base: str, target: str) -> str:
+    return base.rstrip("/") + "/" + target + "/"
+
+
+def key_schema(checked: CheckedMapping, target: str) -> list[tuple[str, str]]:
+    """[(attribute, S|N|B)] of the target's key, the same for every rule writing that table."""
+    found: list[tuple[str, str]] | None = None
+    for cr in checked.rules:
+        if cr.rule.target != target:
+            continue
+        keys = [(a.name, KEY_KINDS.get(a.type.kind, "S")) for a in cr.keys]
+        if found is not None and keys != found:
+            raise ValueError(f"rules writing {target} disagree on its key: {found} vs {keys} (rule {cr.rule.name})")
+        found = keys
+    if found is None:
+        raise ValueError(f"no rule writes {target}")
+    return found
+
+
+def table_creation_parameters(target: str, keys: list[tuple[str, str]], definition: dict | None = None) -> dict:
+    """TableCreationParameters: the key from the mapping; billing, GSIs, SSE from `definition`."""
+    definition = dict(definition or {})
+    attrs = {name: kind for name, kind in keys}
+    for a in definition.pop("AttributeDefinitions", []):
+        attrs.setdefault(a["AttributeName"], a["AttributeType"])
+    params = {
+        "TableName": target,
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attrs.items()],
+        "KeySchema": [{"AttributeName": n, "KeyType": kt} for (n, _), kt in zip(keys, ("HASH", "RANGE"), strict=False)],
+        "BillingMode": definition.pop("BillingMode", "PAY_PER_REQUEST"),
+    }
+    params.update(definition)
+    return params
+
+
+def import_request(bucket: str, prefix: str, creation: dict, client_token: str | None = None) -> dict:
+    req = {
+        "S3BucketSource": {"S3Bucket": bucket, "S3KeyPrefix": prefix},
+        "InputFormat": "DYNAMODB_JSON",
+        "InputCompressionType": "GZIP",
+        "TableCreationParameters": creation,
+    }
+    if client_token:
+        req["ClientToken"] = client_token
+    return req
+
+
+def write_files(items_df, url: str) -> None:
+    """`{"Item": ...}` lines, gzip, at `url` (s3a:// locally, s3:// on EMR); refuses a used prefix."""
+    from pyspark.sql import functions as F
+
+    lines = items_df.select(F.concat(F.lit('{"Item":'), F.col("_item"), F.lit("}")).alias("value"))
+    (lines.write.mode("errorifexists").option("compression", "gzip")
+     .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false").text(url))
+
+
+def run_import(client, request: dict, poll_seconds: float = 2.0, timeout_seconds: float = 6 * 3600,
+               say=lambda msg: None) -> dict:
+    """Start the import and wait for its end; raises unless it COMPLETED with no errors."""
+    desc = client.import_table(**request)["ImportTableDescription"]
+    arn = desc["ImportArn"]
+    say(f"import {arn}: {desc.get('ImportStatus')}")
+    deadline = time.monotonic() + timeout_seconds
+    while desc.get("ImportStatus") not in TERMINAL:
+        if time.monotonic() > deadline:
+            raise ImportError_(f"import {arn} still {desc.get('ImportStatus')} after {timeout_seconds:.0f}s")
+        time.sleep(poll_seconds)
+        desc = client.describe_import(ImportArn=arn)["ImportTableDescription"]
+    say(f"import {arn}: {desc.get('ImportStatus')}, {desc.get('ImportedItemCount')} items, "
+        f"{desc.get('ErrorCount')} errors")
+    if desc.get("ImportStatus") != "COMPLETED" or desc.get("ErrorCount"):
+        raise ImportError_(f"import {arn} of {request['TableCreationParameters']['TableName']} ended "
+                           f"{desc.get('ImportStatus')}: {desc.get('FailureCode')} {desc.get('FailureMessage')} "
+                           f"({desc.get('ErrorCount')} errors; see its CloudWatch log group)")
+    return desc

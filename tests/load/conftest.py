@@ -1,0 +1,104 @@
+"""Load test helpers: a snapshot of the sample shop, the mapping, and the Python engine's items."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cdc.snapshot import load_manifest
+from cdc.snapshot.dump import run_snapshot
+from keymap.checker import check
+from keymap.compile_python import compile_python
+from keymap.spec import load_mapping
+from replay.items import from_client_item
+from tests.replay.conftest import normalise
+
+TABLES = ("customers", "orders", "order_items")
+
+# every sample type through the mapping; `birthday` is nullable, so that rule refuses some rows
+MAPPING = """
+version: 1
+tables:
+  {db}.customers:
+    - name: profile
+      target: {table}
+      key: {{PK: "CUSTOMER#{{id}}", SK: "PROFILE"}}
+      attributes:
+        email: "{{lower(email)}}"
+        GSI1PK: "EMAIL#{{lower(email)}}"
+        entity: "'Customer'"
+      exclude: [password_hash]
+      rest: true
+    - name: birthday
+      target: {table}
+      key: {{PK: "BIRTHDAY#{{birthday}}", SK: "CUSTOMER#{{pad(id, 8)}}"}}
+      attributes: {{name: name}}
+  {db}.orders:
+    target: {table}
+    key: {{PK: "CUSTOMER#{{customer_id}}", SK: "ORDER#{{fmt_time(created_at, '%Y-%m-%d')}}#{{pad(id, 10)}}"}}
+    attributes: {{shipping: "{{json(shipping)}}"}}
+    rest: true
+    where: "status != 'draft'"
+  {db}.order_items:
+    target: {table}
+    key: {{PK: "ORDER#{{pad(order_id, 10)}}", SK: "ITEM#{{pad(line_no, 4)}}"}}
+    rest: true
+"""
+
+
+def mapping_text(db: str, table: str) -> str:
+    return MAPPING.format(db=db, table=table)
+
+
+@pytest.fixture(scope="module")
+def snapshot_dir(local_stack, sample_db, tmp_path_factory) -> str:
+    """A consistent snapshot of the 200-customer sample shop in a local folder."""
+    dest = tmp_path_factory.mktemp("snap")
+    run_snapshot(local_stack.cdc_mysql_url, [f"{sample_db}.{t}" for t in TABLES], str(dest))
+    return str(dest)
+
+
+def expected_items(manifest_url: str, mapping_yaml: str) -> tuple[dict, dict]:
+    """The Python engine's items ({(PK, SK): canonical item}) and reject counts by reason."""
+    m = load_manifest(manifest_url)
+    mapping = load_mapping(mapping_yaml)
+    mapper = compile_python(check(mapping, {s: m.table(s).schema for s in mapping.sources}))
+    items, rejects = {}, {}
+    for source in mapping.sources:
+        entry = m.table(source)
+        vers = {f.ver for f in entry.files}
+        assert len(vers) == 1, "a consistent snapshot has one ver"
+        ver = vers.pop()
+        for row in m.read_arrow(source).to_pylist():
+            for r in mapper.map_row(source, row, version=ver):
+                if r.status == "item":
+                    item = normalise(json.loads(r.item))
+                    key = (item["PK"]["S"], item["SK"]["S"])
+                    assert key not in items, f"the test mapping must not collide: {key}"
+                    items[key] = item
+                elif r.status == "rejected":
+                    rejects[r.reason] = rejects.get(r.reason, 0) + 1
+    return items, rejects
+
+
+def scan(client, table: str) -> dict:
+    out = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for raw in page["Items"]:
+            item = normalise(from_client_item(raw))
+            out[(item["PK"]["S"], item["SK"]["S"])] = item
+    return out
+
+
+def assert_same_items(got: dict, expected: dict) -> None:
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing, f"{len(missing)} items not loaded, e.g. {missing[:3]}"
+    assert not extra, f"{len(extra)} unexpected items, e.g. {extra[:3]}"
+    diff = [k for k in expected if got[k] != expected[k]]
+    if diff:
+        k = diff[0]
+        bad = {a: (got[k].get(a), expected[k].get(a)) for a in set(got[k]) | set(expected[k])
+               if got[k].get(a) != expected[k].get(a)}
+        raise AssertionError(f"{len(diff)} items differ from the Python engine's, e.g. {k}: {bad}")
