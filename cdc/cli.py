@@ -15,7 +15,7 @@ from cdc.binlog import CaptureError
 from cdc.checkpoint import open_store
 from cdc.server import BinlogPosition
 from cdc.stream import DEFAULT_RETENTION_HOURS, StreamSettings, run_stream
-from mysql2dynamo.paths import data_home
+from mysql2dynamo.state import StreamState
 
 
 def _position(value: str | None) -> BinlogPosition | None:
@@ -47,22 +47,26 @@ def _position(value: str | None) -> BinlogPosition | None:
 @click.option("--on-truncate", type=click.Choice(["fail", "warn"]), default="fail", show_default=True)
 @click.option("--metrics", "metrics_path", default=None,
               help="JSON metrics file (default .local/cdc/STREAM.metrics.json).")
+@click.option("--checkpoint-every", default=1.0, show_default=True,
+              help="Seconds between checkpoint writes (a cutover waits for the one after its fence).")
 @click.option("--server-id", default=54321, show_default=True,
               help="Replica id this reader uses (unique per reader).")
 def stream(mysql_url, tables, stream_name, create, shards, retention_hours, checkpoint, from_position,
-           until_position, max_seconds, stop_at_end, claim_check, on_truncate, metrics_path, server_id) -> None:
+           until_position, max_seconds, stop_at_end, claim_check, on_truncate, metrics_path, checkpoint_every,
+           server_id) -> None:
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
     if not mysql_url:
         raise click.UsageError("no source: pass --mysql-url or set M2D_CDC_MYSQL_URL / M2D_MYSQL_URL")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    state = data_home() / "cdc"
+    state = StreamState.of(stream_name)
     settings = StreamSettings(
         mysql_url=mysql_url, tables=[t.strip() for t in tables.split(",") if t.strip()], stream=stream_name,
-        checkpoint=open_store(checkpoint or str(state / f"{stream_name}.checkpoint.json"), stream_name),
+        checkpoint=open_store(checkpoint or str(state.capture_checkpoint), stream_name),
         create_stream=create, shards=shards, retention_hours=retention_hours, start=_position(from_position),
         until=_position(until_position), max_seconds=max_seconds, stop_at_end=stop_at_end,
         claim_check=claim_check, on_truncate=on_truncate, reader_id=server_id,
-        metrics_path=Path(metrics_path) if metrics_path else state / f"{stream_name}.metrics.json",
+        metrics_path=Path(metrics_path) if metrics_path else state.capture_metrics,
+        checkpoint_every=checkpoint_every,
     )
     try:
         metrics = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None,

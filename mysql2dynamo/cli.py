@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -26,6 +27,11 @@ def _say(msg: str) -> None:
 def default_mysql_url() -> str:
     """`M2D_MYSQL_URL` when set (e.g. by `eval "$(mysql2dynamo local env)"`), else the local stack."""
     return os.environ.get("M2D_MYSQL_URL") or StackConfig().mysql_url
+
+
+def default_app_mysql_url() -> str:
+    """The application's account: `M2D_APP_MYSQL_URL`, else the local stack's sample application."""
+    return os.environ.get("M2D_APP_MYSQL_URL") or StackConfig().app_mysql_url
 
 
 mysql_url_option = click.option(
@@ -64,9 +70,9 @@ def down() -> None:
     stack.down(StackConfig(), _say)
 
 
-@local.command()
+@local.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def status(as_json: bool) -> None:
+def local_status(as_json: bool) -> None:
     """Show each local server: pid, port, health and memory. Exit 1 if one is not healthy."""
     rows = stack.status(StackConfig())
     if as_json:
@@ -131,7 +137,8 @@ def sample_create(rows: int, database: str, seed: int, mysql_url: str) -> None:
 @click.option("--seconds", default=10.0, show_default=True)
 @click.option("--database", default="shop", show_default=True)
 @click.option("--seed", default=None, type=int)
-@mysql_url_option
+@click.option("--mysql-url", default=default_app_mysql_url, show_default="$M2D_APP_MYSQL_URL or the local stack",
+              help="The application's account (writes stop when the cutover fences with read_only).")
 def sample_traffic(rate: float, seconds: float, database: str, seed: int | None, mysql_url: str) -> None:
     """Insert, update (also key columns) and delete sample rows at RATE for SECONDS; print what changed."""
     from mysql2dynamo.sample.traffic import run_traffic
@@ -152,19 +159,105 @@ main.add_command(cleanup)
 main.add_command(deploy)
 
 
+# ------------------------------------------------------------------ verify, status, cutover
+
+
+def _verifier(config: str, mysql_url: str, snapshot: str | None, examples: int, ignore_tombstones: bool):
+    """A function running verify on local Spark (a fresh snapshot unless one is given)."""
+
+    def run() -> dict:
+        from cdc.snapshot.manifest import load_manifest
+        from jobs.session import local_spark
+        from jobs.verify import fresh_snapshot, run_verify
+        from keymap.spec import load_mapping_file
+
+        mapping = load_mapping_file(config)
+        manifest = load_manifest(snapshot) if snapshot else fresh_snapshot(mysql_url, mapping, say=_say)
+        spark = local_spark("mysql2dynamo-verify")
+        report = run_verify(spark, mapping, manifest, cdc_url=mysql_url, examples=examples,
+                            ignore_tombstones=ignore_tombstones)
+        _say(report.text())
+        return report.as_dict()
+
+    return run
+
+
+@main.command()
+@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The mapping config.")
+@mysql_url_option
+@click.option("--snapshot", default=None, help="Compare against this snapshot manifest instead of a fresh one.")
+@click.option("--examples", default=10, show_default=True, help="Differences shown per kind.")
+@click.option("--ignore-tombstones", is_flag=True, help="Do not count delete tombstones as extra items.")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False), help="JSON report file.")
+def verify(config, mysql_url, snapshot, examples, ignore_tombstones, report_path) -> None:
+    """Prove DynamoDB equals MySQL under the mapping: missing, extra and different items, exactly."""
+    result = _verifier(config, mysql_url, snapshot, examples, ignore_tombstones)()
+    if report_path:
+        Path(report_path).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    sys.exit(0 if result["clean"] else 1)
+
+
+@main.command()
+@click.option("--stream", "stream_name", required=True)
+@mysql_url_option
+@click.option("--json", "as_json", is_flag=True)
+def status(stream_name, mysql_url, as_json) -> None:
+    """Capture lag, replay lag (iterator age per shard), checkpoints, applied items, dead letters."""
+    import boto3
+
+    from mysql2dynamo.status import pipeline_status, status_table
+
+    s = pipeline_status(stream_name, mysql_url, boto3.client("kinesis"))
+    click.echo(json.dumps(s, indent=2, default=str) if as_json else status_table(s))
+
+
+@main.command()
+@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The mapping config.")
+@click.option("--stream", "stream_name", required=True)
+@mysql_url_option
+@click.option("--max-lag-ms", default=2000, show_default=True, help="Fence only once both lags are below this.")
+@click.option("--fence-hook", default=None, help="Command that stops the application's writes (default: read_only).")
+@click.option("--unfence-hook", default=None, help="Command that lets them resume.")
+@click.option("--no-verify", is_flag=True, help="Skip the verify after the drain.")
+@click.option("--release-fence", is_flag=True, help="Lift the fence even when ready (rehearsals).")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False))
+def cutover(config, stream_name, mysql_url, max_lag_ms, fence_hook, unfence_hook, no_verify, release_fence,
+            report_path) -> None:
+    """Wait for lag ~0, fence writes, drain, clean tombstones, verify; report the write pause."""
+    import boto3
+
+    from keymap.spec import load_mapping_file
+    from mysql2dynamo.cutover import CutoverOptions, run_cutover
+
+    mapping = load_mapping_file(config)
+    options = CutoverOptions(max_lag_ms=max_lag_ms, fence_hook=fence_hook, unfence_hook=unfence_hook,
+                             verify=not no_verify, release_fence=release_fence)
+    report = run_cutover(stream_name, mysql_url, boto3.client("kinesis"), sorted({r.target for r in mapping.rules}),
+                         boto3.client("dynamodb"), _verifier(config, mysql_url, None, 10, False), options, _say)
+    click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    if report_path:
+        Path(report_path).write_text(json.dumps(report.as_dict(), indent=2, default=str))
+    sys.exit(0 if report.ready else 1)
+
+
 # ------------------------------------------------------------------ demo
 
 
 @main.command()
 @click.option("--rows", default=1000, show_default=True, help="Sample customers to create.")
-def demo(rows: int) -> None:
-    """On the local stack: start it, create the sample shop, and show what is there."""
+@click.option("--rate", default=20.0, show_default=True, help="Application transactions per second meanwhile.")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Write the JSON report here (default .local/demo/report.json).")
+def demo(rows: int, rate: float, report_path: str | None) -> None:
+    """The end-to-end migration on the local stack, with the application writing the whole time."""
     from mysql2dynamo.demo import run_demo
 
+    path = Path(report_path) if report_path else StackConfig().home / "demo" / "report.json"
     try:
-        run_demo(rows, _say)
+        report = run_demo(rows, rate, _say, path)
     except StackError as e:
         raise click.ClickException(str(e)) from e
+    sys.exit(0 if report["verify"]["clean"] and report["cutover"]["ready"] else 1)
 
 
 if __name__ == "__main__":

@@ -1,49 +1,217 @@
-"""`mysql2dynamo demo`: the end-to-end walk-through on the local stack.
+"""`mysql2dynamo demo`: the whole migration on the local stack while the application keeps writing.
 
-For now it brings the stack up, builds the sample shop and shows what every local service
-holds; the migration phases join it as they land (capture, snapshot, load, replay, cutover).
+stack up -> sample shop -> capture starts (stream) -> live traffic starts -> consistent snapshot to
+S3 -> Spark bulk load through the EMR connector -> replay from the stream -> status until caught
+up -> cutover (fence, drain, tombstones, verify) -> report. Capture starts before the snapshot,
+so no change is missed; the snapshot's position tells the replay what the load already holds.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.mysql import connect
-from mysql2dynamo.sample.create import create_sample
-from mysql2dynamo.sample.schema import TABLES
+from mysql2dynamo.state import StreamState
+
+DB, TARGET, STREAM, BUCKET = "shop", "shop", "shop-changes", "m2d-demo"
+TABLES = [f"{DB}.customers", f"{DB}.orders", f"{DB}.order_items"]
+MAPPING = Path(__file__).parent / "sample" / "mapping.yaml"
+CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
+STEADY_SAMPLES = 10  # status samples (every 0.5 s) taken once the replay has caught up
 
 
-def run_demo(rows: int, say: Callable[[str], None]) -> dict:
-    cfg = StackConfig()
-    stack.up(cfg, say)
-    counts = create_sample(cfg.mysql_url, "shop", rows, progress=say)
-    say(f"sample shop created in {counts.seconds:.1f}s")
-    conn = connect(cfg.mysql_url, "shop")
-    report: dict = {"mysql": {}, "binlog": None}
+def _p99(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def _fresh_aws(cfg: StackConfig) -> None:
+    """A new target table (with its GSI), stream and bucket for this run."""
+    ddb, kinesis, s3 = cfg.client("dynamodb"), cfg.client("kinesis"), cfg.client("s3")
+    if TARGET in ddb.list_tables()["TableNames"]:
+        ddb.delete_table(TableName=TARGET)
+        ddb.get_waiter("table_not_exists").wait(TableName=TARGET, WaiterConfig={"Delay": 0.2})
+    ddb.create_table(
+        TableName=TARGET, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")],
+        GlobalSecondaryIndexes=[{"IndexName": "GSI1", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                                               {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]}])
+    ddb.get_waiter("table_exists").wait(TableName=TARGET, WaiterConfig={"Delay": 0.2})
+    if STREAM in kinesis.list_streams()["StreamNames"]:
+        kinesis.delete_stream(StreamName=STREAM)
+        kinesis.get_waiter("stream_not_exists").wait(StreamName=STREAM, WaiterConfig={"Delay": 0.2})
+    try:
+        s3.create_bucket(Bucket=BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+
+
+def _clear_state(state: StreamState) -> None:
+    for path in (state.capture_checkpoint, state.capture_metrics, state.replay_checkpoints, state.replay_metrics):
+        path.unlink(missing_ok=True)
+    if state.dead_letters.is_dir():
+        for f in state.dead_letters.glob("*.jsonl"):
+            f.unlink()
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    conn = connect(url, DB)
     with conn.cursor() as cur:
-        for table in TABLES:
-            cur.execute(f"SELECT COUNT(*) FROM `{table}`")
-            report["mysql"][table] = cur.fetchone()[0]
-        cur.execute("SHOW MASTER STATUS")
-        file, pos, *_ = cur.fetchone()
-        report["binlog"] = f"{file}:{pos}"
-        cur.execute("SELECT id, email, name, tier, tags, lifetime_value, created_at FROM customers ORDER BY id LIMIT 3")
-        examples = cur.fetchall()
+        counts = {}
+        for t in TABLES:
+            cur.execute(f"SELECT COUNT(*) FROM {t}")
+            counts[t] = cur.fetchone()[0]
     conn.close()
-    report["dynamodb_tables"] = cfg.client("dynamodb").list_tables()["TableNames"]
-    report["kinesis_streams"] = cfg.client("kinesis").list_streams()["StreamNames"]
-    report["s3_buckets"] = [b["Name"] for b in cfg.client("s3").list_buckets()["Buckets"]]
+    return counts
+
+
+def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Path | None = None) -> dict:
+    from cdc.server import current_position, server_info
+    from cdc.snapshot.dump import run_snapshot
+    from jobs.bulk_load import LoadOptions, run_load
+    from jobs.session import local_spark
+    from jobs.verify import run_verify
+    from keymap.spec import load_mapping_file
+    from mysql2dynamo.cutover import CutoverOptions, run_cutover
+    from mysql2dynamo.sample.create import create_sample
+    from mysql2dynamo.sample.traffic import run_traffic
+    from mysql2dynamo.status import pipeline_status
+
+    started = time.monotonic()
+    cfg = StackConfig()
+    os.environ.update(cfg.env())
+    state = StreamState.of(STREAM)
+    say("== 1/8 local stack")
+    stack.up(cfg, say)
+    say(f"== 2/8 sample shop: {rows} customers")
+    create_sample(cfg.mysql_url, DB, rows, progress=say)
+    _fresh_aws(cfg)
+    _clear_state(state)
+    logs = cfg.home / "demo"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    say("== 3/8 capture: binlog -> Kinesis (started before the snapshot)")
+    conn = connect(cfg.cdc_mysql_url)
+    start = current_position(conn, server_info(conn))
+    conn.close()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    capture = subprocess.Popen(
+        [CLI, "stream", "--mysql-url", cfg.cdc_mysql_url, "--tables", ",".join(TABLES), "--stream", STREAM,
+         "--create", "--shards", "2", "--from-position", f"{start.file}:{start.pos}", "--checkpoint-every", "0.05"],
+        stdout=subprocess.DEVNULL, stderr=open(logs / "stream.log", "w"), env=env)
+    processes = [capture]
+    stop_traffic = threading.Event()
+    traffic_result: dict = {}
+
+    def traffic() -> None:
+        stats = run_traffic(cfg.app_mysql_url, DB, rate=rate, seconds=24 * 3600, stop=stop_traffic.is_set)
+        traffic_result.update(stats.as_dict())
+
+    writer = threading.Thread(target=traffic, name="sample-traffic")
+    try:
+        while not state.capture_metrics.exists():  # the stream reports once it reads the binlog
+            if capture.poll() is not None:
+                raise RuntimeError(f"the stream stopped: {(logs / 'stream.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        writer.start()
+        say(f"   application traffic: {rate:g} transactions/s, running until the cutover")
+
+        say("== 4/8 consistent snapshot -> s3://")
+        dest = f"s3://{BUCKET}/snapshots/{time.strftime('%Y%m%dT%H%M%S')}"
+        manifest_doc = run_snapshot(cfg.cdc_mysql_url, TABLES, dest, say=say)
+        say(f"   snapshot at binlog {manifest_doc.get('binlog')}")
+
+        say("== 5/8 bulk load: Spark + keymap -> EMR DynamoDB connector")
+        spark = local_spark("mysql2dynamo-demo")
+        load = run_load(spark, LoadOptions(manifest=dest, mapping=str(MAPPING), sink="emr-connector"), say=say)
+
+        say("== 6/8 replay: Kinesis -> DynamoDB (the Lambda's code, run locally)")
+        replay = subprocess.Popen(
+            [CLI, "replay", "--config", str(MAPPING), "--stream", STREAM, "--manifest", dest],
+            stdout=subprocess.DEVNULL, stderr=open(logs / "replay.log", "w"), env=env)
+        processes.append(replay)
+
+        say("== 7/8 status: catch up on the changes made since the snapshot, then steady state")
+        kinesis = cfg.client("kinesis")
+        backlog: list[float] = []  # replay lag while it works off what the load took
+        lags: list[float] = []  # replay lag once caught up, with the traffic still running
+        caught_up_at = time.monotonic()
+        deadline = caught_up_at + 600
+        while len(lags) < STEADY_SAMPLES:
+            s = pipeline_status(STREAM, cfg.mysql_url, kinesis, state)
+            caught_up = not s["replay"]["pending"] and (s["capture"]["binlog_bytes_behind"] or 0) < 100_000
+            if caught_up and not lags:
+                catch_up_s = round(time.monotonic() - caught_up_at, 1)
+            (lags if caught_up or lags else backlog).append(s["replay"]["lag_ms"])
+            say(f"   capture {s['capture']['binlog_bytes_behind']} binlog bytes behind, replay lag "
+                f"{s['replay']['lag_ms']} ms, {s['replay']['puts'] or 0} puts, {s['dead_letters']} dead letters")
+            if time.monotonic() > deadline or replay.poll() is not None or capture.poll() is not None:
+                raise RuntimeError("the pipeline did not catch up; see .local/demo/*.log")
+            time.sleep(0.5)
+
+        say("== 8/8 cutover: fence writes, drain, clean tombstones, verify")
+        mapping = load_mapping_file(MAPPING)
+
+        def verify() -> dict:
+            from jobs.verify import fresh_snapshot
+
+            snap = fresh_snapshot(cfg.cdc_mysql_url, mapping, f"s3://{BUCKET}/verify/{time.strftime('%H%M%S')}")
+            result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url)
+            say(result.text())
+            return result.as_dict()
+
+        cut = run_cutover(STREAM, cfg.mysql_url, kinesis, [TARGET], cfg.client("dynamodb"), verify,
+                          CutoverOptions(release_fence=True), say, state)
+        source_rows = _row_counts(cfg.mysql_url)
+    finally:
+        stop_traffic.set()
+        if writer.is_alive():
+            writer.join()
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    capture_metrics = json.loads(state.capture_metrics.read_text()) if state.capture_metrics.exists() else {}
+    v = cut.verify or {}
+    report = {
+        "source_rows": sum(source_rows.values()), "source_rows_by_table": source_rows,
+        "target_items": v.get("target_items"),
+        "changes_during_migration": capture_metrics.get("records", 0),
+        "traffic": traffic_result,
+        "verify": {k: v.get(k) for k in ("missing", "extra", "different", "in_flight", "clean")},
+        "cutover": {"write_pause_ms": cut.write_pause_ms, "ready": cut.ready, "fence_position": cut.fence_position,
+                    "tombstones_removed": cut.tombstones_removed},
+        "load": {"items_per_s": load.get("items_per_second"), "items": load.get("items_out"),
+                 "seconds": load.get("seconds"), "sink": "emr-connector"},
+        "replay": {"lag_p99_ms": _p99(lags), "lag_samples": len(lags), "catch_up_s": catch_up_s,
+                   "catch_up_lag_max_ms": max(backlog, default=0)},
+        "seconds": round(time.monotonic() - started, 1),
+    }
     say("")
-    say(f"MySQL (MariaDB) {cfg.host}:{cfg.mysql_port} database shop, binlog at {report['binlog']}:")
-    for table, n in report["mysql"].items():
-        say(f"  {table:<12} {n:>8} rows")
-    for row in examples:
-        say(f"  customer {row[0]}: {row[2]} <{row[1]}> tier={row[3]} tags={row[4] or '-'} "
-            f"lifetime_value={row[5]} created_at={row[6].isoformat()}")
-    say(f"DynamoDB tables: {report['dynamodb_tables'] or 'none yet'}")
-    say(f"Kinesis streams: {report['kinesis_streams'] or 'none yet'}")
-    say(f"S3 buckets:      {report['s3_buckets'] or 'none yet'}")
-    say('next: eval "$(mysql2dynamo local env)"; mysql2dynamo sample traffic --rate 20 --seconds 30')
+    say(f"migrated {report['source_rows']} rows -> {report['target_items']} items while the application made "
+        f"{report['changes_during_migration']} changes; load {report['load']['items_per_s']} items/s, replay lag "
+        f"p99 {report['replay']['lag_p99_ms']} ms, write pause {cut.write_pause_ms} ms; verify "
+        f"{'CLEAN' if v.get('clean') else 'NOT CLEAN'}; {'READY TO SWITCH' if cut.ready else 'NOT READY'}")
+    if report_path:
+        report_path.write_text(json.dumps(report, indent=2, default=str))
+        say(f"report: {report_path}")
     return report

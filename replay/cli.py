@@ -12,7 +12,7 @@ import click
 from keymap.schema import read_schemas
 from keymap.spec import load_mapping_file
 from mysql2dynamo.mysql import connect
-from mysql2dynamo.paths import data_home
+from mysql2dynamo.state import StreamState
 from replay.dead_letter import open_dead_letter
 from replay.runner import ReplayRunner, ShardCheckpoints
 from replay.runtime import ReplayRuntime
@@ -55,12 +55,12 @@ def replay(config_path, stream_name, manifest, mysql_url, snapshot_ver, checkpoi
         ver = snapshot_ver or 0
     else:
         raise click.UsageError("pass --manifest (after a snapshot) or --mysql-url to read the source schemas")
-    state = data_home() / "replay"
-    dead = open_dead_letter(dead_letter or str(state / f"{stream_name}-dead-letters"))
+    state = StreamState.of(stream_name)
+    dead = open_dead_letter(dead_letter or str(state.dead_letters))
     rt = ReplayRuntime.build(mapping, schemas, ver, dead)
     runner = ReplayRunner(rt, boto3.client("kinesis"), stream_name,
-                          ShardCheckpoints(checkpoint or state / f"{stream_name}.json"), batch_size=batch_size,
-                          progress=_say)
+                          ShardCheckpoints(checkpoint or state.replay_checkpoints), batch_size=batch_size,
+                          progress=_say, metrics_path=state.replay_metrics)
     _say(f"replaying {stream_name} into {sorted({r.target for r in mapping.rules})} (skipping ver <= {ver})")
     try:
         stats = runner.run(until_caught_up=until_caught_up, max_seconds=max_seconds)

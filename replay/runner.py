@@ -75,14 +75,15 @@ def lambda_event(records: list[dict], shard: str, stream_arn: str, region: str) 
 
 class ReplayRunner:
     def __init__(self, rt: ReplayRuntime, kinesis, stream: str, checkpoints: ShardCheckpoints, *,
-                 batch_size: int = 500, batch_timeout: float = 60.0, poll_interval: float = 0.2,
-                 progress: Callable[[str], None] = lambda m: None) -> None:
+                 batch_size: int = 500, batch_timeout: float = 60.0, poll_interval: float = 0.05,
+                 progress: Callable[[str], None] = lambda m: None, metrics_path: Path | None = None) -> None:
         self.rt, self.kinesis, self.stream = rt, kinesis, stream
         self.checkpoints = checkpoints
         self.batch_size, self.batch_timeout, self.poll_interval = batch_size, batch_timeout, poll_interval
         self.progress = progress
         self.stats = RunnerStats()
         self.stop = threading.Event()
+        self.metrics_path = metrics_path
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         self.arn = summary["StreamARN"]
         self.region = kinesis.meta.region_name
@@ -103,13 +104,31 @@ class ReplayRunner:
         for t in threads:
             t.start()
         deadline = time.monotonic() + max_seconds if max_seconds else None
+        next_report = 0.0
         while any(t.is_alive() for t in threads):
             if deadline and time.monotonic() >= deadline:
                 self.stop.set()
+            if time.monotonic() >= next_report:
+                self._report()
+                next_report = time.monotonic() + 5
             time.sleep(0.1)
+        self._report()
         if errors:
             raise errors[0]
         return self.stats
+
+    def _report(self) -> None:
+        with self.stats.lock:
+            m = self.stats.as_dict()
+        lag = max(m["millis_behind_latest"].values(), default=0)
+        self.progress(f"replay {self.stream}: {m['records']} records in {m['batches']} batches, {m['puts']} puts, "
+                      f"{m['tombstones']} tombstones, {m['stale']} stale, {m['rejected']} dead letters, "
+                      f"{m['coalesced']} coalesced, lag {lag} ms")
+        if self.metrics_path:
+            self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.metrics_path.with_name(f".{self.metrics_path.name}.tmp")
+            tmp.write_text(json.dumps({**m, "stream": self.stream, "updated_at": time.time()}, indent=2))
+            os.replace(tmp, self.metrics_path)
 
     def _iterator(self, shard: str, at: str | None = None) -> str:
         if at:

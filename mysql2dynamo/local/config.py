@@ -12,7 +12,9 @@ from mysql2dynamo.paths import data_home
 LOCAL_AWS_KEY = "local"
 LOCAL_AWS_SECRET = "local-secret"
 LOCAL_REGION = "us-east-1"
-APP_USER, APP_PASSWORD = "m2d", "m2d"
+APP_USER, APP_PASSWORD = "m2d", "m2d"  # administrator of the local server
+# the sample application's account: no SUPER / READ ONLY ADMIN, so a read_only fence stops it
+SHOP_USER, SHOP_PASSWORD = "shop_app", "shop_app"
 CDC_USER, CDC_PASSWORD = "cdc", "cdc"
 
 # boto3 reads AWS_ENDPOINT_URL_<SERVICE>; moto serves every control-plane API on one port.
@@ -43,6 +45,11 @@ class StackConfig:
         return f"mysql://{APP_USER}:{APP_PASSWORD}@{self.host}:{self.mysql_port}/"
 
     @property
+    def app_mysql_url(self) -> str:
+        """The sample application's account (what `sample traffic` writes with)."""
+        return f"mysql://{SHOP_USER}:{SHOP_PASSWORD}@{self.host}:{self.mysql_port}/"
+
+    @property
     def cdc_mysql_url(self) -> str:
         """The least-privilege account for the binlog reader and the snapshot."""
         return f"mysql://{CDC_USER}:{CDC_PASSWORD}@{self.host}:{self.mysql_port}/"
@@ -52,6 +59,7 @@ class StackConfig:
         env = {
             "M2D_MYSQL_URL": self.mysql_url,
             "M2D_CDC_MYSQL_URL": self.cdc_mysql_url,
+            "M2D_APP_MYSQL_URL": self.app_mysql_url,
             "AWS_ACCESS_KEY_ID": LOCAL_AWS_KEY,
             "AWS_SECRET_ACCESS_KEY": LOCAL_AWS_SECRET,
             "AWS_DEFAULT_REGION": LOCAL_REGION,

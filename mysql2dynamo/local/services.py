@@ -18,6 +18,8 @@ from mysql2dynamo.local.config import (
     APP_USER,
     CDC_PASSWORD,
     CDC_USER,
+    SHOP_PASSWORD,
+    SHOP_USER,
     StackConfig,
 )
 from mysql2dynamo.paths import PROJECT_ROOT, node_modules
@@ -125,10 +127,13 @@ def _mariadb_healthy(cfg: StackConfig) -> None:
 
 
 def _mariadb_users(cfg: StackConfig) -> None:
-    """The application account and the least-privilege CDC account (idempotent)."""
+    """The administrator, the sample application's and the least-privilege CDC account (idempotent)."""
     statements = [
         f"CREATE USER IF NOT EXISTS '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}'",
         f"GRANT ALL PRIVILEGES ON *.* TO '{APP_USER}'@'%' WITH GRANT OPTION",
+        f"CREATE USER IF NOT EXISTS '{SHOP_USER}'@'%' IDENTIFIED BY '{SHOP_PASSWORD}'",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES, LOCK TABLES, "
+        f"CREATE TEMPORARY TABLES ON *.* TO '{SHOP_USER}'@'%'",
         f"CREATE USER IF NOT EXISTS '{CDC_USER}'@'%' IDENTIFIED BY '{CDC_PASSWORD}'",
         # BINLOG MONITOR is MariaDB's name for MySQL's REPLICATION CLIENT
         f"GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD, LOCK TABLES, SELECT ON *.* TO '{CDC_USER}'@'%'",

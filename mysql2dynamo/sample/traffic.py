@@ -29,6 +29,8 @@ from mysql2dynamo.sample.data import (
 )
 from mysql2dynamo.sample.schema import CUSTOMER_COLUMNS, ITEM_COLUMNS, ORDER_COLUMNS
 
+READ_ONLY = 1290  # ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only
+
 
 @dataclass
 class TrafficStats:
@@ -95,6 +97,11 @@ class Traffic:
         except pymysql.err.IntegrityError:
             self.conn.rollback()  # a race with our own earlier change (e.g. unique email): skip it
             self.stats.operations["skipped"] += 1
+        except pymysql.err.OperationalError as e:
+            if e.args[0] != READ_ONLY:
+                raise
+            self.conn.rollback()  # fenced by the cutover: the application's writes wait
+            self.stats.operations["refused_read_only"] += 1
         return op.__name__
 
     # -------------------------------------------------------------- operations

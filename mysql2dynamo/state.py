@@ -1,0 +1,48 @@
+"""Where the local processes keep their state, by stream name, so status and cutover find it.
+
+| file | written by |
+|---|---|
+| `.local/cdc/STREAM.checkpoint.json` | `mysql2dynamo stream` (acknowledged binlog position) |
+| `.local/cdc/STREAM.metrics.json` | `mysql2dynamo stream` (rates, lag, warnings) |
+| `.local/replay/STREAM.json` | `mysql2dynamo replay` (last applied sequence number per shard) |
+| `.local/replay/STREAM.metrics.json` | `mysql2dynamo replay` (applied, stale, rejected, lag) |
+| `.local/replay/STREAM-dead-letters/` | `mysql2dynamo replay` (poison records) |
+| `.local/load/STREAM...` | the bulk load's summary, when it is given `--summary` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mysql2dynamo.paths import data_home
+
+
+@dataclass(frozen=True)
+class StreamState:
+    stream: str
+    home: Path
+
+    @classmethod
+    def of(cls, stream: str, home: Path | None = None) -> StreamState:
+        return cls(stream, home or data_home())
+
+    @property
+    def capture_checkpoint(self) -> Path:
+        return self.home / "cdc" / f"{self.stream}.checkpoint.json"
+
+    @property
+    def capture_metrics(self) -> Path:
+        return self.home / "cdc" / f"{self.stream}.metrics.json"
+
+    @property
+    def replay_checkpoints(self) -> Path:
+        return self.home / "replay" / f"{self.stream}.json"
+
+    @property
+    def replay_metrics(self) -> Path:
+        return self.home / "replay" / f"{self.stream}.metrics.json"
+
+    @property
+    def dead_letters(self) -> Path:
+        return self.home / "replay" / f"{self.stream}-dead-letters"
