@@ -1,7 +1,9 @@
 """Shared fixtures: one local stack and one local Spark session per test run.
 
-The stack is started once (and stopped at the end only if this run started it); every test
-gets its own database / table / stream names, so tests never see each other's data.
+The stack is started once if it is not running. In CI (`CI` set) the run that started it stops it
+at the end; on a developer's machine it stays up for the next run, and for other test runs that
+may be using it at the same time (`mysql2dynamo local down` stops it). Every test gets its own
+database / table / stream names, so tests never see each other's data.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def local_stack() -> StackConfig:
     yield cfg
     os.environ.clear()
     os.environ.update(saved)
-    if not already_up:
+    if not already_up and os.environ.get("CI"):
         stack.down(cfg)
 
 
