@@ -29,6 +29,11 @@ setup(
             "chispa>=0.10",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            # notebooks/ are executed by the tests
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+            "matplotlib>=3.8",
         ],
     },
     entry_points={"console_scripts": ["mysql2dynamo=mysql2dynamo.cli:main"]},
