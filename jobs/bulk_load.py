@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SINKS = ("emr-connector", "dynamodb", "s3-import")
 
@@ -133,6 +133,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     unmapped = [s for s in sources if s not in mapping.sources]
     if unmapped:
         raise LoadError(f"no mapping rule for {', '.join(unmapped)} in {opts.mapping}")
+    mapping = replace(mapping, rules=tuple(r for r in mapping.rules if r.source in sources))
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
@@ -162,12 +163,15 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
                                 f"first: {json.dumps(ex)}")
 
         tasks = opts.write_tasks or spark.sparkContext.defaultParallelism
-        items = mapped.where(F.col("_item").isNotNull()).select("_target", "_item", "_size")
+        items = mapped.where(F.col("_item").isNotNull())
+        if dup["keys"]:
+            items = report.one_item_per_key(items)
+        items = items.select("_target", "_item", "_size")
         targets = {}
         write_started = time.monotonic()
         for target in sorted(counts.items_by_target):
-            n = counts.items_by_target[target]
-            wcu = counts.wcu_by_target[target]
+            n = counts.items_by_target[target] - dup["superseded_by_target"].get(target, 0)
+            wcu = counts.wcu_by_target[target]  # (with collisions: of every mapped item, an upper bound)
             part = items.where(F.col("_target") == target).repartition(tasks)
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
@@ -183,7 +187,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
         mapped.unpersist()
 
     seconds = time.monotonic() - started
-    items_out = counts.items
+    items_out = sum(t["items"] for t in targets.values())
     wcu_total = sum(counts.wcu_by_target.values())
     consumed = [t.get("wcu_consumed") for t in targets.values() if t.get("wcu_consumed")]
     summary = {
@@ -192,7 +196,8 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
         "snapshot_ver": manifest.ver,
         "rows_in": sum(rows_in.values()),
         "rows_in_by_table": rows_in,
-        "items_out": items_out,
+        "items_out": items_out,  # written: one per target key
+        "items_mapped": counts.items,
         "filtered": sum(rows_in[r["source"]] - r["items"] - r["rejects"] for r in counts.by_rule),
         "rejects": rejects,
         "collisions": dup,

@@ -93,17 +93,30 @@ def collisions(mapped, n: int = EXAMPLES) -> dict:
                 .alias("rows"))
            .where(F.col("n") > 1)).cache()
     try:
-        totals = dup.agg(F.count(F.lit(1)).alias("keys"), F.sum("n").alias("rows")).collect()[0]
-        keys = int(totals["keys"] or 0)
+        per_target = dup.groupBy("_target").agg(F.count(F.lit(1)).alias("keys"), F.sum("n").alias("rows")).collect()
+        keys = sum(int(r["keys"]) for r in per_target)
+        rows = sum(int(r["rows"]) for r in per_target)
+        # items not written because another row won their key
+        superseded = {r["_target"]: int(r["rows"]) - int(r["keys"]) for r in per_target}
         examples = []
         if keys:
             for r in dup.orderBy("_target", "_key").limit(n).collect():
                 examples.append({"target": r["_target"], "key": json.loads(r["_key"]), "rows": r["n"],
                                  "sources": [{"source": x["_source"], "rule": x["_rule"],
                                               "key": json.loads(x["_source_key"])} for x in r["rows"]]})
-        return {"keys": keys, "rows": int(totals["rows"] or 0), "examples": examples}
+        return {"keys": keys, "rows": rows, "superseded": sum(superseded.values()), "superseded_by_target": superseded,
+                "examples": examples}
     finally:
         dup.unpersist()
+
+
+def one_item_per_key(items):
+    """Keep one item per target key (a BatchWriteItem may not hold a key twice, and which of two
+    colliding puts lands last would be chance): the item of the greatest (source, rule, source key)."""
+    from pyspark.sql import functions as F
+
+    win = F.max_by(F.struct("_item", "_size"), F.struct("_source", "_rule", "_source_key"))
+    return items.groupBy("_target", "_key").agg(win.alias("w")).select("_target", "w._item", "w._size")
 
 
 class Progress:
