@@ -21,6 +21,7 @@ from keymap.compile_python import compile_python
 from keymap.schema import TableSchema
 from keymap.spec import mapping_from_dict
 from keymap.types import Column
+from mysql2dynamo.dynamo import create_table
 from mysql2dynamo.local.config import StackConfig
 from replay.apply import ApplyEngine, ApplyStats
 
@@ -75,15 +76,6 @@ def changes(n: int, rows: int, seed: int = 1) -> list[Change]:
     return out
 
 
-def fresh_table(ddb, name: str) -> None:
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                                {"AttributeName": "SK", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                           {"AttributeName": "SK", "AttributeType": "S"}])
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--changes", type=int, default=100_000)
@@ -96,7 +88,7 @@ def main() -> None:
     stamp = int(time.time())
     naive_table, ours_table = f"bench-naive-{stamp}", f"bench-ours-{stamp}"
     for t in (naive_table, ours_table):
-        fresh_table(ddb, t)
+        create_table(ddb, t)
     history = changes(args.changes, args.rows)
 
     naive = ApplyEngine(compile_python(check(mapping(naive_table), {f"{DB}.{TABLE}": SCHEMA})), ddb)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mysql2dynamo.dynamo import create_table
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.mysql import connect
@@ -43,14 +44,7 @@ def _fresh_aws(cfg: StackConfig) -> None:
     if TARGET in ddb.list_tables()["TableNames"]:
         ddb.delete_table(TableName=TARGET)
         ddb.get_waiter("table_not_exists").wait(TableName=TARGET, WaiterConfig={"Delay": 0.2})
-    ddb.create_table(
-        TableName=TARGET, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        GlobalSecondaryIndexes=[{"IndexName": "GSI1", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                                               {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]}])
-    ddb.get_waiter("table_exists").wait(TableName=TARGET, WaiterConfig={"Delay": 0.2})
+    create_table(ddb, TARGET, indexes={"GSI1": ("GSI1PK", "GSI1SK")})
     if STREAM in kinesis.list_streams()["StreamNames"]:
         kinesis.delete_stream(StreamName=STREAM)
         kinesis.get_waiter("stream_not_exists").wait(StreamName=STREAM, WaiterConfig={"Delay": 0.2})

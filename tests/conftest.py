@@ -16,6 +16,7 @@ import pytest
 from cdc.envelope import Change
 from cdc.server import BinlogPosition, current_position, server_info
 from cdc.stream import ensure_stream
+from mysql2dynamo.dynamo import create_table
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.mysql import connect
@@ -82,14 +83,7 @@ def dynamodb_table(local_stack: StackConfig):
 
     def make(pk: str = "PK", sk: str | None = "SK") -> str:
         name = unique("tbl")
-        keys = [(pk, "HASH")] + ([(sk, "RANGE")] if sk else [])
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": a, "KeyType": t} for a, t in keys],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a, _ in keys],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
+        create_table(ddb, name, pk, sk)
         created.append(name)
         return name
 

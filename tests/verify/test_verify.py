@@ -12,6 +12,7 @@ from jobs.verify import run_verify
 from keymap.checker import check
 from keymap.compile_python import compile_python
 from keymap.spec import mapping_from_dict
+from mysql2dynamo.dynamo import create_table
 from replay.items import to_client_item
 
 
@@ -35,11 +36,7 @@ def loaded(local_stack, sample_db, tmp_path_factory):
     """The sample snapshot, mapped by the Python engine and written item by item."""
     ddb = local_stack.client("dynamodb")
     table = f"verify-{sample_db}"
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                                {"AttributeName": "SK", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                           {"AttributeName": "SK", "AttributeType": "S"}])
+    create_table(ddb, table)
     dest = tmp_path_factory.mktemp("snap")
     run_snapshot(local_stack.cdc_mysql_url, [f"{sample_db}.{t}" for t in ("customers", "orders", "order_items")],
                  str(dest))
