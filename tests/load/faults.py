@@ -58,16 +58,16 @@ class ThrottlingProxy:
     - 400 RequestLimitExceeded for n in `limit_calls` (a set: the connector does not retry it,
       so its task fails and Spark runs it again),
     - 400 ProvisionedThroughputExceededException / ThrottlingException every `every`-th call,
-    - every `partial`-th call: half the batch forwarded, the other half returned as UnprocessedItems,
+    - calls in `partial_calls`: half the batch forwarded, the other half returned as UnprocessedItems,
 
     and everything else forwarded unchanged. x-amz-crc32 is recomputed for changed bodies (the SDK
     checks it).
     """
 
-    def __init__(self, upstream: str, every: int = 5, partial: int = 3, limit_calls: frozenset[int] = frozenset(),
-                 storm: int = 10_000):
+    def __init__(self, upstream: str, every: int = 5, partial_calls: frozenset[int] = frozenset(),
+                 limit_calls: frozenset[int] = frozenset(), storm: int = 10_000):
         self.upstream = upstream.rstrip("/")
-        self.every, self.partial, self.limit_calls, self.storm = every, partial, limit_calls, storm
+        self.every, self.partial_calls, self.limit_calls, self.storm = every, partial_calls, limit_calls, storm
         self.batch_calls = 0
         self.injected: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -139,7 +139,7 @@ class ThrottlingProxy:
                                     "message": msg.get(code, "injected throttling")})
         doc = json.loads(body)
         (table, requests), = doc["RequestItems"].items()
-        if n % self.partial == 0 and len(requests) > 1:
+        if n in self.partial_calls and len(requests) > 1:
             half = len(requests) // 2
             doc["RequestItems"] = {table: requests[:half]}
             status, h, out = self._forward(headers, json.dumps(doc).encode())

@@ -1,0 +1,106 @@
+"""Throttling storms lose nothing: the dynamodb sink's writer (in-process, a client that raises the
+real error codes and returns UnprocessedItems) and the JVM connector (an HTTP proxy in front of the
+local DynamoDB answering as a throttled DynamoDB, tasks retried by Spark)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from jobs.sinks.dynamodb import BatchWriter, WriteError
+from tests.load.conftest import scan
+from tests.load.faults import CODES, ThrottlingClient, ThrottlingProxy
+
+CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _items(n: int) -> list[tuple[str, int]]:
+    out = []
+    for i in range(n):
+        item = {"PK": {"S": f"K#{i:05d}"}, "SK": {"S": "V"}, "n": {"N": f"{i}.5"}, "b": {"B": "AAEC"},
+                "_ver": {"N": "7"}}
+        out.append((json.dumps(item), 80))
+    return out
+
+
+def test_dynamodb_sink_writer_loses_nothing_in_a_throttling_storm(local_stack, dynamodb_table):
+    table = dynamodb_table()
+    client = ThrottlingClient(local_stack.client("dynamodb"), every=2, storm=80, partial=3)
+    sleeps: list[float] = []
+    writer = BatchWriter(client, table, threads=4, sleep=sleeps.append, rng=random.Random(1))
+    stats = writer.write(_items(1000))
+
+    got = scan(local_stack.client("dynamodb"), table)
+    assert sorted(got) == sorted((f"K#{i:05d}", "V") for i in range(1000))
+    assert got[("K#00042", "V")]["n"] == {"N": "42.5"}
+    assert set(client.injected) == {*CODES, "UnprocessedItems"}
+    assert stats.items == 1000
+    assert stats.throttled == {k: v for k, v in client.injected.items()}
+    assert stats.retries == sum(client.injected.values()) == len(sleeps)
+    # backoff with full jitter: random waits, capped
+    assert len(set(sleeps)) > 10 and max(sleeps) <= writer.max_delay
+
+
+class _Refusing:
+    def batch_write_item(self, **kw):
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "One or more parameter values were "
+                                     "invalid"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchWriteItem")
+
+
+class _AlwaysThrottled:
+    def batch_write_item(self, **kw):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchWriteItem")
+
+
+def test_a_refused_batch_fails_the_task_naming_table_and_key():
+    with pytest.raises(WriteError, match=r"BatchWriteItem to T failed \(ValidationException\).*K#00000"):
+        BatchWriter(_Refusing(), "T", threads=1).write(_items(3))
+
+
+def test_endless_throttling_fails_the_task_instead_of_dropping_items():
+    with pytest.raises(WriteError, match="no progress for 0s of retries"):
+        BatchWriter(_AlwaysThrottled(), "T", threads=1, retry_seconds=0.0, sleep=lambda s: None).write(_items(3))
+
+
+def test_connector_loses_nothing_when_dynamodb_throttles_and_tasks_fail(local_stack, dynamodb_table, tmp_path):
+    """The real connector writes through a proxy that answers like a throttled DynamoDB:
+    ProvisionedThroughputExceeded and ThrottlingException on every 4th call (the SDK retries them),
+    RequestLimitExceeded three times (not retried: the task fails) and UnprocessedItems twice
+    (connector 5.0.0 then adds to the SDK's unmodifiable list: UnsupportedOperationException, the
+    task fails). Spark (local[2,8]: 8 attempts; spark.task.maxFailures on EMR) runs failed tasks
+    again; puts are idempotent, so every item is there, once."""
+    table = dynamodb_table()
+    n = 3000
+    job = tmp_path / "write.py"
+    job.write_text(
+        "import sys, json\n"
+        "from pyspark.sql import SparkSession\n"
+        "from jobs.rate import Budget\n"
+        "from jobs.sinks.connector import write_items\n"
+        "spark = SparkSession.builder.getOrCreate()\n"
+        "n, table, endpoint = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
+        "rows = [(json.dumps({'PK': {'S': f'K#{i:05d}'}, 'SK': {'S': 'V'}, 'n': {'N': str(i)}}), 40)"
+        " for i in range(n)]\n"
+        "df = spark.createDataFrame(rows, '_item string, _size long').repartition(2)\n"
+        "write_items(df, table, tasks=2, budget=Budget(), wcu_per_item=1.0, endpoint=endpoint)\n"
+        "print('WROTE', n)\n")
+    with ThrottlingProxy(local_stack.url(local_stack.dynamodb_port), every=4, partial_calls=frozenset({13, 41}),
+                         limit_calls=frozenset({25, 26, 27})) as proxy:
+        result = subprocess.run([CLI, "local", "submit", "--master", "local[2,8]", str(job), str(n), table, proxy.url],
+                                capture_output=True, text=True, timeout=600, cwd=ROOT)
+        injected = dict(proxy.injected)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "WROTE 3000" in result.stdout
+    assert "Lost task" in result.stderr  # RequestLimitExceeded killed a task attempt, Spark re-ran it
+    assert {"ProvisionedThroughputExceededException", "ThrottlingException", "UnprocessedItems",
+            "RequestLimitExceeded"} <= set(injected), injected
+    got = scan(local_stack.client("dynamodb"), table)
+    assert sorted(got) == sorted((f"K#{i:05d}", "V") for i in range(n))
