@@ -10,8 +10,6 @@ the boto3 requests as JSON and sends nothing.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,12 +26,9 @@ def _say(msg: str) -> None:
 
 
 def build_wheel(out_dir: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(out_dir), str(d.ROOT)], check=True)
-    wheels = sorted(out_dir.glob("mysql2dynamo-*.whl"))
-    if not wheels:
-        raise click.ClickException(f"pip wheel made no mysql2dynamo wheel in {out_dir}")
-    return wheels[-1]
+    from emr.package import build_wheel as build
+
+    return build(out_dir)
 
 
 def plan(config_path: str, overrides: dict, cluster_id: str | None, serverless: bool, wheel_name: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -52,11 +53,18 @@ def mapping_text(db: str, table: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def snapshot_dir(local_stack, sample_db, tmp_path_factory) -> str:
-    """A consistent snapshot of the 200-customer sample shop in a local folder."""
-    dest = tmp_path_factory.mktemp("snap")
-    run_snapshot(local_stack.cdc_mysql_url, [f"{sample_db}.{t}" for t in TABLES], str(dest))
-    return str(dest)
+def bucket(local_stack) -> str:
+    name = f"load-{uuid.uuid4().hex[:10]}"
+    local_stack.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def snapshot(local_stack, sample_db, bucket) -> str:
+    """A consistent snapshot of the 200-customer sample on the local S3."""
+    url = f"s3://{bucket}/snap"
+    run_snapshot(local_stack.cdc_mysql_url, [f"{sample_db}.{t}" for t in TABLES], url)
+    return url
 
 
 def expected_items(manifest_url: str, mapping_yaml: str) -> tuple[dict, dict]:

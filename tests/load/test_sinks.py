@@ -10,25 +10,9 @@ import uuid
 import boto3
 import pytest
 
-from cdc.snapshot.dump import run_snapshot
 from jobs.bulk_load import LoadError, LoadOptions, run_load
-from tests.load.conftest import TABLES, assert_same_items, expected_items, mapping_text, scan
+from tests.load.conftest import assert_same_items, expected_items, mapping_text, scan
 from tests.replay.conftest import normalise
-
-
-@pytest.fixture(scope="module")
-def bucket(local_stack) -> str:
-    name = f"load-{uuid.uuid4().hex[:10]}"
-    local_stack.client("s3").create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def snapshot(local_stack, sample_db, bucket) -> str:
-    """A consistent snapshot of the 200-customer sample on the local S3."""
-    url = f"s3://{bucket}/snap"
-    run_snapshot(local_stack.cdc_mysql_url, [f"{sample_db}.{t}" for t in TABLES], url)
-    return url
 
 
 def _mapping(tmp_path, db: str, table: str) -> str:
