@@ -8,7 +8,7 @@ setup(
     description="Move live MySQL tables into DynamoDB with a new key design (Spark bulk load + CDC replay)",
     python_requires=">=3.10",
     packages=find_packages(include=["mysql2dynamo*", "keymap*", "cdc*", "jobs*", "replay*", "emr*"]),
-    package_data={"mysql2dynamo.local": ["*.js"], "keymap": ["examples/*.yaml"]},
+    package_data={"mysql2dynamo.local": ["*.js"], "mysql2dynamo.sample": ["*.yaml"], "keymap": ["examples/*.yaml"]},
     install_requires=[
         # the Spark line of the newest EMR release (emr-spark-8.0.0: Spark 4.0.2)
         "pyspark==4.0.2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import subprocess
@@ -157,19 +158,21 @@ def _node_package(name: str) -> Path:
     return path
 
 
+def _node_server(name: str, host: str, port: int, options: dict) -> list[str]:
+    _node_package(name)
+    launcher = Path(__file__).with_name("node_server.js")
+    return ["node", str(launcher), str(node_modules()), name, host, str(port), json.dumps(options)]
+
+
 def _dynalite_command(cfg: StackConfig) -> list[str]:
-    return [
-        "node", str(_node_package("dynalite") / "cli.js"), "--host", cfg.host,
-        "--port", str(cfg.dynamodb_port), "--path", str(cfg.home / "dynalite"),
-        "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0",
-    ]
+    return _node_server("dynalite", cfg.host, cfg.dynamodb_port, {
+        "path": str(cfg.home / "dynalite"), "createTableMs": 0, "deleteTableMs": 0, "updateTableMs": 0})
 
 
 def _kinesalite_command(cfg: StackConfig) -> list[str]:
-    launcher = Path(__file__).with_name("kinesalite_loopback.js")
-    _node_package("kinesalite")
-    return ["node", str(launcher), str(node_modules()), cfg.host, str(cfg.kinesis_port),
-            str(cfg.home / "kinesalite")]
+    return _node_server("kinesalite", cfg.host, cfg.kinesis_port, {
+        "path": str(cfg.home / "kinesalite"), "createStreamMs": 0, "deleteStreamMs": 0, "updateStreamMs": 0,
+        "shardLimit": 100})
 
 
 def _moto_command(cfg: StackConfig) -> list[str]:
