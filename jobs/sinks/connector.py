@@ -6,7 +6,10 @@ sink fixes what the connector's users trip over:
 
 - the write rate is the job's absolute budget: `dynamodb.throughput.write` = budget in WCU/s,
   percent 1, `mapreduce.job.maps` = the real number of write tasks (jobs.rate.connector_conf); an
-  items/s budget is converted with the items' mean WCU;
+  items/s budget is converted with the items' mean WCU. The connector turns WCU into items/s with
+  the capacity DynamoDB reports consuming (1 WCU per item without a report), so each task also
+  paces the items it hands the connector with a token bucket (budget / tasks): the lower of the two
+  limits wins;
 - without a budget an on-demand table is not assumed to take 40,000 WCU: the connector gets an
   unlimited rate (throttling is retried), a provisioned table its provisioned WCU * --write-percent;
 - numbers are exact text all the way (DECIMAL(38,10) arrives with every digit);
@@ -18,6 +21,15 @@ from __future__ import annotations
 
 from jobs.emr_connector import CONVERTER, job_conf
 from jobs.rate import Budget, connector_conf
+
+
+def _paced(rows, per_task: Budget):
+    from jobs.rate import item_wcu, task_limiter
+
+    limiter, unit = task_limiter(per_task)
+    for item, size in rows:
+        limiter.acquire(1 if unit == "items" else item_wcu(size or 0))
+        yield "", item
 
 
 def provisioned_wcu(client, table: str) -> float | None:
@@ -42,7 +54,14 @@ def write_items(items_df, table: str, *, tasks: int, budget: Budget, wcu_per_ite
     """Write the `_item` column of `items_df` (already `tasks` partitions) through the connector."""
     conf = connector_job_conf(table, tasks=tasks, budget=budget, wcu_per_item=wcu_per_item, table_wcu=table_wcu,
                               write_percent=write_percent, endpoint=endpoint, region=region)
-    pairs = items_df.select("_item").rdd.map(lambda row: ("", row[0]))
+    per_task = budget.per_task(tasks)
+    if budget.limited:
+        # the connector converts its WCU rate to items/s with the consumed capacity DynamoDB reports
+        # (1 WCU per item when none is reported, e.g. local servers): we also pace the items we hand
+        # it, per task, so the job stays within the budget whatever the connector assumes
+        pairs = items_df.select("_item", "_size").rdd.mapPartitions(lambda rows: _paced(rows, per_task))
+    else:
+        pairs = items_df.select("_item").rdd.map(lambda row: ("", row[0]))
     pairs.saveAsHadoopDataset(conf=conf, valueConverter=CONVERTER)
     return {"connector_conf": {k: v for k, v in conf.items() if k.startswith(("dynamodb.throughput",
                                                                                "mapreduce.job.maps"))}}

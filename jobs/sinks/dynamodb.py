@@ -196,8 +196,9 @@ def make_client(endpoint: str | None = None, region: str | None = None, max_pool
     from botocore.config import Config
 
     # the SDK's own retries are off: BatchWriter retries (with jitter, and UnprocessedItems too)
+    # items come from the compiled mapping, already valid: skip botocore's parameter validation (CPU)
     cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=max_pool,
-                 connect_timeout=10, read_timeout=60)
+                 connect_timeout=10, read_timeout=60, parameter_validation=False)
     return boto3.client("dynamodb", endpoint_url=endpoint or None, region_name=region or None, config=cfg)
 
 
