@@ -12,6 +12,8 @@ import click
 
 from cdc.cli import stream
 from cdc.snapshot.cli import snapshot
+from emr.cli import emr
+from jobs.cli import load
 from mysql2dynamo import __version__
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
@@ -154,6 +156,8 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
 
 main.add_command(stream)
 main.add_command(snapshot)
+main.add_command(load)
+main.add_command(emr)
 main.add_command(replay)
 main.add_command(cleanup)
 main.add_command(deploy)
