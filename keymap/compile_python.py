@@ -8,6 +8,7 @@ a rejection (reason code + message naming table, rule, attribute and source key)
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,16 @@ _COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operato
             ">=": operator.ge}
 
 
+def _spark_order(x):
+    """Spark's float ordering: NaN equals NaN and is larger than every other value."""
+    x = float(x)
+    return (1, 0.0) if math.isnan(x) else (0, x)
+
+
+def _same(x):
+    return x
+
+
 def _arith(op: str, a, b, t: VType):
     if op == "/":
         b = float(b)
@@ -136,24 +147,24 @@ class _Compiler:
         parts = [p if isinstance(p, str) else self._text(p) for p in e.parts]
 
         def run(row: Row):
-            out = []
-            for p in parts:
-                v = p if isinstance(p, str) else p(row)
-                if v is None:
-                    return None
-                out.append(v)
-            return "".join(out)
+            # every hole is evaluated (a bad value anywhere rejects, as in Spark), then nulls propagate
+            out = [p if isinstance(p, str) else p(row) for p in parts]
+            return None if None in out else "".join(out)
         return run
+
+    def _floats(self, *es: Expr) -> bool:
+        return any(self.cr.type_of(x).kind in (Kind.FLOAT, Kind.DOUBLE) for x in es)
 
     def _in(self, e: In) -> Fn:
         f, items, neg = self.expr(e.operand), [self.expr(i) for i in e.items], e.negated
+        key = _spark_order if self._floats(e.operand, *e.items) else _same
 
         def run(row: Row):
             v = f(row)
             values = [i(row) for i in items]
             if v is None:
                 return None
-            if any(x is not None and x == v for x in values):
+            if any(x is not None and key(x) == key(v) for x in values):
                 return not neg
             return None if any(x is None for x in values) else neg
         return run
@@ -177,7 +188,12 @@ class _Compiler:
             return run_or
         if op in _COMPARE:
             cmp = _COMPARE[op]
-            return lambda row: None if (a := fa(row)) is None or (b := fb(row)) is None else cmp(a, b)
+            key = _spark_order if self._floats(e.left, e.right) else _same
+
+            def run_compare(row: Row):
+                a, b = fa(row), fb(row)
+                return None if a is None or b is None else cmp(key(a), key(b))
+            return run_compare
 
         def run_arith(row: Row):
             a, b = fa(row), fb(row)

@@ -287,7 +287,7 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
         size = F.coalesce(F.octet_length(ddb.col), F.lit(1))
         return _AttrCols(value, present, size, _first(err, ddb.err))
     elif k is Kind.NULL:
-        payload, tag, size = F.lit(None).cast("string"), "S", F.lit(0)
+        payload, tag, size = F.lit(None).cast("string"), "S", F.lit(None).cast("long")
     else:
         payload = to_text_spark(v.col, t)
         tag, size = "S", F.octet_length(payload)
@@ -312,59 +312,109 @@ def _source_key(cr: CheckedRule) -> Column:
     return F.concat_ws(", ", *parts) if parts else F.lit("")
 
 
-def _rule_struct(cr: CheckedRule, version: Column | None) -> Column:
-    c = _Compiler(cr)
-    rule = cr.rule
-    where_keep, where_err = F.lit(True), None
-    if cr.where is not None:
-        w = c.expr(cr.where)
-        where_keep, where_err = F.coalesce(w.col, F.lit(False)), w.err
-    attrs = [(a, _attr(c, a.expr, a.type, "omit" if a.is_key else rule.nulls)) for a in cr.attributes]
-    fields = [ac.value.alias(a.name) for a, ac in attrs]
-    size = F.lit(0).cast("long")
-    for a, ac in attrs:
-        size = size + F.when(ac.present, F.lit(len(a.name.encode())) + ac.size).otherwise(F.lit(0))
-    if version is not None:
-        vtext = version.cast("string")
-        fields.append(F.struct(vtext.alias("N")).alias(cr.version_attribute))
-        size = size + F.lit(len(cr.version_attribute.encode())) + _number_size(vtext)
-    # the rejection chain, in the Python engine's evaluation order
-    reason, detail = None, None
+class _RulePlan:
+    """One rule in three projections, so that no expensive expression is ever duplicated:
 
-    def add(cond: Column, code: Column, text: Column) -> None:
-        nonlocal reason, detail
-        reason = F.when(cond, code) if reason is None else reason.when(cond, code)
-        detail = F.when(cond, text) if detail is None else detail.when(cond, text)
+    1. values: per attribute its DynamoDB value, presence, size, error (and key text);
+    2. the item JSON, key JSON, total size and rejection reason, from stage-1 columns;
+    3. the output struct (message only for rejected rows).
+    Catalyst keeps the projections apart because their expressions are not cheap, and runs
+    them in one whole-stage-codegen stage: still one narrow pass over the data.
+    """
 
-    if where_err is not None:
-        add(where_err.isNotNull(), where_err, F.concat(where_err, F.lit(" in where")))
-    for i, (a, ac) in enumerate(attrs):
-        if ac.err is not None:
-            add(ac.err.isNotNull(), ac.err, F.concat(ac.err, F.lit(f" in attribute {a.name}")))
-        if a.is_key:
-            add(ac.key_text.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null"))
-            if a.type.kind is Kind.BINARY:
-                add(F.octet_length(ac.key_text) == 0, F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty"))
-            elif a.type.kind is not Kind.NUMBER:
-                add(ac.key_text == "", F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty"))
-            add(ac.size > KEY_LIMITS[i], F.lit("key_too_large"),
-                F.lit(f"key attribute {a.name} is larger than {KEY_LIMITS[i]} bytes"))
-    add(size > MAX_ITEM_BYTES, F.lit("item_too_large"),
-        F.concat(F.lit("item of "), size.cast("string"), F.lit(f" bytes exceeds {MAX_ITEM_BYTES} bytes")))
-    message = F.concat(F.lit(f"{rule.name}: "), detail, F.lit("; source key "), _source_key(cr))
-    nkeys = len(cr.keys)
-    item = F.to_json(F.struct(*fields), JSON_OPTIONS)
-    key = F.to_json(F.struct(*fields[:nkeys]), JSON_OPTIONS)
-    rejected = reason.isNotNull()
-    return F.when(where_keep | (where_err.isNotNull() if where_err is not None else F.lit(False)), F.struct(
-        F.lit(rule.name).alias("_rule"),
-        F.lit(rule.target).alias("_target"),
-        F.when(~rejected, item).alias("_item"),
-        F.when(~rejected, key).alias("_key"),
-        F.when(~rejected, size).alias("_size"),
-        reason.alias("_reject_reason"),
-        F.when(rejected, message).alias("_reject_message"),
-    ))
+    def __init__(self, cr: CheckedRule, index: int, version: Column | None):
+        self.cr, self.p, self.version = cr, f"_k{index}_", version
+
+    def col(self, name: str) -> Column:
+        return F.col(quote(self.p + name))
+
+    def stage1(self) -> list[Column]:
+        c, cr, out = _Compiler(self.cr), self.cr, []
+        self.names: set[str] = set()
+
+        def add(name: str, col: Column) -> None:
+            self.names.add(self.p + name)
+            out.append(col.alias(self.p + name))
+
+        if cr.where is not None:
+            w = c.expr(cr.where)
+            add("keep", F.coalesce(w.col, F.lit(False)))
+            if w.err is not None:
+                add("where_err", w.err)
+        for j, a in enumerate(cr.attributes):
+            ac = _attr(c, a.expr, a.type, "omit" if a.is_key else cr.rule.nulls)
+            add(f"v{j}", ac.value)
+            add(f"s{j}", F.when(ac.present, ac.size))
+            if ac.err is not None:
+                add(f"e{j}", ac.err)
+            if a.is_key:
+                add(f"t{j}", ac.key_text)
+        if self.version is not None:
+            add("ver", self.version.cast("string"))
+        return out
+
+    def has(self, name: str) -> bool:
+        return self.p + name in self.names
+
+    def stage2(self) -> list[Column]:
+        cr = self.cr
+        attrs = cr.attributes
+        fields = [self.col(f"v{j}").alias(a.name) for j, a in enumerate(attrs)]
+        size = F.lit(0).cast("long")
+        for j, a in enumerate(attrs):
+            size = size + F.coalesce(F.lit(len(a.name.encode())) + self.col(f"s{j}"), F.lit(0))
+        if self.version is not None:
+            vtext = self.col("ver")
+            fields.append(F.struct(vtext.alias("N")).alias(cr.version_attribute))
+            size = size + F.lit(len(cr.version_attribute.encode())) + _number_size(vtext)
+        chain: list[tuple[Column, Column, Column]] = []
+        if self.has("where_err"):
+            we = self.col("where_err")
+            chain.append((we.isNotNull(), we, F.concat(we, F.lit(" in where"))))
+        for j, a in enumerate(attrs):
+            if self.has(f"e{j}"):
+                e = self.col(f"e{j}")
+                chain.append((e.isNotNull(), e, F.concat(e, F.lit(f" in attribute {a.name}"))))
+            if a.is_key:
+                t, limit = self.col(f"t{j}"), KEY_LIMITS[j]
+                chain.append((t.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null")))
+                if a.type.kind is not Kind.NUMBER:
+                    empty = F.octet_length(t) == 0 if a.type.kind is Kind.BINARY else t == ""
+                    chain.append((empty, F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty")))
+                chain.append((self.col(f"s{j}") > limit, F.lit("key_too_large"),
+                              F.lit(f"key attribute {a.name} is larger than {limit} bytes")))
+        total = F.col(quote(self.p + "size"))
+        too_large = F.concat(F.lit("item of "), total.cast("string"), F.lit(f" bytes exceeds {MAX_ITEM_BYTES} bytes"))
+        chain.append((total > MAX_ITEM_BYTES, F.lit("item_too_large"), too_large))
+        self.chain = chain
+        nkeys = len(cr.keys)
+        return [F.to_json(F.struct(*fields), JSON_OPTIONS).alias(self.p + "item"),
+                F.to_json(F.struct(*fields[:nkeys]), JSON_OPTIONS).alias(self.p + "key"),
+                size.alias(self.p + "size")]
+
+    def stage3(self) -> list[Column]:
+        reason, detail = None, None
+        for cond, code, text in self.chain:
+            reason = F.when(cond, code) if reason is None else reason.when(cond, code)
+            detail = F.when(cond, text) if detail is None else detail.when(cond, text)
+        return [reason.alias(self.p + "reason"), detail.alias(self.p + "detail")]
+
+    def output(self) -> Column:
+        rule = self.cr.rule
+        reason = self.col("reason")
+        ok = reason.isNull()
+        message = F.concat(F.lit(f"{rule.name}: "), self.col("detail"), F.lit("; source key "), _source_key(self.cr))
+        keep = self.col("keep") | self.col("where_err").isNotNull() if self.has("where_err") else (
+            self.col("keep") if self.has("keep") else F.lit(True))
+        return F.when(keep, F.struct(
+            F.lit(rule.name).alias("_rule"),
+            F.lit(rule.target).alias("_target"),
+            F.when(ok, self.col("item")).alias("_item"),
+            F.when(ok, self.col("key")).alias("_key"),
+            F.when(ok, self.col("size")).alias("_size"),
+            reason.alias("_reject_reason"),
+            F.when(~ok, message).alias("_reject_message"),
+        ))
 
 
 OUTPUT_COLUMNS = ["_rule", "_target", "_item", "_key", "_size", "_reject_reason", "_reject_message"]
@@ -379,16 +429,24 @@ class SparkRules:
         self.rules = rules
 
     def apply(self, df: DataFrame, version: Column | int | None = None, keep: list[str] = ()) -> DataFrame:
-        """Map the snapshot DataFrame; `version` becomes the version attribute of every item."""
-        v = F.lit(version) if isinstance(version, int) else version
-        structs = [_rule_struct(cr, v) for cr in self.rules]
+        """Map the snapshot DataFrame; `version` becomes the version attribute of every item.
+
+        `keep` names source columns to pass through (e.g. the primary key, for collision reports).
+        """
+        v = F.lit(str(version)) if isinstance(version, int) else version  # any size, as text
+        plans = [_RulePlan(cr, i, v) for i, cr in enumerate(self.rules)]
+        source = [F.col(quote(c)) for c in df.columns]
+        staged = df.select(*source, *[c for p in plans for c in p.stage1()])
+        carried = [F.col(quote(c)) for c in staged.columns]
+        staged = staged.select(*carried, *[c for p in plans for c in p.stage2()])
+        carried = [F.col(quote(c)) for c in staged.columns]
+        staged = staged.select(*carried, *[c for p in plans for c in p.stage3()])
         kept = [F.col(quote(k)) for k in keep]
-        if len(structs) == 1:
-            s = structs[0]
-            return df.select(*kept, s.alias("_r")).where(F.col("_r").isNotNull()) \
+        if len(plans) == 1:
+            return staged.select(*kept, plans[0].output().alias("_r")).where(F.col("_r").isNotNull()) \
                 .select(*[F.col(quote(k)) for k in keep], *[F.col(f"_r.{c}").alias(c) for c in OUTPUT_COLUMNS])
-        packed = F.filter(F.array(*structs), lambda x: x.isNotNull())
-        return df.select(*kept, F.inline(packed))
+        packed = F.filter(F.array(*[p.output() for p in plans]), lambda x: x.isNotNull())
+        return staged.select(*kept, F.inline(packed))
 
 
 def compile_spark(checked: CheckedMapping, source: str) -> SparkRules:

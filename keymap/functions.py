@@ -219,12 +219,15 @@ def _fmt_time_py(v, fmt: str) -> str:
 
 
 def _fmt_time_spark(c: Column, fmt: str) -> Column:
-    pattern = []
-    for directive, text in strftime_tokens(fmt):
+    pattern, literal = [], []
+    for directive, text in strftime_tokens(fmt) + [(True, "")]:
         if directive:
-            pattern.append(_STRFTIME[text])
+            if literal:  # one quoted run per literal text; a quote inside is doubled
+                pattern.append("'" + "".join(literal).replace("'", "''") + "'")
+                literal = []
+            pattern.append(_STRFTIME.get(text, ""))
         else:
-            pattern.append("''" if text == "'" else f"'{text}'")
+            literal.append(text)
     return F.date_format(c.cast("timestamp_ntz"), "".join(pattern))
 
 
@@ -334,9 +337,12 @@ def _num_spark(c: Column, t: VType) -> Column:
 
 
 def _num_error_spark(c: Column, t: VType) -> Column | None:
+    """Reason code of num(): bad_value for text that is no number, number_too_large over 38 digits."""
     if t.kind is not Kind.STRING:
         return None
-    return c.isNotNull() & (~c.rlike(NUM_PATTERN) | (_sig_digits_spark(c) > 38))
+    return (F.when(c.isNull(), F.lit(None).cast("string"))
+            .when(~c.rlike(NUM_PATTERN), F.lit("bad_value"))
+            .when(_sig_digits_spark(c) > 38, F.lit("number_too_large")))
 
 
 def _json_result(types: list[VType]) -> VType:

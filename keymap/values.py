@@ -81,7 +81,10 @@ def java_float_text(x: float, single: bool = False) -> str:
 
 def to_float32(x: float) -> float:
     """Round a Python float to binary32 (MySQL FLOAT), as Spark's FloatType holds it."""
-    return struct.unpack("<f", struct.pack("<f", x))[0]
+    try:
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+    except OverflowError:  # rounds beyond the binary32 range: Java's float arithmetic gives Infinity
+        return math.copysign(math.inf, x)
 
 
 def _shortest_scientific(a: float, single: bool) -> str:
@@ -150,19 +153,31 @@ def parse_json(text: str):
 
 
 def json_number_text(token: str) -> str:
-    """The DynamoDB number text of a JSON number token, as Spark's variant prints it."""
-    if "." not in token and "e" not in token and "E" not in token:
+    """The DynamoDB number text of a JSON number token, as Spark's variant prints it.
+
+    Spark's parse_json keeps integers as longs (else as decimals up to 38 digits), plain
+    fractions as decimals (up to 38 digits, printed without trailing zeros) and everything
+    else -- any exponent, or too many digits -- as a double (printed like Double.toString).
+    """
+    exponent = "e" in token or "E" in token
+    if not exponent and "." not in token:
         v = int(token)
         if -(2**63) <= v < 2**63:
             return str(v)
-    d = _CTX.create_decimal(token)
-    _, digits, exp = d.as_tuple()
-    if isinstance(exp, int) and exp <= 0 and len(digits) <= 38 and -exp <= 38:
-        return decimal_text(_CTX.normalize(d) if d != 0 else Decimal(0))
+    if not exponent:
+        d = _CTX.create_decimal(token)
+        _, digits, exp = d.as_tuple()
+        if len(digits) <= 38 and -exp <= 38:
+            return decimal_text(_CTX.normalize(d) if d != 0 else Decimal(0))
     x = float(token)
     if not math.isfinite(x):
         raise BadValue(f"JSON number {token} is out of range")
     return java_float_text(x)
+
+
+def _java_order(item) -> bytes:
+    """Spark's variant sorts object keys like Java strings: by UTF-16 code units."""
+    return item[0].encode("utf-16-be", "surrogatepass")
 
 
 def dynamo_json_value(value, depth: int = 1, max_depth: int = JSON_MAX_DEPTH) -> str:
@@ -171,7 +186,7 @@ def dynamo_json_value(value, depth: int = 1, max_depth: int = JSON_MAX_DEPTH) ->
         raise BadValue(f"JSON nested deeper than {max_depth} levels")
     if isinstance(value, dict):
         inner = ",".join(f"{json_string(k)}:{dynamo_json_value(v, depth + 1, max_depth)}"
-                         for k, v in sorted(value.items(), key=lambda kv: kv[0].encode("utf-8", "surrogatepass")))
+                         for k, v in sorted(value.items(), key=_java_order))
         return '{"M":{' + inner + "}}"
     if isinstance(value, list):
         return '{"L":[' + ",".join(dynamo_json_value(v, depth + 1, max_depth) for v in value) + "]}"
