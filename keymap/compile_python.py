@@ -54,6 +54,8 @@ def normalize_input(col: Column, t: VType, v):
         return frozenset(set_members(v))
     if t.kind is Kind.NUMBER and isinstance(v, bool):
         return int(v)
+    if t.kind is Kind.NUMBER and isinstance(v, (bytes, bytearray)):  # BIT(n) as pymysql returns it
+        return int.from_bytes(v, "big")
     return v
 
 

@@ -1,0 +1,128 @@
+"""`keymap check` and `keymap preview`: the mapping against the live source schema and rows.
+
+Registered in the main CLI as `mysql2dynamo keymap ...` (`from keymap.cli import keymap`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import click
+
+from keymap.ast import KeymapError
+
+BINLOG_SETTINGS = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL"}
+
+
+def _connect(url: str):
+    from mysql2dynamo.mysql import connect
+
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+00:00'")  # TIMESTAMP values in UTC, as the contract says
+    return conn
+
+
+def _load(config: str):
+    from mysql2dynamo.config import load_config
+
+    try:
+        return load_config(config)
+    except (KeymapError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def binlog_warnings(conn) -> list[str]:
+    """Server settings that replay depends on (capture reads full row images from the binlog)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', 'binlog_row_image')")
+        values = {k.lower(): str(v).upper() for k, v in cur.fetchall()}
+    return [f"server setting {name} is {values.get(name, 'unset')}, expected {want}: change capture needs it"
+            for name, want in BINLOG_SETTINGS.items() if values.get(name) != want]
+
+
+@click.group()
+def keymap() -> None:
+    """Check and preview the key mapping (the keymap DSL, docs/keymap.md)."""
+
+
+@keymap.command()
+@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
+def check(config: str) -> None:
+    """Static checks of the mapping against the live schema; exit 1 on errors."""
+    from keymap.checker import check as run_check
+    from keymap.schema import read_schemas
+
+    cfg = _load(config)
+    conn = _connect(cfg.source.mysql_url)
+    try:
+        try:
+            schemas = read_schemas(conn, cfg.mapping.sources)
+        except LookupError as e:
+            raise click.ClickException(str(e)) from None
+        result = run_check(cfg.mapping, schemas)
+        server = binlog_warnings(conn)
+    finally:
+        conn.close()
+    for d in result.diagnostics:
+        click.echo(str(d), err=d.level == "error")
+    for w in server:
+        click.echo(f"{cfg.path}: warning: {w}")
+    click.echo(f"{len(result.rules)} rule(s) checked: {len(result.errors)} error(s), "
+               f"{len(result.warnings) + len(server)} warning(s)")
+    sys.exit(1 if result.errors else 0)
+
+
+def read_rows(conn, schema, limit: int) -> list[dict]:
+    """The first `limit` rows in primary key order, decoded by pymysql."""
+    from keymap.compile_spark import quote
+
+    order = ", ".join(quote(c) for c in schema.primary_key) or "1"
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM {quote(schema.db)}.{quote(schema.name)} ORDER BY {order} LIMIT %s", (limit,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
+    """(row, Result) pairs of a preview, in primary key order."""
+    from keymap.checker import check as run_check
+    from keymap.compile_python import compile_python
+    from keymap.preview import preview_rows, preview_spark
+    from keymap.schema import read_table_schema
+
+    if table not in cfg.mapping.sources:
+        raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
+    conn = _connect(cfg.source.mysql_url)
+    try:
+        schema = read_table_schema(conn, *table.split(".", 1))
+        rows = read_rows(conn, schema, limit)
+    finally:
+        conn.close()
+    only = dataclasses.replace(cfg.mapping, rules=cfg.mapping.rules_for(table))
+    checked = run_check(only, {table: schema})
+    if checked.errors:
+        raise click.ClickException("\n".join(str(d) for d in checked.errors))
+    if engine == "python":
+        return preview_rows(compile_python(checked), table, rows)
+    if spark is None:
+        from jobs.session import local_spark
+
+        spark = local_spark("keymap-preview")
+    return preview_spark(spark, checked, schema, rows)
+
+
+@keymap.command()
+@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
+@click.option("--table", required=True, help="Source table as db.table.")
+@click.option("--limit", default=20, show_default=True, help="Rows to read (primary key order).")
+@click.option("--engine", type=click.Choice(["python", "spark"]), default="python", show_default=True)
+def preview(config: str, table: str, limit: int, engine: str) -> None:
+    """Print the items of the first rows as DynamoDB JSON, one per line; rejects go to stderr."""
+    cfg = _load(config)
+    for _, result in preview_results(cfg, table, limit, engine):
+        if result.status == "item":
+            click.echo(result.item)
+        else:
+            click.echo(f"REJECT {result.reason}: {result.message}", err=True)
