@@ -1,7 +1,8 @@
 """Replay throughput: 100,000 changes over 10,000 rows with a realistic skew, two appliers.
 
-- naive: one conditional PutItem per change, in order, one thread (the obvious Lambda);
-- ours: `ApplyEngine.apply` on Lambda-sized batches (coalescing per item, parallel writes).
+- naive: one conditional boto3 PutItem per change, in order, one thread (the obvious Lambda);
+- ours: `ApplyEngine.apply` on Lambda-sized batches (coalescing per item, parallel writes over
+  DynamoDB's JSON protocol without boto3's per-call parsing: `replay.writers.HttpPutter`).
 
 Both apply the same changes through the same mapping into fresh tables of the local DynamoDB;
 the naive applier runs on the first `--naive-changes` changes (it is slow) and both end states
@@ -11,6 +12,7 @@ are checked for equality on the rows they share. Last line: BENCH replay ratio=o
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
@@ -24,6 +26,7 @@ from keymap.types import Column
 from mysql2dynamo.dynamo import create_table
 from mysql2dynamo.local.config import StackConfig
 from replay.apply import ApplyEngine, ApplyStats
+from replay.writers import HttpPutter
 
 DB, TABLE = "shop", "orders"
 SCHEMA = TableSchema(DB, TABLE, (
@@ -84,6 +87,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500)
     args = ap.parse_args()
     cfg = StackConfig()
+    os.environ.update(cfg.env())  # both appliers find the local DynamoDB through boto3's own chain
     ddb = cfg.client("dynamodb")
     stamp = int(time.time())
     naive_table, ours_table = f"bench-naive-{stamp}", f"bench-ours-{stamp}"
@@ -102,7 +106,8 @@ def main() -> None:
     print(f"naive: {args.naive_changes} changes in {naive_s:.1f}s = {naive_rate:,.0f} changes/s, "
           f"{naive_stats.planned_writes} writes")
 
-    ours = ApplyEngine(compile_python(check(mapping(ours_table), {f"{DB}.{TABLE}": SCHEMA})), ddb, workers=16)
+    ours = ApplyEngine(compile_python(check(mapping(ours_table), {f"{DB}.{TABLE}": SCHEMA})),
+                       HttpPutter.from_client(ddb), workers=16)
     total = ApplyStats()
     t0 = time.perf_counter()
     for start in range(0, len(history), args.batch):

@@ -23,12 +23,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from cdc.envelope import Change
 from keymap.compile_python import PythonMapper, Result
 from replay.dead_letter import Poison
-from replay.items import to_client_item
+from replay.writers import CONNECTION_ERROR, BotoPutter, Putter
 
 DELETED_ATTRIBUTE = "_deleted"
 TTL_ATTRIBUTE = "_ttl"
@@ -81,8 +79,9 @@ class ApplyOutcome:
 class ApplyEngine:
     def __init__(self, mapper: PythonMapper, dynamodb, *, snapshot_ver: int | None = None,
                  tombstone_ttl_days: float = 7.0, workers: int = 16) -> None:
+        """`dynamodb`: a `Putter` (replay.writers), or a boto3-like client with `put_item`."""
         self.mapper = mapper
-        self.dynamodb = dynamodb
+        self.putter: Putter = dynamodb if hasattr(dynamodb, "put") else BotoPutter(dynamodb)
         self.snapshot_ver = snapshot_ver
         self.version_attribute = mapper.checked.mapping.version_attribute
         self.ttl_seconds = int(tombstone_ttl_days * 86400)
@@ -160,42 +159,27 @@ class ApplyEngine:
                     outcome.errors.append(f"{write.table} {write.key}: {error}")
         return outcome
 
-    def _request(self, write: Write) -> dict:
-        key = json.loads(write.key)
-        partition_key = next(iter(key))
-        ver = str(write.ver)
-        if write.is_tombstone:
-            item = to_client_item(write.key)
-            item[self.version_attribute] = {"N": ver}
-            item[DELETED_ATTRIBUTE] = {"BOOL": True}
-            item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + self.ttl_seconds)}
-        else:
-            item = to_client_item(write.item)
-        return dict(
-            TableName=write.table, Item=item,
-            ConditionExpression="attribute_not_exists(#pk) OR #ver < :ver",
-            ExpressionAttributeNames={"#pk": partition_key, "#ver": self.version_attribute},
-            ExpressionAttributeValues={":ver": {"N": ver}},
-        )
+    def _item_json(self, write: Write) -> str:
+        if not write.is_tombstone:
+            return write.item
+        ttl = int(time.time()) + self.ttl_seconds
+        return (write.key[:-1] + f',{json.dumps(self.version_attribute)}:{{"N":"{write.ver}"}},'
+                f'"{DELETED_ATTRIBUTE}":{{"BOOL":true}},"{TTL_ATTRIBUTE}":{{"N":"{ttl}"}}}}')
 
     def _write(self, write: Write, deadline: float | None) -> tuple[str, int, str | None]:
-        request = self._request(write)
+        item = self._item_json(write)
+        partition_key = next(iter(json.loads(write.key)))  # the first key attribute's name
         attempt = 0
         while True:
-            try:
-                self.dynamodb.put_item(**request)
+            code, error = self.putter.put(write.table, item, partition_key, self.version_attribute, write.ver)
+            if code is None:
                 return ("tombstone" if write.is_tombstone else "put"), attempt, None
-            except ClientError as e:
-                code = e.response.get("Error", {}).get("Code", "")
-                if code == "ConditionalCheckFailedException":
-                    return "stale", attempt, None
-                if code == "ValidationException":
-                    return "invalid", attempt, str(e)
-                if code not in RETRYABLE:
-                    return "failed", attempt, str(e)
-                error = str(e)
-            except BotoCoreError as e:  # connection reset, read timeout...: worth another try
-                error = f"{type(e).__name__}: {e}"
+            if code == "ConditionalCheckFailedException":
+                return "stale", attempt, None
+            if code == "ValidationException":
+                return "invalid", attempt, error
+            if code not in RETRYABLE and code != CONNECTION_ERROR:
+                return "failed", attempt, error
             attempt += 1
             delay = min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0)
             if deadline is not None and time.monotonic() + delay >= deadline:

@@ -45,10 +45,10 @@ class ReplayRuntime:
         mapper: PythonMapper = compile_python(check(mapping, schemas))
         if dynamodb is None:
             import boto3
-            from botocore.config import Config
 
-            dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                                              max_pool_connections=32))
+            from replay.writers import HttpPutter
+
+            dynamodb = HttpPutter.from_client(boto3.client("dynamodb"))
         engine = ApplyEngine(mapper, dynamodb, snapshot_ver=snapshot_ver, tombstone_ttl_days=tombstone_ttl_days)
         return cls(engine, dead_letter)
 

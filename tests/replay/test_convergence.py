@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from keymap.compile_python import compile_python
 from keymap.spec import mapping_from_dict
 from replay.apply import ApplyEngine
 from replay.tombstones import cleanup_tombstones
+from replay.writers import HttpPutter
 from tests.replay.conftest import DB, SCHEMA, SOURCE, TABLE, TYPES, normalise, scan_items, tables_spec
 
 IDS = (1, 2, 3, 4)
@@ -72,13 +74,14 @@ def deliveries(draw, n: int) -> list[list[int]]:
     return [order[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize("writer", ["http", "boto3"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_order_with_duplicates_converges(local_stack, dynamodb_table, data):
+def test_any_order_with_duplicates_converges(local_stack, dynamodb_table, writer, data):
     table = dynamodb_table()
     ddb = local_stack.client("dynamodb")
     mapper = compile_python(check(mapping_from_dict(tables_spec(table)), {SOURCE: SCHEMA}))
-    engine = ApplyEngine(mapper, ddb, workers=4)
+    engine = ApplyEngine(mapper, HttpPutter.from_client(ddb) if writer == "http" else ddb, workers=4)
 
     changes, final = data.draw(histories())
     for batch in data.draw(deliveries(len(changes))):
