@@ -498,11 +498,10 @@ def _size_warnings(cr: CheckedRule) -> list[Diagnostic]:
             out.append(Diagnostic("warning", f"{cr.rule.name}: key attribute {a.name} can exceed DynamoDB's "
                                   f"{limit}-byte key limit (up to {a.type.max_bytes} bytes): such rows are "
                                   f"rejected as key_too_large", cr.rule.loc))
-    if total > MAX_ITEM_BYTES or unbounded and total > 0 and any(
-            (cr.schema.column(n) is not None and cr.schema.column(n).data_type in ("json", "mediumtext",
-                                                                                   "longtext", "mediumblob",
-                                                                                   "longblob"))
-            for n in unbounded):
+    huge = {"json", "mediumtext", "longtext", "mediumblob", "longblob"}
+    from_huge = [a.name for a in cr.attributes if a.name in unbounded and any(
+        (col := cr.schema.column(c)) is not None and col.data_type in huge for c in columns(a.expr))]
+    if total > MAX_ITEM_BYTES or from_huge:
         extra = f" (unbounded: {', '.join(unbounded)})" if unbounded else ""
         out.append(Diagnostic("warning", f"{cr.rule.name}: items can exceed DynamoDB's 400 KB limit: known "
                               f"attributes alone reach {total} bytes{extra}; such rows are rejected as "

@@ -83,11 +83,17 @@ class _Node:
         m = node.start_mark
         quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
         self.loc = Location(file, m.line + 1, m.column + 1 + int(quoted))
+        self.key_loc = self.loc
 
     def items(self) -> list[tuple[str, _Node]]:
         if not isinstance(self.node, yaml.MappingNode):
             raise KeymapError(f"expected a mapping, got {_describe(self.node)}", self.loc)
-        return [(str(_construct(k)), _Node(v, self.file)) for k, v in self.node.value]
+        out = []
+        for k, v in self.node.value:
+            child = _Node(v, self.file)
+            child.key_loc = _Node(k, self.file).loc  # where the key itself is written
+            out.append((str(_construct(k)), child))
+        return out
 
     def seq(self) -> list[_Node]:
         if isinstance(self.node, yaml.ScalarNode):
@@ -123,7 +129,8 @@ def _rule(source: str, n: _Node, index: int, count: int) -> Rule:
     fields = dict(n.items())
     for k, v in fields.items():
         if k not in RULE_KEYS:
-            raise KeymapError(f"expected one of {', '.join(RULE_KEYS)}, got {k!r}{_suggest(k, RULE_KEYS)}", v.loc)
+            raise KeymapError(f"expected one of {', '.join(RULE_KEYS)}, got {k!r}{_suggest(k, RULE_KEYS)}",
+                              v.key_loc)
     if "target" not in fields:
         raise KeymapError(f"expected 'target:' (the DynamoDB table) in the rule for {source}", n.loc)
     if "key" not in fields:
