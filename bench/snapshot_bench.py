@@ -6,14 +6,13 @@ ratio measures the dump itself. Needs the local stack (`mysql2dynamo local up`).
 once server-side (MariaDB's seq_1_to_N) and kept in database `bench_snapshot` for later runs.
 
 Prints one line last: BENCH snapshot ratio=<ours/plain> ours_rows_s=... plain_rows_s=... rows=... workers=...
-and writes the same figures into the `## snapshot` section of docs/benchmarks.md.
+and writes the same figures into the `## snapshot` section of docs/benchmarks.md (bench.report).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.report import write_section
 from cdc.snapshot.dump import SnapshotOptions, run_snapshot
 from keymap.schema import read_table_schema
 from keymap.types import arrow_type, snapshot_value
@@ -94,19 +94,6 @@ def plain_dump(url: str, out: Path) -> int:
     return rows
 
 
-def write_section(figures: str) -> Path:
-    path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"  # re-read just before writing
-    body = f"{SECTION}\n\n{figures}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda m: body + ("\n" if m.group(0).endswith("\n\n") else ""), text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    return path
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -135,18 +122,21 @@ def main() -> None:
         ratio = ours_rs / plain_rs
         line = (f"BENCH snapshot ratio={ratio:.2f} ours_rows_s={ours_rs:.0f} plain_rows_s={plain_rs:.0f} "
                 f"rows={args.rows} workers={args.workers}")
-        figures = (
-            f"`python bench/snapshot_bench.py` ({args.rows:,} rows of an 8-column table: BIGINT, BIGINT UNSIGNED, "
-            f"ENUM, DECIMAL(12,2), CHAR, DATETIME(6), VARCHAR, DOUBLE; MariaDB 10.11 on the same 2-core host; "
-            f"local Parquet destination, zstd), measured {time.strftime('%Y-%m-%d')}:\n\n"
-            f"| dump | seconds | rows/s |\n|---|---|---|\n"
-            f"| plain: one pymysql server-side cursor into Parquet | {plain_s:.1f} | {plain_rs:,.0f} |\n"
-            f"| mysql2dynamo snapshot, {args.workers} workers, {len(doc['tables'][f'{DB}.{TABLE}']['chunks'])} "
-            f"chunks (incl. consistent point, manifest, checksums) | {ours_s:.1f} | {ours_rs:,.0f} |\n\n"
-            f"ratio ours/plain = **{ratio:.2f}** (1-minute load average {load:.1f} at the start: the 2 cores are "
-            "shared with MariaDB itself and with whatever else runs; the workers parse the text protocol "
-            "column-wise with Arrow, the plain read uses pymysql's decoders)\n\n```\n{line}\n```")
-        print(f"figures written to {write_section(figures)}")
+        chunks = len(doc["tables"][f"{DB}.{TABLE}"]["chunks"])
+        write_section("snapshot", line, [
+            f"`python -m bench.snapshot_bench`: {args.rows:,} rows of an 8-column table (BIGINT, BIGINT UNSIGNED, "
+            "ENUM, DECIMAL(12,2), CHAR, DATETIME(6), VARCHAR, DOUBLE), MariaDB 10.11 on the same host, local "
+            "Parquet destination, zstd.",
+            "",
+            "| dump | seconds | rows/s |",
+            "|---|---|---|",
+            f"| plain: one pymysql server-side cursor into Parquet | {plain_s:.1f} | {plain_rs:,.0f} |",
+            f"| mysql2dynamo snapshot, {args.workers} workers, {chunks} chunks (incl. consistent point, manifest, "
+            f"checksums) | {ours_s:.1f} | {ours_rs:,.0f} |",
+            "",
+            f"1-minute load average {load:.1f} at the start: the 2 cores are shared with MariaDB itself; the "
+            "workers parse the text protocol column-wise with Arrow, the plain read uses pymysql's decoders.",
+        ])
         print(line)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
