@@ -15,6 +15,7 @@ from cdc.binlog import CaptureError
 from cdc.checkpoint import open_store
 from cdc.server import BinlogPosition
 from cdc.stream import DEFAULT_RETENTION_HOURS, StreamSettings, run_stream
+from mysql2dynamo.config import load_config
 from mysql2dynamo.state import StreamState
 
 
@@ -28,9 +29,11 @@ def _position(value: str | None) -> BinlogPosition | None:
 
 
 @click.command()
-@click.option("--mysql-url", default=lambda: os.environ.get("M2D_CDC_MYSQL_URL") or os.environ.get("M2D_MYSQL_URL"),
-              show_default="$M2D_CDC_MYSQL_URL or $M2D_MYSQL_URL", help="Source (needs REPLICATION SLAVE/CLIENT).")
-@click.option("--tables", required=True, help="Captured tables: db.table,db.table2")
+@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The mysql2dynamo config: captures the mapped tables, source.mysql_url as the last fallback.")
+@click.option("--mysql-url", default=None, show_default="$M2D_CDC_MYSQL_URL, then $M2D_MYSQL_URL, then the config",
+              help="Source (needs REPLICATION SLAVE/CLIENT).")
+@click.option("--tables", default=None, help="Captured tables: db.table,db.table2 (default: the config's).")
 @click.option("--stream", "stream_name", required=True, help="Kinesis stream name.")
 @click.option("--create/--no-create", default=False, help="Create the stream when missing.")
 @click.option("--shards", default=2, show_default=True, help="Shards when creating the stream.")
@@ -51,12 +54,18 @@ def _position(value: str | None) -> BinlogPosition | None:
               help="Seconds between checkpoint writes (a cutover waits for the one after its fence).")
 @click.option("--server-id", default=54321, show_default=True,
               help="Replica id this reader uses (unique per reader).")
-def stream(mysql_url, tables, stream_name, create, shards, retention_hours, checkpoint, from_position,
+def stream(config_path, mysql_url, tables, stream_name, create, shards, retention_hours, checkpoint, from_position,
            until_position, max_seconds, stop_at_end, claim_check, on_truncate, metrics_path, checkpoint_every,
            server_id) -> None:
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
+    config = load_config(config_path) if config_path else None
+    mysql_url = (mysql_url or os.environ.get("M2D_CDC_MYSQL_URL") or os.environ.get("M2D_MYSQL_URL")
+                 or (config.source.mysql_url if config else None))
     if not mysql_url:
-        raise click.UsageError("no source: pass --mysql-url or set M2D_CDC_MYSQL_URL / M2D_MYSQL_URL")
+        raise click.UsageError("no source: pass --mysql-url or --config, or set M2D_CDC_MYSQL_URL / M2D_MYSQL_URL")
+    tables = tables or (",".join(config.mapping.sources) if config else None)
+    if not tables:
+        raise click.UsageError("no tables: pass --tables db.t1,db.t2 or --config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     state = StreamState.of(stream_name)
     settings = StreamSettings(

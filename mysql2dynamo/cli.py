@@ -14,6 +14,7 @@ from cdc.cli import stream
 from cdc.snapshot.cli import snapshot
 from emr.cli import emr
 from jobs.cli import load
+from keymap.cli import keymap
 from mysql2dynamo import __version__
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
@@ -154,6 +155,7 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
 
 # ------------------------------------------------------------------ phases
 
+main.add_command(keymap)
 main.add_command(stream)
 main.add_command(snapshot)
 main.add_command(load)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -146,3 +147,27 @@ def test_dynamodb_checkpoint_store_never_goes_backwards(local_stack):
     assert json.loads(ddb.get_item(TableName=store.table, Key={"id": {"S": "orders-stream"}})["Item"]["doc"]["S"])[
         "file"] == "binlog.000004"
     ddb.delete_table(TableName=store.table)
+
+
+def test_stream_command_takes_tables_and_source_from_the_config(local_stack, fresh_db, kinesis, stream_name,
+                                                                tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    start = binlog_now(local_stack.mysql_url)
+    _sql(local_stack.mysql_url, fresh_db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)",
+         "CREATE TABLE other (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1, 1), (2, 2)",
+         "INSERT INTO other VALUES (9)")
+    config = tmp_path / "c.yaml"
+    config.write_text(f'source: {{mysql_url: "${{CAPTURE_URL}}"}}\n'
+                      f'tables:\n  {fresh_db}.t: {{target: x, key: {{PK: "T#{{id}}"}}, rest: true}}\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("M2D_CDC_MYSQL_URL", "M2D_MYSQL_URL")}
+    env["CAPTURE_URL"] = local_stack.cdc_mysql_url
+    cli = str(Path(sys.executable).with_name("mysql2dynamo"))
+    run = subprocess.run([cli, "stream", "--config", str(config), "--stream", stream_name, "--stop-at-end",
+                          "--from-position", f"{start.file}:{start.pos}", "--checkpoint", str(tmp_path / "cp")],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(c.key["id"] for c in all_changes(kinesis, stream_name)) == [1, 2]  # `other` is not mapped
+    assert "cdc:***@" in run.stderr and local_stack.cdc_mysql_url not in run.stderr  # the password is redacted
