@@ -91,6 +91,6 @@ def test_information_schema_rows_become_columns():
            "DATETIME_PRECISION": None}
     assert column_from_information_schema(row).members == ("a", "it's", "c")
     assert parse_members("enum('x','y')") == ("x", "y")
-    dt = column_from_information_schema({**row, "COLUMN_NAME": "t", "DATA_TYPE": "datetime", "COLUMN_TYPE": "datetime(3)",
-                                         "DATETIME_PRECISION": 3, "IS_NULLABLE": "NO"})
+    dt = column_from_information_schema({**row, "COLUMN_NAME": "t", "DATA_TYPE": "datetime",
+                                         "COLUMN_TYPE": "datetime(3)", "DATETIME_PRECISION": 3, "IS_NULLABLE": "NO"})
     assert (dt.fsp, dt.nullable) == (3, False)

@@ -69,7 +69,8 @@ def test_yaml_positions_of_errors_inside_strings():
 
 
 def test_rule_shape_errors_and_suggestions():
-    with pytest.raises(KeymapError, match=r"x.yaml:5:5: expected one of .* got 'atributes' \(did you mean 'attributes'\?\)"):
+    suggestion = r"x.yaml:5:5: expected one of .* got 'atributes' \(did you mean 'attributes'\?\)"
+    with pytest.raises(KeymapError, match=suggestion):
         load_mapping("tables:\n  a.b:\n    target: t\n    key: {PK: id}\n    atributes: {}\n", "x.yaml")
     with pytest.raises(KeymapError, match="expected 'key:'"):
         load_mapping("tables:\n  a.b:\n    target: t\n", "x.yaml")
