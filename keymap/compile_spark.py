@@ -256,7 +256,8 @@ class _AttrCols:
 
 
 def _number_size(text: Column) -> Column:
-    return F.lit(1) + F.ceil(F.length(text) / 2).cast("long")
+    """1 + ceil(len / 2), in integer arithmetic."""
+    return F.shiftright(F.length(text) + 1, 1) + 1
 
 
 def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
@@ -291,6 +292,8 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
     else:
         payload = to_text_spark(v.col, t)
         tag, size = "S", F.octet_length(payload)
+    if not t.nullable:  # the checker proved it: no null tests on the hot path
+        return _AttrCols(F.struct(payload.alias(tag)), F.lit(True), size, err, payload)
     present = payload.isNotNull()
     if nulls == "null":
         value = F.struct(payload.alias(tag), F.when(payload.isNull(), F.lit(True)).alias("NULL"))
@@ -362,7 +365,8 @@ class _RulePlan:
         fields = [self.col(f"v{j}").alias(a.name) for j, a in enumerate(attrs)]
         size = F.lit(0).cast("long")
         for j, a in enumerate(attrs):
-            size = size + F.coalesce(F.lit(len(a.name.encode())) + self.col(f"s{j}"), F.lit(0))
+            named = F.lit(len(a.name.encode())) + self.col(f"s{j}")
+            size = size + (F.coalesce(named, F.lit(0)) if a.type.nullable or a.type.kind is Kind.SET else named)
         if self.version is not None:
             vtext = self.col("ver")
             fields.append(F.struct(vtext.alias("N")).alias(cr.version_attribute))
@@ -377,7 +381,8 @@ class _RulePlan:
                 chain.append((e.isNotNull(), e, F.concat(e, F.lit(f" in attribute {a.name}"))))
             if a.is_key:
                 t, limit = self.col(f"t{j}"), KEY_LIMITS[j]
-                chain.append((t.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null")))
+                if a.type.nullable:
+                    chain.append((t.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null")))
                 if a.type.kind is not Kind.NUMBER:
                     empty = F.octet_length(t) == 0 if a.type.kind is Kind.BINARY else t == ""
                     chain.append((empty, F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty")))
@@ -399,14 +404,22 @@ class _RulePlan:
             detail = F.when(cond, text) if detail is None else detail.when(cond, text)
         return [reason.alias(self.p + "reason"), detail.alias(self.p + "detail")]
 
-    def output(self) -> Column:
+    @property
+    def filters(self) -> bool:
+        return self.has("keep")
+
+    def keep(self) -> Column:
+        """Rows in the output: inside `where`, or rejected by an error in `where` itself."""
+        if not self.has("keep"):
+            return F.lit(True)
+        return self.col("keep") | self.col("where_err").isNotNull() if self.has("where_err") else self.col("keep")
+
+    def columns(self) -> list[Column]:
         rule = self.cr.rule
         reason = self.col("reason")
         ok = reason.isNull()
         message = F.concat(F.lit(f"{rule.name}: "), self.col("detail"), F.lit("; source key "), _source_key(self.cr))
-        keep = self.col("keep") | self.col("where_err").isNotNull() if self.has("where_err") else (
-            self.col("keep") if self.has("keep") else F.lit(True))
-        return F.when(keep, F.struct(
+        return [
             F.lit(rule.name).alias("_rule"),
             F.lit(rule.target).alias("_target"),
             F.when(ok, self.col("item")).alias("_item"),
@@ -414,7 +427,10 @@ class _RulePlan:
             F.when(ok, self.col("size")).alias("_size"),
             reason.alias("_reject_reason"),
             F.when(~ok, message).alias("_reject_message"),
-        ))
+        ]
+
+    def output(self) -> Column:
+        return F.when(self.keep(), F.struct(*self.columns()))
 
 
 OUTPUT_COLUMNS = ["_rule", "_target", "_item", "_key", "_size", "_reject_reason", "_reject_message"]
@@ -442,9 +458,9 @@ class SparkRules:
         carried = [F.col(quote(c)) for c in staged.columns]
         staged = staged.select(*carried, *[c for p in plans for c in p.stage3()])
         kept = [F.col(quote(k)) for k in keep]
-        if len(plans) == 1:
-            return staged.select(*kept, plans[0].output().alias("_r")).where(F.col("_r").isNotNull()) \
-                .select(*[F.col(quote(k)) for k in keep], *[F.col(f"_r.{c}").alias(c) for c in OUTPUT_COLUMNS])
+        if len(plans) == 1:  # no struct to build and unpack: plain columns and, with `where`, a filter
+            plan = plans[0]
+            return (staged.where(plan.keep()) if plan.filters else staged).select(*kept, *plan.columns())
         packed = F.filter(F.array(*[p.output() for p in plans]), lambda x: x.isNotNull())
         return staged.select(*kept, F.inline(packed))
 
