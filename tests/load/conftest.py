@@ -17,41 +17,6 @@ from tests.replay.conftest import normalise
 
 TABLES = ("customers", "orders", "order_items")
 
-# every sample type through the mapping; `birthday` is nullable, so that rule refuses some rows
-MAPPING = """
-version: 1
-tables:
-  {db}.customers:
-    - name: profile
-      target: {table}
-      key: {{PK: "CUSTOMER#{{id}}", SK: "PROFILE"}}
-      attributes:
-        email: "{{lower(email)}}"
-        GSI1PK: "EMAIL#{{lower(email)}}"
-        entity: "'Customer'"
-      exclude: [password_hash]
-      rest: true
-    - name: birthday
-      target: {table}
-      key: {{PK: "BIRTHDAY#{{birthday}}", SK: "CUSTOMER#{{pad(id, 8)}}"}}
-      attributes: {{name: name}}
-  {db}.orders:
-    target: {table}
-    key: {{PK: "CUSTOMER#{{customer_id}}", SK: "ORDER#{{fmt_time(created_at, '%Y-%m-%d')}}#{{pad(id, 10)}}"}}
-    attributes: {{shipping: "{{json(shipping)}}"}}
-    rest: true
-    where: "status != 'draft'"
-  {db}.order_items:
-    target: {table}
-    key: {{PK: "ORDER#{{pad(order_id, 10)}}", SK: "ITEM#{{pad(line_no, 4)}}"}}
-    rest: true
-"""
-
-
-def mapping_text(db: str, table: str) -> str:
-    return MAPPING.format(db=db, table=table)
-
-
 @pytest.fixture(scope="module")
 def bucket(local_stack) -> str:
     name = f"load-{uuid.uuid4().hex[:10]}"

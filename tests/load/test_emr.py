@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from emr import definitions as d
 from emr.cli import emr, follow_step
-from tests.load.conftest import assert_same_items, expected_items, mapping_text, scan
+from tests.conftest import mapping_text
+from tests.load.conftest import assert_same_items, expected_items, scan
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 ROOT = Path(__file__).resolve().parents[2]

@@ -63,7 +63,7 @@ def test_load_prints_the_local_spark_submit_and_the_emr_step(tmp_path):
 
 def test_load_runs_on_local_spark_and_prints_the_summary(spark, local_stack, sample_db, snapshot, dynamodb_table,
                                                          tmp_path):
-    from tests.load.conftest import mapping_text
+    from tests.conftest import mapping_text
 
     table = dynamodb_table()
     mapping = tmp_path / "m.yaml"

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from jobs.bulk_load import LoadError, LoadOptions, run_load
-from tests.load.conftest import assert_same_items, expected_items, mapping_text, scan
+from tests.conftest import mapping_text
+from tests.load.conftest import assert_same_items, expected_items, scan
 from tests.replay.conftest import normalise
 
 

@@ -28,40 +28,10 @@ from mysql2dynamo.sample.traffic import run_traffic
 from replay.dead_letter import FolderDeadLetter
 from replay.items import from_client_item
 from replay.tombstones import cleanup_tombstones
-from tests.conftest import binlog_now
+from tests.conftest import binlog_now, mapping_text
 from tests.replay.conftest import normalise
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
-
-MAPPING = """
-tables:
-  {db}.customers:
-    - name: profile
-      target: {table}
-      key: {{PK: "CUSTOMER#{{id}}", SK: "PROFILE"}}
-      attributes:
-        email: "{{lower(email)}}"
-        GSI1PK: "EMAIL#{{lower(email)}}"
-        name: name
-        tier: tier
-        tags: tags
-        lifetime_value: lifetime_value
-        api_key: api_key
-        created_at: created_at
-    - name: birthday
-      target: {table}
-      key: {{PK: "BIRTHDAY#{{birthday}}", SK: "CUSTOMER#{{pad(id, 8)}}"}}
-  {db}.orders:
-    target: {table}
-    key: {{PK: "CUSTOMER#{{customer_id}}", SK: "ORDER#{{fmt_time(created_at, '%Y-%m-%d')}}#{{pad(id, 10)}}"}}
-    attributes: {{status: status, total: total, shipping: "{{json(shipping)}}", shipped_at: shipped_at}}
-    where: "status != 'draft'"
-  {db}.order_items:
-    target: {table}
-    key: {{PK: "ORDER#{{pad(order_id, 10)}}", SK: "ITEM#{{pad(line_no, 4)}}"}}
-    rest: true
-"""
-
 
 def _without_ver(item: dict) -> dict:
     return {k: v for k, v in item.items() if k != "_ver"}
@@ -70,7 +40,7 @@ def _without_ver(item: dict) -> dict:
 def test_traffic_to_dynamodb_through_a_killed_runner(local_stack, fresh_db, dynamodb_table, stream_name, tmp_path):
     table = dynamodb_table()
     config = tmp_path / "mapping.yaml"
-    config.write_text(MAPPING.format(db=fresh_db, table=table))
+    config.write_text(mapping_text(fresh_db, table))
     tables = [f"{fresh_db}.{t}" for t in ("customers", "orders", "order_items")]
     start = binlog_now(local_stack.mysql_url)
     create_sample(local_stack.mysql_url, fresh_db, customers=40, seed=17)
