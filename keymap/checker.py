@@ -93,14 +93,31 @@ class _TypeError(Exception):
 
 
 def value_bound(t: VType) -> int | None:
-    """Upper bound of a value's DynamoDB size (and of its text), None when unknown."""
+    """Upper bound of a value's DynamoDB size in bytes (keymap.items rules), None when unknown."""
     if t.kind is Kind.NUMBER:
-        return number_size_bound(t) if t.scale >= 0 else 22
+        return number_size_bound(t) if t.scale >= 0 else 1 + 20
     if t.kind in (Kind.FLOAT, Kind.DOUBLE):
-        return 25
+        return 1 + 13
     if t.kind in (Kind.BOOL, Kind.NULL):
-        return 5
+        return 1
     return t.max_bytes
+
+
+def text_bound(t: VType) -> int | None:
+    """Upper bound of the UTF-8 bytes of a value's text form (templates, str()), None when unknown."""
+    if t.kind is Kind.NUMBER:
+        return (t.precision if t.scale >= 0 else 39) + 2
+    if t.kind in (Kind.FLOAT, Kind.DOUBLE):
+        return 26
+    if t.kind is Kind.BOOL:
+        return 5
+    if t.kind is Kind.NULL:
+        return 0
+    if t.kind is Kind.BINARY:
+        return None if t.max_bytes is None else 2 * t.max_bytes
+    if t.kind is Kind.SET:
+        return None if t.max_bytes is None else t.max_bytes + len(t.members)
+    return t.max_bytes  # strings, JSON text, DATE/DATETIME/TIME texts
 
 
 def literal_type(v) -> VType:
@@ -193,9 +210,9 @@ class _RuleChecker:
             types = [self.type(p) for p in e.parts if isinstance(p, Expr)]
             nullable = any(t.nullable for t in types)
             bound = sum(len(p.encode()) for p in e.parts if isinstance(p, str))
-            sizes = [value_bound(t) for t in types]
+            sizes = [text_bound(t) for t in types]
             return VType(Kind.STRING, nullable=nullable,
-                         max_bytes=None if None in sizes else bound + sum(sizes) + 40 * len(sizes))
+                         max_bytes=None if None in sizes else bound + sum(sizes))
         if isinstance(e, Not):
             return self._bool(self.type(e.operand), e.pos, "not")
         if isinstance(e, IsNull):
@@ -302,20 +319,35 @@ class _RuleChecker:
             nullable = types[1].nullable or types[2].nullable
         else:
             nullable = any(t.nullable for t in types) or e.name in ("num", "json")
+        if e.name in ("coalesce", "if"):
+            branches = types if e.name == "coalesce" else types[1:]
+            bounds = [t.max_bytes for t in branches if t.kind is not Kind.NULL]
+            result = result.but(max_bytes=None if None in bounds else max(bounds, default=0))
         if result.kind is Kind.STRING:
-            result = result.but(max_bytes=self._text_bound(e, types))
+            result = result.but(max_bytes=self._text_bound(e, types) if e.name not in ("str", "iso")
+                                else text_bound(types[0]))
         return result.but(nullable=nullable or result.kind is Kind.NULL)
 
     @staticmethod
     def _text_bound(e: Call, types: list[VType]) -> int | None:
-        """Upper bound of a text result's bytes from its arguments (None: unknown)."""
-        sizes = [value_bound(t) for t in types]
-        if e.name in ("md5",):
+        """Upper bound of a text result's UTF-8 bytes (None: unknown); the Spark compiler skips
+        size checks that these bounds prove can never fire, so they must never be too small."""
+        if e.name == "md5":
             return 32
-        if None in sizes or e.name == "replace":
+        if e.name == "replace":
             return None
-        extra = sum(4 * a.value for a in e.args if isinstance(a, Lit) and isinstance(a.value, int))
-        return sum(sizes) + extra + 64
+        if e.name == "fmt_time":
+            return 6 * len(e.args[1].value.encode())  # type: ignore[attr-defined]  # %f -> 6 bytes
+        sizes = [text_bound(t) for a, t in zip(e.args, types, strict=True)
+                 if not (isinstance(a, Lit) and isinstance(a.value, int) and e.name in ("pad", "rpad", "substr"))]
+        if None in sizes:
+            return None
+        total = sum(sizes)
+        if e.name in ("lower", "upper"):
+            return 3 * total  # Unicode case mapping can expand a character up to three
+        if e.name in ("pad", "rpad"):
+            return total + 4 * e.args[1].value  # type: ignore[attr-defined]
+        return total
 
     def _check_param(self, fname: str, param: str, arg: Expr, t: VType, i: int) -> None:
         where = f"{fname}() argument {i}"
@@ -507,6 +539,15 @@ def _size_warnings(cr: CheckedRule) -> list[Diagnostic]:
                               f"attributes alone reach {total} bytes{extra}; such rows are rejected as "
                               f"item_too_large", cr.rule.loc))
     return out
+
+
+def item_bound(cr: CheckedRule) -> int | None:
+    """Upper bound of the rule's item size (the version attribute included), None when unknown."""
+    sizes = [value_bound(a.type) for a in cr.attributes]
+    if None in sizes:
+        return None
+    return sum(len(a.name.encode()) + size for a, size in zip(cr.attributes, sizes, strict=True)) \
+        + len(cr.version_attribute.encode()) + 21
 
 
 def _fk_warnings(cr: CheckedRule) -> list[Diagnostic]:

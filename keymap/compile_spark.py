@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
-from keymap.checker import CheckedMapping, CheckedRule
+from keymap.checker import CheckedMapping, CheckedRule, item_bound, value_bound
 from keymap.functions import (
     FUNCTIONS,
     INT_LIT,
@@ -301,6 +301,12 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
     return _AttrCols(F.when(present, F.struct(payload.alias(tag))), present, size, err, payload)
 
 
+def _never_empty(e: Expr) -> bool:
+    """A template with literal text can never be the empty string."""
+    return isinstance(e, Template) and any(isinstance(p, str) and p for p in e.parts) or \
+        isinstance(e, Lit) and bool(e.value)
+
+
 def _source_key(cr: CheckedRule) -> Column:
     from keymap.types import value_type
 
@@ -383,14 +389,19 @@ class _RulePlan:
                 t, limit = self.col(f"t{j}"), KEY_LIMITS[j]
                 if a.type.nullable:
                     chain.append((t.isNull(), F.lit("null_key"), F.lit(f"key attribute {a.name} is null")))
-                if a.type.kind is not Kind.NUMBER:
+                if a.type.kind is not Kind.NUMBER and not _never_empty(a.expr):
                     empty = F.octet_length(t) == 0 if a.type.kind is Kind.BINARY else t == ""
                     chain.append((empty, F.lit("empty_key"), F.lit(f"key attribute {a.name} is empty")))
-                chain.append((self.col(f"s{j}") > limit, F.lit("key_too_large"),
-                              F.lit(f"key attribute {a.name} is larger than {limit} bytes")))
-        total = F.col(quote(self.p + "size"))
-        too_large = F.concat(F.lit("item of "), total.cast("string"), F.lit(f" bytes exceeds {MAX_ITEM_BYTES} bytes"))
-        chain.append((total > MAX_ITEM_BYTES, F.lit("item_too_large"), too_large))
+                bound = value_bound(a.type)
+                if bound is None or bound > limit:  # the checker's bound proves most keys fit
+                    chain.append((self.col(f"s{j}") > limit, F.lit("key_too_large"),
+                                  F.lit(f"key attribute {a.name} is larger than {limit} bytes")))
+        bound = item_bound(cr)
+        if bound is None or bound > MAX_ITEM_BYTES:
+            total = F.col(quote(self.p + "size"))
+            too_large = F.concat(F.lit("item of "), total.cast("string"),
+                                 F.lit(f" bytes exceeds {MAX_ITEM_BYTES} bytes"))
+            chain.append((total > MAX_ITEM_BYTES, F.lit("item_too_large"), too_large))
         self.chain = chain
         nkeys = len(cr.keys)
         return [F.to_json(F.struct(*fields), JSON_OPTIONS).alias(self.p + "item"),
@@ -398,10 +409,12 @@ class _RulePlan:
                 size.alias(self.p + "size")]
 
     def stage3(self) -> list[Column]:
-        reason, detail = None, None
-        for cond, code, text in self.chain:
-            reason = F.when(cond, code) if reason is None else reason.when(cond, code)
-            detail = F.when(cond, text) if detail is None else detail.when(cond, text)
+        reason = detail = F.lit(None).cast("string")  # stays null when nothing can reject the rows
+        if self.chain:
+            (cond, code, text), rest = self.chain[0], self.chain[1:]
+            reason, detail = F.when(cond, code), F.when(cond, text)
+            for cond, code, text in rest:
+                reason, detail = reason.when(cond, code), detail.when(cond, text)
         return [reason.alias(self.p + "reason"), detail.alias(self.p + "detail")]
 
     @property

@@ -245,9 +245,9 @@ def _micros_spark(c: Column) -> Column:
 
 
 def _floor_div_spark(c: Column, n: int) -> Column:
-    """Exact floor(c / n) in long arithmetic: c - pmod(c, n) is a multiple of n, and the double
-    quotient of it is off by far less than 0.5 for |c| < 2**62 (MySQL datetimes stay below 2**59)."""
-    return F.round((c - F.pmod(c, F.lit(n))) / F.lit(n)).cast("long")
+    """Exact floor(c / n) in long arithmetic: c - pmod(c, n) is a multiple of n; `div` is SQL's
+    integral division (no doubles, no decimals on the hot path)."""
+    return F.call_function("div", c - F.pmod(c, F.lit(n)), F.lit(n))
 
 
 def _number(p: int) -> Callable[[list[VType]], VType]:
