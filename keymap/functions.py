@@ -110,7 +110,7 @@ def datetime_pattern(fsp: int) -> str:
 
 
 def to_text_spark(c: Column, t: VType) -> Column:
-    """Spark Column with the same text as `to_text_py` (the error flag is `value_error_spark`)."""
+    """Spark Column with the same text as `to_text_py` (float errors: compile_spark.float_reason)."""
     k = t.kind
     if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE, Kind.DATE, Kind.BOOL):
         return c.cast("string")
@@ -159,7 +159,6 @@ class Function:
     doc: str
     example: str
     varargs: bool = False
-    error_spark: Callable | None = None  # Column -> bool Column: where the result is a bad value
 
 
 STRING_T = VType(Kind.STRING)

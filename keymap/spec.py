@@ -49,14 +49,6 @@ class Rule:
     ttl: str | None = None
     loc: Location = Location()
 
-    @property
-    def db(self) -> str:
-        return self.source.split(".", 1)[0]
-
-    @property
-    def table(self) -> str:
-        return self.source.split(".", 1)[1]
-
 
 @dataclass(frozen=True)
 class Mapping:

@@ -147,3 +147,15 @@ def test_config_interpolation(tmp_path):
     assert cfg.mapping.rules[0].key["PK"].raw == "${id}-{id}"  # tables are not interpolated
     with pytest.raises(ConfigError, match="environment variable PW is not set"):
         load_config(path, {})
+
+
+def test_preview_frame_puts_source_and_item_side_by_side():
+    from keymap.preview import preview_frame, preview_rows
+
+    schema = TableSchema("db", "t", (Column("id", "bigint", False), Column("s", "varchar", length=9)), ("id",))
+    mapper = compile_python(check(mapping_from_dict({"db.t": {"target": "t", "key": {"PK": "{s}"}}}),
+                                  {"db.t": schema}))
+    frame = preview_frame(preview_rows(mapper, "db.t", [{"id": 1, "s": "a"}, {"id": 2, "s": None}]))
+    assert list(frame.columns[:2]) == ["src.id", "src.s"]
+    assert frame["item"].tolist() == ['{"PK":{"S":"a"}}', None]
+    assert frame["reject_reason"].tolist() == [None, "null_key"]
