@@ -88,6 +88,13 @@ def preview_spark(spark, checked: CheckedMapping, schema: TableSchema, rows: lis
             for r in out]
 
 
+def item_dict(result: Result) -> dict | None:
+    """The item of a result as parsed DynamoDB JSON (None for a rejection or a filtered row)."""
+    import json
+
+    return json.loads(result.item) if result.item else None
+
+
 def preview_frame(results: list[tuple[dict, Result]]):
     """pandas DataFrame: one line per (row, rule) with source columns, then item/rejection columns."""
     import pandas as pd

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from keymap.checker import check
@@ -33,8 +31,3 @@ def engines(spark):
         return py
 
     return run
-
-
-def attrs(result) -> dict:
-    """The item's attributes as parsed DynamoDB JSON (None for a rejection)."""
-    return json.loads(result.item) if result.item else None

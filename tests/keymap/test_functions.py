@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from conftest import attrs
 
+from keymap.preview import item_dict as attrs
 from keymap.types import Column
 
 COLS = [Column("s", "varchar", length=40), Column("n", "int"), Column("d", "decimal", precision=12, scale=2),

@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from conftest import attrs
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from keymap.checker import check
 from keymap.compile_python import compile_python
+from keymap.preview import item_dict as attrs
 from keymap.schema import TableSchema
 from keymap.spec import mapping_from_dict
 from keymap.types import Column, arrow_type, spark_type, time_text
