@@ -10,32 +10,35 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from urllib.parse import urlparse
 
 MB = 1024 * 1024
 
 
-class Storage:
+class Storage(ABC):
+    """Where a snapshot's files go: a local folder or an S3 prefix."""
+
     root: str
 
     def url(self, rel: str) -> str:
         return f"{self.root.rstrip('/')}/{rel}"
 
-    def put_file(self, local: str | Path, rel: str) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def put_file(self, local: str | Path, rel: str) -> None: ...
 
-    def put_bytes(self, rel: str, data: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def put_bytes(self, rel: str, data: bytes) -> None: ...
 
-    def get_bytes(self, rel: str) -> bytes | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def get_bytes(self, rel: str) -> bytes | None: ...
 
-    def delete(self, rel: str) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def delete(self, rel: str) -> None: ...
 
-    def list(self, rel_prefix: str = "") -> list[str]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def list(self, rel_prefix: str = "") -> list[str]: ...
 
     def exists(self, rel: str) -> bool:
         return self.get_bytes(rel) is not None
