@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
 from cdc.checkpoint import Checkpoint, CheckpointStore
 from cdc.publisher import ClaimCheck, KinesisPublisher
 from cdc.server import BinlogPosition, binlog_files, check_binlog_settings, current_position, server_info
+from keymap.schema import read_table_schema
 from mysql2dynamo.mysql import MySQLTarget, redact
 
 log = logging.getLogger("mysql2dynamo.cdc")
@@ -247,32 +247,18 @@ def require_available(conn, position: BinlogPosition) -> None:
         raise PurgedBinlogError(_purged_message(position))
 
 
-_FOREIGN_KEY = re.compile(r"CONSTRAINT `([^`]+)` FOREIGN KEY \([^)]*\) REFERENCES `([^`]+)`(?:\.`([^`]+)`)? "
-                          r"\([^)]*\)([^,\n]*)")
-
-
 def cascading_foreign_keys(conn, tables: list[str]) -> list[str]:
-    """Warnings for captured tables that a cascade can change without row events in the binlog.
-
-    Read from SHOW CREATE TABLE: MariaDB hides INFORMATION_SCHEMA.REFERENTIAL_CONSTRAINTS from an
-    account that only has SELECT, which is all the capture account should have.
-    """
+    """Warnings for captured tables that a cascade can change without row events in the binlog."""
     warnings = []
-    with conn.cursor() as cur:
-        for table in tables:
-            db, name = table.split(".", 1)
-            try:
-                cur.execute(f"SHOW CREATE TABLE `{db}`.`{name}`")
-            except pymysql.err.ProgrammingError:
-                continue  # not created yet: the DDL will come through the stream
-            ddl = cur.fetchone()[1]
-            for fk, ref_a, ref_b, rules in _FOREIGN_KEY.findall(ddl):
-                rules = " ".join(rules.split())
-                if "CASCADE" in rules or "SET NULL" in rules:
-                    warnings.append(
-                        f"{table}: foreign key {fk} -> {ref_b or ref_a} is {rules}; the changes the cascade "
-                        "makes are not in the binlog, so DynamoDB would miss them. Make the application change "
-                        "children explicitly, or verify and re-snapshot this table after cutover.")
+    for table in tables:
+        try:
+            schema = read_table_schema(conn, *table.split(".", 1))
+        except LookupError:
+            continue  # not created yet: its DDL will come through the stream
+        warnings += [f"{table}: foreign key {fk.name} -> {fk.parent} is ON DELETE {fk.on_delete} ON UPDATE "
+                     f"{fk.on_update}; the changes the cascade makes are not in the binlog, so DynamoDB would miss "
+                     "them. Make the application change children explicitly, or verify and re-snapshot this table "
+                     "after cutover." for fk in schema.foreign_keys if fk.cascades]
     return warnings
 
 

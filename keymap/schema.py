@@ -104,8 +104,38 @@ def _dict_rows(cur, sql: str, args) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+_FK_LINE = re.compile(r"^\s*CONSTRAINT\s+`((?:[^`]|``)+)`\s+FOREIGN KEY\s*\(([^)]*)\)\s+REFERENCES\s+"
+                      r"(?:`((?:[^`]|``)+)`\.)?`((?:[^`]|``)+)`\s*\([^)]*\)(.*?),?\s*$", re.I)
+
+
+def _fk_action(rules: str, on: str) -> str:
+    m = re.search(rf"ON {on} (RESTRICT|CASCADE|SET NULL|NO ACTION|SET DEFAULT)", rules)
+    return m[1] if m else "RESTRICT"
+
+
+def foreign_key_line(line: str, db: str) -> ForeignKey | None:
+    """The foreign key a `CONSTRAINT ... FOREIGN KEY ...` line of SHOW CREATE TABLE / mysqldump declares."""
+    f = _FK_LINE.match(line)
+    if f is None:
+        return None
+    rules = f.group(5).upper()
+    return ForeignKey(f.group(1), tuple(c.strip().strip("`") for c in f.group(2).split(",")),
+                      f"{f.group(3) or db}.{f.group(4)}", _fk_action(rules, "DELETE"), _fk_action(rules, "UPDATE"))
+
+
+def _foreign_keys_from_ddl(cur, db: str, table: str) -> tuple[ForeignKey, ...]:
+    cur.execute(f"SHOW CREATE TABLE `{db.replace('`', '``')}`.`{table.replace('`', '``')}`")
+    ddl = cur.fetchone()[1]
+    return tuple(fk for line in ddl.splitlines() if (fk := foreign_key_line(line, db)) is not None)
+
+
 def read_table_schema(conn, db: str, table: str) -> TableSchema:
-    """Read one table's columns, primary key and foreign keys from INFORMATION_SCHEMA."""
+    """Read one table's columns, primary key and foreign keys from INFORMATION_SCHEMA.
+
+    MariaDB shows REFERENTIAL_CONSTRAINTS only to accounts with more than SELECT on the table (not
+    to a least-privilege capture account); then the foreign keys come from SHOW CREATE TABLE, so the
+    cascade checks are never blind.
+    """
     with conn.cursor() as cur:
         cols = _dict_rows(cur, _COLUMNS_SQL, (db, table))
         if not cols:
@@ -115,12 +145,12 @@ def read_table_schema(conn, db: str, table: str) -> TableSchema:
         for r in _dict_rows(cur, _FK_SQL, (db, table)):
             fk = fks.setdefault(r["CONSTRAINT_NAME"], {"cols": [], "row": r})
             fk["cols"].append(r["COLUMN_NAME"])
-    return TableSchema(
-        db, table, tuple(column_from_information_schema(r) for r in cols), pk,
-        tuple(ForeignKey(name, tuple(v["cols"]), f"{v['row']['REFERENCED_TABLE_SCHEMA']}."
-                         f"{v['row']['REFERENCED_TABLE_NAME']}", v["row"]["DELETE_RULE"], v["row"]["UPDATE_RULE"])
-              for name, v in fks.items()),
-    )
+        foreign = tuple(ForeignKey(name, tuple(v["cols"]), f"{v['row']['REFERENCED_TABLE_SCHEMA']}."
+                                   f"{v['row']['REFERENCED_TABLE_NAME']}", v["row"]["DELETE_RULE"],
+                                   v["row"]["UPDATE_RULE"]) for name, v in fks.items())
+        if not foreign:
+            foreign = _foreign_keys_from_ddl(cur, db, table)
+    return TableSchema(db, table, tuple(column_from_information_schema(r) for r in cols), pk, foreign)
 
 
 def read_schemas(conn, sources: list[str]) -> dict[str, TableSchema]:

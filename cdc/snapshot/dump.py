@@ -423,26 +423,6 @@ class RemoteSession:
 
 # ------------------------------------------------------------------ the run
 
-def read_schema(conn, name: str) -> TableSchema:
-    """`keymap.schema.read_table_schema`, plus the foreign keys from SHOW CREATE TABLE when
-    INFORMATION_SCHEMA hides them (MariaDB shows REFERENTIAL_CONSTRAINTS only to users with more
-    than SELECT on the table, e.g. not to the least-privilege cdc account)."""
-    import dataclasses
-
-    from .import_dump import parse_create_table
-
-    db, table = name.split(".", 1)
-    schema = read_table_schema(conn, db, table)
-    if not schema.foreign_keys:
-        with conn.cursor() as cur:
-            cur.execute(f"SHOW CREATE TABLE {quote(db)}.{quote(table)}")
-            ddl = cur.fetchone()[1]
-        fks = parse_create_table(ddl + ";", db).foreign_keys
-        if fks:
-            schema = dataclasses.replace(schema, foreign_keys=fks)
-    return schema
-
-
 def _source_dict(target: MySQLTarget, info) -> dict:
     return {"host": target.host, "port": target.port, "flavour": info.flavour,
             "version": ".".join(map(str, info.version)), "server_id": info.server_id}
@@ -486,7 +466,7 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
     try:
         info = server_info(control)
         source = _source_dict(target, info)
-        schemas = {name: read_schema(control, name) for name in tables}
+        schemas = {name: read_table_schema(control, *name.split(".", 1)) for name in tables}
         state = _load_state(storage)
         if state is not None and not resume:
             raise SnapshotError(f"{storage.root} holds an interrupted snapshot ({state['snapshot_id']}): "

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from keymap.schema import ForeignKey, TableSchema, parse_members, read_table_schema
+from keymap.schema import TableSchema, foreign_key_line, parse_members, read_table_schema
 from keymap.types import Column
 
 from .consistent import SnapshotError
@@ -119,19 +119,12 @@ def text_value(col: Column, raw: bytes | None):
 # ------------------------------------------------------------------ CREATE TABLE -> TableSchema
 
 _COL = re.compile(r"^\s*`((?:[^`]|``)+)`\s+([a-z]+)(?:\(([^)]*)\))?(.*?),?\s*$", re.I)
-_FK = re.compile(r"^\s*CONSTRAINT\s+`((?:[^`]|``)+)`\s+FOREIGN KEY\s*\(([^)]*)\)\s+REFERENCES\s+"
-                 r"(?:`((?:[^`]|``)+)`\.)?`((?:[^`]|``)+)`\s*\([^)]*\)(.*?),?\s*$", re.I)
 _PK = re.compile(r"^\s*PRIMARY KEY\s*\(([^)]*)\)", re.I)
 _CREATE = re.compile(r"CREATE TABLE\s+(?:IF NOT EXISTS\s+)?`((?:[^`]|``)+)`\s*\((.*?)\n\)[^\n]*;", re.I | re.S)
 
 
 _TEXT_LENGTH = {"tinytext": 255, "text": 65535, "mediumtext": 16777215, "longtext": 4294967295,
                 "tinyblob": 255, "blob": 65535, "mediumblob": 16777215, "longblob": 4294967295}
-
-
-def _fk_action(rules: str, on: str) -> str:
-    m = re.search(rf"ON {on} (RESTRICT|CASCADE|SET NULL|NO ACTION|SET DEFAULT)", rules)
-    return m[1] if m else "RESTRICT"
 
 
 def parse_create_table(ddl: str, db: str) -> TableSchema:
@@ -142,11 +135,8 @@ def parse_create_table(ddl: str, db: str) -> TableSchema:
     name, body = m.group(1).replace("``", "`"), m.group(2)
     cols, pk, fks = [], (), []
     for line in body.splitlines():
-        if (f := _FK.match(line)) is not None:
-            rules = f.group(5).upper()
-            fks.append(ForeignKey(f.group(1), tuple(c.strip().strip("`") for c in f.group(2).split(",")),
-                                  f"{f.group(3) or db}.{f.group(4)}", _fk_action(rules, "DELETE"),
-                                  _fk_action(rules, "UPDATE")))
+        if (fk := foreign_key_line(line, db)) is not None:
+            fks.append(fk)
             continue
         if (k := _PK.match(line)) is not None:
             pk = tuple(c.strip().strip("`").replace("``", "`") for c in k.group(1).split(","))
