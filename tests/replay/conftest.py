@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
+from jobs.canonical import canonical_value
 from keymap.schema import TableSchema
 from keymap.types import Column
 from replay.items import from_client_item
@@ -31,24 +31,9 @@ def tables_spec(target: str) -> dict:
     ]}
 
 
-def _canonical(value: dict) -> dict:
-    """DynamoDB stores numbers canonically ("990.90" comes back "990.9") and sets unordered."""
-    (kind, v), = value.items()
-    if kind == "N":
-        return {"N": str(Decimal(v).normalize())}
-    if kind == "NS":
-        return {"NS": sorted(str(Decimal(x).normalize()) for x in v)}
-    if kind in ("SS", "BS"):
-        return {kind: sorted(v)}
-    if kind == "M":
-        return {"M": {k: _canonical(x) for k, x in v.items()}}
-    if kind == "L":
-        return {"L": [_canonical(x) for x in v]}
-    return value
-
-
 def normalise(item: dict) -> dict:
-    return {k: _canonical(value) for k, value in item.items()}
+    """DynamoDB stores numbers canonically ("990.90" comes back "990.9") and sets unordered."""
+    return {k: canonical_value(value) for k, value in item.items()}
 
 
 def scan_items(dynamodb, table: str) -> dict[str, dict]:
