@@ -150,7 +150,7 @@ def write_figures(line: str, figures: dict) -> None:
         f"`bench/keymap_bench.py`: {figures['rows']:,} generated orders from Parquet, mapped with a realistic "
         "mapping (composite PK/SK with fmt_time and pad, two GSI keys, hash_mod sharding, 11 attributes, "
         "version), each way written to Spark's `noop` sink; local[2], 2 cores; compiled and hand-written "
-        "are warmed up, then alternate 5 times and keep their best run; the UDF runs once.\n\n"
+        "are warmed up, then alternate 7 times and keep their best run; the UDF runs once.\n\n"
         "| way | rows/s |\n|---|---|\n"
         f"| compiled keymap (native Column expressions; rejection checks the checker cannot rule out) "
         f"| {figures['compiled']:,.0f} |\n"
@@ -166,7 +166,7 @@ def write_figures(line: str, figures: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5, help="Alternating runs of compiled and hand-written.")
+    parser.add_argument("--repeat", type=int, default=7, help="Alternating runs of compiled and hand-written.")
     args = parser.parse_args()
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")

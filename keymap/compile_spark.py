@@ -294,9 +294,11 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
         tag, size = "S", F.octet_length(payload)
     if not t.nullable:  # the checker proved it: no null tests on the hot path
         return _AttrCols(F.struct(payload.alias(tag)), F.lit(True), size, err, payload)
-    present = payload.isNotNull()
+    # every conversion above is null exactly when its input is: test the (cheap) input, so that
+    # the payload is computed once, in the struct, and not again for the test
+    present = v.col.isNotNull()
     if nulls == "null":
-        value = F.struct(payload.alias(tag), F.when(payload.isNull(), F.lit(True)).alias("NULL"))
+        value = F.struct(payload.alias(tag), F.when(~present, F.lit(True)).alias("NULL"))
         return _AttrCols(value, F.lit(True), F.coalesce(size, F.lit(1)), err, payload)
     return _AttrCols(F.when(present, F.struct(payload.alias(tag))), present, size, err, payload)
 

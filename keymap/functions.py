@@ -243,6 +243,15 @@ def _micros_spark(c: Column) -> Column:
     return F.timestamp_diff("MICROSECOND", F.lit(_EPOCH).cast("timestamp_ntz"), c.cast("timestamp_ntz"))
 
 
+def _epoch_s_spark(c: Column) -> Column:
+    """Whole seconds since the epoch, floored. From 1970 on, unix_timestamp of a TIMESTAMP_NTZ is
+    the stored value truncated: no time zone conversion and as cheap as Spark gets (the bulk
+    load's hot path); before 1970 truncation is not flooring, so those take the exact path."""
+    ntz = c.cast("timestamp_ntz")
+    return (F.when(ntz >= F.lit(_EPOCH).cast("timestamp_ntz"), F.unix_timestamp(ntz))
+            .otherwise(_floor_div_spark(_micros_spark(ntz), 1_000_000)))
+
+
 def _floor_div_spark(c: Column, n: int) -> Column:
     """Exact floor(c / n) in long arithmetic: c - pmod(c, n) is a multiple of n; `div` is SQL's
     integral division (no doubles, no decimals on the hot path)."""
@@ -384,7 +393,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              "ISO-8601 text with the column's fractional digits (same as the default S)",
              "iso(created_at) -> '2024-01-02T03:04:05.123456'"),
     Function("epoch_s", (TEMPORAL,), 1, _number(12), lambda v: _micros_py(v) // 1_000_000,
-             lambda c: _floor_div_spark(_micros_spark(c), 1_000_000),
+             _epoch_s_spark,
              "seconds since 1970-01-01T00:00:00 (the value read as UTC), floored",
              "epoch_s(created_at) -> 1704164645"),
     Function("epoch_ms", (TEMPORAL,), 1, _number(15), lambda v: _micros_py(v) // 1_000,

@@ -64,3 +64,13 @@ def test_num_rejects_bad_text_and_too_many_digits(engines):
     assert [r.reason for r in results] == ["bad_value", "number_too_large", None]
     assert results[0].message == "db.t: bad_value in attribute v; source key id=1"
     assert attrs(results[2])["v"] == {"N": "7"}
+
+
+def test_epoch_floors_around_1970_in_both_engines(engines):
+    """Spark's fast path truncates; before 1970 both engines must still floor."""
+    stamps = [dt.datetime(1969, 12, 31, 23, 59, 59, 500000), dt.datetime(1969, 12, 31, 23, 59, 59),
+              dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1, 0, 0, 0, 999999), dt.datetime(1, 1, 1, 0, 0, 0, 1)]
+    results = engines([Column("t", "datetime", fsp=6)], {"attributes": {"s": "{epoch_s(t)}", "ms": "{epoch_ms(t)}"}},
+                      [{"t": t} for t in stamps])
+    assert [(attrs(r)["s"]["N"], attrs(r)["ms"]["N"]) for r in results] == [
+        ("-1", "-500"), ("-1", "-1000"), ("0", "0"), ("0", "999"), ("-62135596800", "-62135596800000")]
