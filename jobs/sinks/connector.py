@@ -13,7 +13,9 @@ sink fixes what the connector's users trip over:
 - without a budget an on-demand table is not assumed to take 40,000 WCU: the connector gets an
   unlimited rate (throttling is retried), a provisioned table its provisioned WCU * --write-percent;
 - numbers are exact text all the way (DECIMAL(38,10) arrives with every digit);
-- a task the connector gives up on (e.g. RequestLimitExceeded) fails and Spark runs it again
+- UnprocessedItems and RequestLimitExceeded, which connector 5.0.0 dies on, reach it as errors it
+  retries (the converter jar's SDK interceptor, emr/converter RetryableBatchAnswers);
+- a task the connector still gives up on (10 minutes of retries) fails and Spark runs it again
   (`spark.task.maxFailures`, set by the EMR step; puts are idempotent, so nothing is lost or doubled).
 """
 
