@@ -12,10 +12,8 @@ import click
 
 from keymap.ast import KeymapError
 
-BINLOG_SETTINGS = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL"}
 
-
-def _connect(url: str):
+def connect_source(url: str):
     from mysql2dynamo.mysql import connect
 
     conn = connect(url)
@@ -24,22 +22,13 @@ def _connect(url: str):
     return conn
 
 
-def _load(config: str):
+def load_config_or_exit(config: str):
     from mysql2dynamo.config import load_config
 
     try:
         return load_config(config)
     except (KeymapError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-
-
-def binlog_warnings(conn) -> list[str]:
-    """Server settings that replay depends on (capture reads full row images from the binlog)."""
-    with conn.cursor() as cur:
-        cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', 'binlog_row_image')")
-        values = {k.lower(): str(v).upper() for k, v in cur.fetchall()}
-    return [f"server setting {name} is {values.get(name, 'unset')}, expected {want}: change capture needs it"
-            for name, want in BINLOG_SETTINGS.items() if values.get(name) != want]
 
 
 @click.group()
@@ -51,18 +40,19 @@ def keymap() -> None:
 @click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
 def check(config: str) -> None:
     """Static checks of the mapping against the live schema; exit 1 on errors."""
+    from cdc.server import check_binlog_settings, server_info
     from keymap.checker import check as run_check
     from keymap.schema import read_schemas
 
-    cfg = _load(config)
-    conn = _connect(cfg.source.mysql_url)
+    cfg = load_config_or_exit(config)
+    conn = connect_source(cfg.source.mysql_url)
     try:
         try:
             schemas = read_schemas(conn, cfg.mapping.sources)
         except LookupError as e:
             raise click.ClickException(str(e)) from None
         result = run_check(cfg.mapping, schemas)
-        server = binlog_warnings(conn)
+        server = [f"server: {p}" for p in check_binlog_settings(conn, server_info(conn))]
     finally:
         conn.close()
     for d in result.diagnostics:
@@ -94,7 +84,7 @@ def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
 
     if table not in cfg.mapping.sources:
         raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
-    conn = _connect(cfg.source.mysql_url)
+    conn = connect_source(cfg.source.mysql_url)
     try:
         schema = read_table_schema(conn, *table.split(".", 1))
         rows = read_rows(conn, schema, limit)
@@ -120,7 +110,7 @@ def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
 @click.option("--engine", type=click.Choice(["python", "spark"]), default="python", show_default=True)
 def preview(config: str, table: str, limit: int, engine: str) -> None:
     """Print the items of the first rows as DynamoDB JSON, one per line; rejects go to stderr."""
-    cfg = _load(config)
+    cfg = load_config_or_exit(config)
     for _, result in preview_results(cfg, table, limit, engine):
         if result.status == "item":
             click.echo(result.item)

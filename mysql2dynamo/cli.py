@@ -12,6 +12,7 @@ import click
 
 from cdc.cli import stream
 from cdc.snapshot.cli import snapshot
+from cdc.stream import DEFAULT_RETENTION_HOURS
 from emr.cli import emr
 from jobs.cli import load
 from keymap.cli import keymap
@@ -156,6 +157,39 @@ def sample_traffic(rate: float, seconds: float, database: str, seed: int | None,
 # ------------------------------------------------------------------ phases
 
 main.add_command(keymap)
+
+
+@main.command()
+@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
+@click.option("--stream", "stream_name", default=None, help="The change stream: its retention is checked if it exists.")
+@click.option("--retention-hours", default=DEFAULT_RETENTION_HOURS, show_default=True,
+              help="The retention `stream --create` will give a stream that does not exist yet.")
+@click.option("--max-wcu", type=float, default=None, help="The load's write budget in WCU/s, as `load` gets it.")
+@click.option("--max-items-per-second", type=float, default=None, help="The load's write budget in items/s.")
+@click.option("--json", "as_json", is_flag=True, help="The plan as JSON.")
+def plan(config, stream_name, retention_hours, max_wcu, max_items_per_second, as_json) -> None:
+    """Before anything runs: mapping checks, binlog settings, sizes, load time vs stream retention."""
+    import boto3
+
+    from jobs.rate import Budget
+    from keymap.cli import connect_source, load_config_or_exit
+    from mysql2dynamo.plan import make_plan, render
+
+    if max_wcu is not None and max_items_per_second is not None:
+        raise click.UsageError("give --max-wcu or --max-items-per-second, not both")
+    cfg = load_config_or_exit(config)
+    conn = connect_source(cfg.source.mysql_url)
+    try:
+        result = make_plan(cfg, conn, boto3.client("dynamodb"), boto3.client("kinesis"),
+                           Budget(max_items_per_second, max_wcu), stream_name, retention_hours)
+    except LookupError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        conn.close()
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render(result))
+    sys.exit(0 if result.ok else 1)
+
+
 main.add_command(stream)
 main.add_command(snapshot)
 main.add_command(load)
