@@ -73,6 +73,23 @@ def _row_counts(url: str) -> dict[str, int]:
     return counts
 
 
+def _plan(cfg: StackConfig):
+    """`mysql2dynamo plan` of the demo's mapping (the stream is created later, with the default retention)."""
+    import boto3
+
+    from cdc.stream import DEFAULT_RETENTION_HOURS
+    from jobs.rate import Budget
+    from mysql2dynamo.config import load_config
+    from mysql2dynamo.plan import make_plan
+
+    conn = connect(cfg.mysql_url)
+    try:
+        return make_plan(load_config(str(MAPPING)), conn, boto3.client("dynamodb"), boto3.client("kinesis"),
+                         Budget(), STREAM, DEFAULT_RETENTION_HOURS)
+    finally:
+        conn.close()
+
+
 def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Path | None = None) -> dict:
     from cdc.server import current_position, server_info
     from cdc.snapshot.dump import run_snapshot
@@ -81,6 +98,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     from jobs.verify import run_verify
     from keymap.spec import load_mapping_file
     from mysql2dynamo.cutover import CutoverOptions, run_cutover
+    from mysql2dynamo.plan import render
     from mysql2dynamo.sample.create import create_sample
     from mysql2dynamo.sample.traffic import run_traffic
     from mysql2dynamo.status import pipeline_status
@@ -89,16 +107,23 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     cfg = StackConfig()
     os.environ.update(cfg.env())
     state = StreamState.of(STREAM)
-    say("== 1/8 local stack")
+    say("== 1/9 local stack")
     stack.up(cfg, say)
-    say(f"== 2/8 sample shop: {rows} customers")
+    say(f"== 2/9 sample shop: {rows} customers")
     create_sample(cfg.mysql_url, DB, rows, progress=say)
     _fresh_aws(cfg)
     _clear_state(state)
     logs = cfg.home / "demo"
     logs.mkdir(parents=True, exist_ok=True)
 
-    say("== 3/8 capture: binlog -> Kinesis (started before the snapshot)")
+    say("== 3/9 plan: mapping checks, binlog settings, sizes, load time vs stream retention")
+    plan = _plan(cfg)
+    for line in render(plan).splitlines()[1:]:
+        say(f"   {line}")
+    if not plan.ok:
+        raise RuntimeError(f"the plan is not ready: {plan.binlog_problems or plan.diagnostics}")
+
+    say("== 4/9 capture: binlog -> Kinesis (started before the snapshot)")
     conn = connect(cfg.cdc_mysql_url)
     start = current_position(conn, server_info(conn))
     conn.close()
@@ -124,22 +149,22 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         writer.start()
         say(f"   application traffic: {rate:g} transactions/s, running until the cutover")
 
-        say("== 4/8 consistent snapshot -> s3://")
+        say("== 5/9 consistent snapshot -> s3://")
         dest = f"s3://{BUCKET}/snapshots/{time.strftime('%Y%m%dT%H%M%S')}"
         manifest_doc = run_snapshot(cfg.cdc_mysql_url, TABLES, dest, say=say)
         say(f"   snapshot at binlog {manifest_doc.get('binlog')}")
 
-        say("== 5/8 bulk load: Spark + keymap -> EMR DynamoDB connector")
+        say("== 6/9 bulk load: Spark + keymap -> EMR DynamoDB connector")
         spark = local_spark("mysql2dynamo-demo")
         load = run_load(spark, LoadOptions(manifest=dest, mapping=str(MAPPING), sink="emr-connector"), say=say)
 
-        say("== 6/8 replay: Kinesis -> DynamoDB (the Lambda's code, run locally)")
+        say("== 7/9 replay: Kinesis -> DynamoDB (the Lambda's code, run locally)")
         replay = subprocess.Popen(
             [CLI, "replay", "--config", str(MAPPING), "--stream", STREAM, "--manifest", dest],
             stdout=subprocess.DEVNULL, stderr=open(logs / "replay.log", "w"), env=env)
         processes.append(replay)
 
-        say("== 7/8 status: catch up on the changes made since the snapshot, then steady state")
+        say("== 8/9 status: catch up on the changes made since the snapshot, then steady state")
         kinesis = cfg.client("kinesis")
         backlog: list[float] = []  # replay lag while it works off what the load took
         lags: list[float] = []  # replay lag once caught up, with the traffic still running
@@ -157,7 +182,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                 raise RuntimeError("the pipeline did not catch up; see .local/demo/*.log")
             time.sleep(0.5)
 
-        say("== 8/8 cutover: fence writes, drain, clean tombstones, verify")
+        say("== 9/9 cutover: fence writes, drain, clean tombstones, verify")
         mapping = load_mapping_file(MAPPING)
 
         def verify() -> dict:
@@ -187,6 +212,8 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     capture_metrics = json.loads(state.capture_metrics.read_text()) if state.capture_metrics.exists() else {}
     v = cut.verify or {}
     report = {
+        "plan": {"ready": plan.ok, "items_estimate": plan.items, "wcu_estimate": plan.wcu,
+                 "load_estimate_s": round(plan.load_hours * 3600, 1)},
         "source_rows": sum(source_rows.values()), "source_rows_by_table": source_rows,
         "target_items": v.get("target_items"),
         "changes_during_migration": capture_metrics.get("records", 0),

@@ -25,6 +25,7 @@ from jobs.rate import WCU_BYTES
 ON_DEMAND_START_WCU = 4_000  # write request units/s a new on-demand table serves at first (AWS docs)
 RETENTION_SHARE = 0.5  # the load may take at most this share of the stream's retention
 SHORT_BINLOG_HOURS = 24  # a capture outage longer than the binlog retention means a new snapshot
+COUNT_LIMIT = 1_000_000  # rows counted when a table has no statistics yet
 
 
 @dataclass
@@ -89,13 +90,20 @@ def binlog_retention_hours(conn) -> float | None:
 
 
 def table_stats(conn, table: str) -> tuple[int, int]:
-    """(estimated rows, average row bytes) from INFORMATION_SCHEMA: no scan of the table."""
+    """(rows, average row bytes) from INFORMATION_SCHEMA: the optimizer's estimate, no scan. A table
+    without statistics yet (estimate 0) is counted instead, up to COUNT_LIMIT rows."""
+    from keymap.compile_spark import quote
+
     db, name = table.split(".", 1)
     with conn.cursor() as cur:
         cur.execute("SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM INFORMATION_SCHEMA.TABLES "
                     "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (db, name))
         row = cur.fetchone()
-    return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+        rows, avg = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+        if rows == 0:
+            cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(db)}.{quote(name)} LIMIT {COUNT_LIMIT}) AS t")
+            rows = int(cur.fetchone()[0])
+    return rows, avg
 
 
 def item_wcu(avg_row_bytes: int, attribute_names: list[str]) -> int:
@@ -179,9 +187,9 @@ def make_plan(cfg, conn, dynamodb, kinesis, budget, stream: str | None, retentio
             "a new snapshot; raise binlog_expire_logs_seconds (RDS: mysql.rds_set_configuration 'binlog retention "
             "hours')")
     for t in tables:
-        if t.rows == 0:
-            plan.warnings.append(f"{t.table}: INFORMATION_SCHEMA estimates 0 rows (run ANALYZE TABLE for a "
-                                 "better estimate if it is not empty)")
+        if t.rows and t.avg_row_bytes == 0:
+            plan.warnings.append(f"{t.table}: no table statistics yet (rows counted up to {COUNT_LIMIT:,}, row size "
+                                 "unknown: 1 WCU per item assumed); run ANALYZE TABLE for better estimates")
     return plan
 
 
