@@ -4,7 +4,9 @@
 - the source server: flavour, version, the binlog settings capture needs, how long it keeps binlogs;
 - per mapped table: estimated rows and row size (INFORMATION_SCHEMA.TABLES, the optimizer's
   estimate: no table scan), rules, estimated items and WCU per item;
-- the target tables: on-demand or provisioned, their GSIs (each is one more write per item);
+- the target tables that exist: on-demand or provisioned, their key and GSIs (each GSI is one more
+  write per item); a rule whose item key differs from the table's key, or that writes a GSI key
+  attribute with the wrong type, is an error (DynamoDB would refuse every such item);
 - the bulk load's duration at the write rate it will get, against the change stream's retention:
   the changes made during snapshot + load wait in the stream until replay catches up, so the load
   must stay well inside the retention (DESIGN section 4). The rate is the budget when one is
@@ -45,6 +47,8 @@ class TargetPlan:
     billing: str  # PAY_PER_REQUEST, PROVISIONED, or "new" when the table does not exist yet
     write_capacity: int | None  # provisioned WCU, or an on-demand table's warm write throughput
     gsis: int
+    key: dict[str, str] = field(default_factory=dict)  # partition (then sort) key name -> S/N/B
+    gsi_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # index -> its key names -> types
 
 
 @dataclass
@@ -54,7 +58,7 @@ class Plan:
     binlog_problems: list[str]
     binlog_retention_hours: float | None  # None: binlogs are never purged automatically
     diagnostics: list[str]
-    errors: int
+    errors: int  # mapping errors and items the target tables would refuse
     tables: list[TablePlan]
     targets: list[TargetPlan]
     items: int
@@ -122,7 +126,47 @@ def describe_target(dynamodb, name: str) -> TargetPlan:
         capacity = t.get("ProvisionedThroughput", {}).get("WriteCapacityUnits")
     else:  # what the table can take at once (AWS reports it since 2024; older APIs and emulators do not)
         capacity = (t.get("WarmThroughput") or {}).get("WriteUnitsPerSecond")
-    return TargetPlan(name, True, billing, capacity or None, len(t.get("GlobalSecondaryIndexes") or []))
+    types = {a["AttributeName"]: a["AttributeType"] for a in t.get("AttributeDefinitions", [])}
+
+    def key(schema: list[dict]) -> dict[str, str]:
+        ordered = sorted(schema, key=lambda k: k["KeyType"] != "HASH")
+        return {k["AttributeName"]: types.get(k["AttributeName"], "?") for k in ordered}
+
+    gsis = {g["IndexName"]: key(g["KeySchema"]) for g in t.get("GlobalSecondaryIndexes") or []}
+    return TargetPlan(name, True, billing, capacity or None, len(gsis), key(t["KeySchema"]), gsis)
+
+
+def target_problems(checked, targets: list[TargetPlan]) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of the mapping against target tables that exist: every item of a rule
+    whose key is not the table's key, or whose GSI key attribute has the wrong type, is refused by
+    DynamoDB (ValidationException), so the load would reject them all; a GSI key attribute no rule
+    writes leaves that index empty (fine for a sparse index, a typo otherwise)."""
+    from keymap.checker import KEY_KINDS
+
+    errors, warnings = [], []
+    for t in (t for t in targets if t.exists):
+        rules = [cr for cr in checked.rules if cr.rule.target == t.table]
+        for cr in rules:
+            mine = {a.name: KEY_KINDS.get(a.type.kind, a.type.kind.value) for a in cr.keys}
+            if mine != t.key:
+                errors.append(f"{cr.rule.name}: the item key is {_key_text(mine)} but table {t.table} has "
+                              f"{_key_text(t.key)}: DynamoDB would refuse every item")
+        for index, gsi_key in t.gsi_keys.items():
+            for name, want in gsi_key.items():
+                writers = [(cr, a) for cr in rules for a in cr.attributes if a.name == name]
+                for cr, a in writers:
+                    got = KEY_KINDS.get(a.type.kind, a.type.kind.value)
+                    if got != want:
+                        errors.append(f"{cr.rule.name}: attribute {name} is {got} but it is a key of index {index} "
+                                      f"of table {t.table} ({want}): DynamoDB would refuse every item with it")
+                if not writers and rules:
+                    warnings.append(f"index {index} of table {t.table}: no rule writes its key attribute {name}, "
+                                    "the index stays empty")
+    return errors, warnings
+
+
+def _key_text(key: dict[str, str]) -> str:
+    return "(" + ", ".join(f"{n} {t}" for n, t in key.items()) + ")"
 
 
 def stream_retention(kinesis, stream: str | None, default_hours: int) -> tuple[float, str]:
@@ -172,10 +216,12 @@ def make_plan(cfg, conn, dynamodb, kinesis, budget, stream: str | None, retentio
     items = sum(t.items for t in tables)
     rate, rate_source = load_rate(budget, targets, wcu / items if items else 1.0)
     retention, retention_source = stream_retention(kinesis, stream, retention_default_hours)
+    refused, unused = target_problems(checked, targets)
+    diagnostics = [str(d) for d in checked.diagnostics] + [f"{cfg.path}: error: {e}" for e in refused]
     plan = Plan(cfg.path, f"{info.flavour} {'.'.join(map(str, info.version))} (server id {info.server_id})",
-                check_binlog_settings(conn, info), binlog_retention_hours(conn),
-                [str(d) for d in checked.diagnostics], len(checked.errors), tables, targets, items, wcu,
-                rate, rate_source, wcu / rate / 3600, retention, retention_source)
+                check_binlog_settings(conn, info), binlog_retention_hours(conn), diagnostics,
+                len(checked.errors) + len(refused), tables, targets, items, wcu, rate, rate_source,
+                wcu / rate / 3600, retention, retention_source, list(unused))
     if plan.load_hours > RETENTION_SHARE * retention:
         plan.warnings.append(
             f"the load takes ~{plan.load_hours:.1f} h, more than {RETENTION_SHARE:.0%} of the stream's "

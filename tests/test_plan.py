@@ -38,7 +38,8 @@ def test_plan_of_the_sample_shop_counts_rows_items_and_gsi_writes(local_stack, s
     assert set(tables) == {"customers", "orders", "order_items"}
     assert all(t["rules"] == 1 and t["items"] == t["rows"] > 0 and t["wcu_per_item"] >= 1 for t in tables.values())
     assert plan["targets"] == [{"table": target, "exists": True, "billing": "PAY_PER_REQUEST", "write_capacity": None,
-                                "gsis": 1}]
+                                "gsis": 1, "key": {"PK": "S", "SK": "S"},
+                                "gsi_keys": {"GSI1": {"GSI1PK": "S", "GSI1SK": "S"}}}]
     # one GSI: every item is two writes
     assert plan["wcu"] == sum(2 * t["items"] * t["wcu_per_item"] for t in tables.values())
     assert plan["rate_wcu"] == 4000 and "on-demand" in plan["rate_source"]
@@ -75,3 +76,28 @@ tables:
     assert result.exit_code == 1
     assert f"bad.yaml:7:22: error: {sample_db}.customers: unknown column 'emial'" in result.output
     assert "NOT READY: 1 error(s)" in result.output
+
+
+def test_plan_refuses_a_target_whose_keys_do_not_fit_the_items(local_stack, sample_db, mysql_url, tmp_path):
+    """A table keyed `pk` (not PK/SK) and an index whose sort key is a number: DynamoDB would refuse
+    every item, so the plan is not ready; an index key nobody writes is a warning."""
+    target = unique("wrong")
+    local_stack.client("dynamodb").create_table(
+        TableName=target, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
+                              (("pk", "S"), ("GSI1PK", "S"), ("GSI1SK", "N"), ("GSI9PK", "S"))],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "GSI1", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                           {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]},
+            {"IndexName": "GSI9", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "GSI9PK", "KeyType": "HASH"}]}])
+    result = _plan(["--config", str(_config(tmp_path, sample_db, target))], mysql_url)
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert f"{sample_db}.customers: the item key is (PK S, SK S) but table {target} has (pk S): DynamoDB would " \
+           "refuse every item" in out
+    assert f"{sample_db}.orders: attribute GSI1SK is S but it is a key of index GSI1 of table {target} (N)" in out
+    assert f"warning: index GSI9 of table {target}: no rule writes its key attribute GSI9PK" in out
+    assert "NOT READY: 5 error(s)" in out  # the key of 3 rules, GSI1SK of customers and orders
