@@ -104,6 +104,21 @@ def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
+def check_targets(client, checked) -> None:
+    """Fail before Spark does any work when DynamoDB would refuse the items: a missing target table,
+    a table key that is not the items' key, a GSI key attribute of another type."""
+    from mysql2dynamo.dynamo import describe_target, target_problems
+
+    targets = [describe_target(client, name) for name in dict.fromkeys(cr.rule.target for cr in checked.rules)]
+    errors, _ = target_problems(checked, targets)
+    missing = [t.table for t in targets if not t.exists]
+    if missing:
+        errors.insert(0, f"target table(s) {', '.join(missing)} do not exist: create them first "
+                         "(or load a new table with --sink s3-import)")
+    if errors:
+        raise LoadError("DynamoDB would refuse the items:\n" + "\n".join(errors))
+
+
 def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
     from pyspark import StorageLevel
@@ -111,6 +126,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
 
     from cdc.snapshot import load_manifest
     from jobs import load_report as report
+    from jobs.sinks.dynamodb import make_client
     from keymap.checker import check
 
     if opts.sink not in SINKS:
@@ -137,6 +153,8 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
+    if opts.sink != "s3-import":  # s3-import creates its table
+        check_targets(make_client(opts.endpoint, opts.region), checked)
     rows_in = {s: manifest.table(s).rows for s in sources}
     say(f"load: {sum(rows_in.values()):,} rows of {len(sources)} tables from {opts.manifest} "
         f"(ver {manifest.ver}) via {opts.sink}, budget {budget.describe()}")

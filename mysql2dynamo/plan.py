@@ -23,6 +23,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from jobs.rate import WCU_BYTES
+from mysql2dynamo.dynamo import TargetTable, describe_target, target_problems
 
 ON_DEMAND_START_WCU = 4_000  # write request units/s a new on-demand table serves at first (AWS docs)
 RETENTION_SHARE = 0.5  # the load may take at most this share of the stream's retention
@@ -41,17 +42,6 @@ class TablePlan:
 
 
 @dataclass
-class TargetPlan:
-    table: str
-    exists: bool
-    billing: str  # PAY_PER_REQUEST, PROVISIONED, or "new" when the table does not exist yet
-    write_capacity: int | None  # provisioned WCU, or an on-demand table's warm write throughput
-    gsis: int
-    key: dict[str, str] = field(default_factory=dict)  # partition (then sort) key name -> S/N/B
-    gsi_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # index -> its key names -> types
-
-
-@dataclass
 class Plan:
     config: str
     server: str
@@ -60,7 +50,7 @@ class Plan:
     diagnostics: list[str]
     errors: int  # mapping errors and items the target tables would refuse
     tables: list[TablePlan]
-    targets: list[TargetPlan]
+    targets: list[TargetTable]
     items: int
     wcu: int
     rate_wcu: float
@@ -116,59 +106,6 @@ def item_wcu(avg_row_bytes: int, attribute_names: list[str]) -> int:
     return max(1, math.ceil(size / WCU_BYTES))
 
 
-def describe_target(dynamodb, name: str) -> TargetPlan:
-    try:
-        t = dynamodb.describe_table(TableName=name)["Table"]
-    except dynamodb.exceptions.ResourceNotFoundException:
-        return TargetPlan(name, False, "new", None, 0)
-    billing = (t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    if billing == "PROVISIONED":
-        capacity = t.get("ProvisionedThroughput", {}).get("WriteCapacityUnits")
-    else:  # what the table can take at once (AWS reports it since 2024; older APIs and emulators do not)
-        capacity = (t.get("WarmThroughput") or {}).get("WriteUnitsPerSecond")
-    types = {a["AttributeName"]: a["AttributeType"] for a in t.get("AttributeDefinitions", [])}
-
-    def key(schema: list[dict]) -> dict[str, str]:
-        ordered = sorted(schema, key=lambda k: k["KeyType"] != "HASH")
-        return {k["AttributeName"]: types.get(k["AttributeName"], "?") for k in ordered}
-
-    gsis = {g["IndexName"]: key(g["KeySchema"]) for g in t.get("GlobalSecondaryIndexes") or []}
-    return TargetPlan(name, True, billing, capacity or None, len(gsis), key(t["KeySchema"]), gsis)
-
-
-def target_problems(checked, targets: list[TargetPlan]) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of the mapping against target tables that exist: every item of a rule
-    whose key is not the table's key, or whose GSI key attribute has the wrong type, is refused by
-    DynamoDB (ValidationException), so the load would reject them all; a GSI key attribute no rule
-    writes leaves that index empty (fine for a sparse index, a typo otherwise)."""
-    from keymap.checker import KEY_KINDS
-
-    errors, warnings = [], []
-    for t in (t for t in targets if t.exists):
-        rules = [cr for cr in checked.rules if cr.rule.target == t.table]
-        for cr in rules:
-            mine = {a.name: KEY_KINDS.get(a.type.kind, a.type.kind.value) for a in cr.keys}
-            if mine != t.key:
-                errors.append(f"{cr.rule.name}: the item key is {_key_text(mine)} but table {t.table} has "
-                              f"{_key_text(t.key)}: DynamoDB would refuse every item")
-        for index, gsi_key in t.gsi_keys.items():
-            for name, want in gsi_key.items():
-                writers = [(cr, a) for cr in rules for a in cr.attributes if a.name == name]
-                for cr, a in writers:
-                    got = KEY_KINDS.get(a.type.kind, a.type.kind.value)
-                    if got != want:
-                        errors.append(f"{cr.rule.name}: attribute {name} is {got} but it is a key of index {index} "
-                                      f"of table {t.table} ({want}): DynamoDB would refuse every item with it")
-                if not writers and rules:
-                    warnings.append(f"index {index} of table {t.table}: no rule writes its key attribute {name}, "
-                                    "the index stays empty")
-    return errors, warnings
-
-
-def _key_text(key: dict[str, str]) -> str:
-    return "(" + ", ".join(f"{n} {t}" for n, t in key.items()) + ")"
-
-
 def stream_retention(kinesis, stream: str | None, default_hours: int) -> tuple[float, str]:
     if stream:
         try:
@@ -179,7 +116,7 @@ def stream_retention(kinesis, stream: str | None, default_hours: int) -> tuple[f
     return float(default_hours), "what `stream --create` sets"
 
 
-def load_rate(budget, targets: list[TargetPlan], wcu_per_item: float) -> tuple[float, str]:
+def load_rate(budget, targets: list[TargetTable], wcu_per_item: float) -> tuple[float, str]:
     """The WCU/s the load will get: the budget, else what the target tables take (provisioned WCU or
     warm throughput), else a new on-demand table's starting throughput."""
     rate = budget.wcu_rate(wcu_per_item)

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from jobs.bulk_load import LoadError, LoadOptions, run_load
-from tests.conftest import mapping_text
+from tests.conftest import mapping_text, unique
 from tests.load.conftest import assert_same_items, expected_items, scan
 from tests.replay.conftest import normalise
 
@@ -159,3 +159,24 @@ def test_rejects_and_duplicate_target_keys_are_reported(spark, local_stack, samp
     with pytest.raises(LoadError, match="duplicate target keys"):
         run_load(spark, LoadOptions(manifest=snapshot, mapping=str(mapping), sink="dynamodb",
                                     on_collision="fail", tables=[f"{sample_db}.orders"]))
+
+
+def test_load_stops_before_spark_works_when_dynamodb_would_refuse_the_items(spark, local_stack, sample_db, snapshot,
+                                                                          tmp_path):
+    """A missing table, and a table keyed `pk` where the items carry PK/SK: both would fail every batch
+    after the whole mapping ran; the load says so first, naming the rule and the keys."""
+    client = local_stack.client("dynamodb")
+    wrong = unique("wrong")
+    client.create_table(TableName=wrong, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    mapping = tmp_path / "m.yaml"
+    for table, message in ((unique("missing"), r"target table\(s\) .* do not exist: create them first"),
+                           (wrong, rf"{sample_db}\.customers: the item key is \(PK S, SK S\) but table {wrong} has "
+                                   r"\(pk S\)")):
+        mapping.write_text(f"tables:\n  {sample_db}.customers:\n    target: {table}\n"
+                           "    key: {PK: \"C#{id}\", SK: \"'P'\"}\n")
+        for sink in ("dynamodb", "emr-connector"):
+            with pytest.raises(LoadError, match=message):
+                run_load(spark, LoadOptions(manifest=snapshot, mapping=str(mapping), sink=sink,
+                                            tables=[f"{sample_db}.customers"]))
