@@ -14,7 +14,8 @@
   (4,000 write units/s, AWS's documented starting throughput).
 
 Estimates are upper bounds where the truth is unknown (every row passes `where`, every item is in
-every GSI). Exit status 1 when anything would stop the migration (mapping errors, binlog settings).
+every GSI). Exit status 1 when anything would stop the migration (mapping errors, items a target
+table would refuse, binlog settings capture cannot work with).
 """
 
 from __future__ import annotations
