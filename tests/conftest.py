@@ -57,6 +57,21 @@ def sample_db(mysql_url: str) -> str:
 
 
 @pytest.fixture
+def typo_config(tmp_path, sample_db: str):
+    """bad.yaml: a config whose key names `emial`, a column the sample's customers do not have (line 7, col 22)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"""source:
+  mysql_url: "${{M2D_MYSQL_URL}}"
+tables:
+  {sample_db}.customers:
+    target: shop
+    key:
+      PK: "CUSTOMER#{{emial}}"
+""")
+    return path
+
+
+@pytest.fixture
 def fresh_db(mysql_url: str) -> str:
     """An empty database of the test's own."""
     name = unique("t")

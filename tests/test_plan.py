@@ -62,17 +62,8 @@ def test_plan_warns_when_the_load_outlasts_the_stream_retention(local_stack, sam
     assert f"`stream --retention-hours {int(-(-hours // 0.5))}`" in result.output
 
 
-def test_plan_with_a_mapping_error_is_not_ready(local_stack, sample_db, mysql_url, tmp_path):
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(f"""source:
-  mysql_url: "${{M2D_MYSQL_URL}}"
-tables:
-  {sample_db}.customers:
-    target: shop
-    key:
-      PK: "CUSTOMER#{{emial}}"
-""")
-    result = _plan(["--config", str(cfg)], mysql_url)
+def test_plan_with_a_mapping_error_is_not_ready(local_stack, typo_config, sample_db, mysql_url):
+    result = _plan(["--config", str(typo_config)], mysql_url)
     assert result.exit_code == 1
     assert f"bad.yaml:7:22: error: {sample_db}.customers: unknown column 'emial'" in result.output
     assert "NOT READY: 1 error(s)" in result.output

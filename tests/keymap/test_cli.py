@@ -33,17 +33,8 @@ def test_check_accepts_the_shop_example(shop_config, mysql_url):
     assert "4 rule(s) checked: 0 error(s)" in result.output
 
 
-def test_check_reports_unknown_column_with_suggestion(tmp_path, sample_db, mysql_url):
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(f"""source:
-  mysql_url: "${{M2D_MYSQL_URL}}"
-tables:
-  {sample_db}.customers:
-    target: shop
-    key:
-      PK: "CUSTOMER#{{emial}}"
-""")
-    result = run(["check", "--config", str(cfg)], mysql_url)
+def test_check_reports_unknown_column_with_suggestion(typo_config, sample_db, mysql_url):
+    result = run(["check", "--config", str(typo_config)], mysql_url)
     assert result.exit_code == 1
     assert f"bad.yaml:7:22: error: {sample_db}.customers: unknown column 'emial'" in result.output
     assert "did you mean 'email'?" in result.output
