@@ -69,7 +69,7 @@ def target_problems(checked, targets: list[TargetTable]) -> tuple[list[str], lis
         rules = [cr for cr in checked.rules if cr.rule.target == t.table]
         for cr in rules:
             mine = {a.name: KEY_KINDS.get(a.type.kind, a.type.kind.value) for a in cr.keys}
-            if mine != t.key:
+            if list(mine.items()) != list(t.key.items()):  # in order: partition key, then sort key
                 errors.append(f"{cr.rule.name}: the item key is {_key_text(mine)} but table {t.table} has "
                               f"{_key_text(t.key)}: DynamoDB would refuse every item")
         for index, gsi_key in t.gsi_keys.items():
