@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from jobs.rate import WCU_BYTES
+from jobs.rate import item_wcu
 from mysql2dynamo.dynamo import TargetTable, describe_target, target_problems
 
 ON_DEMAND_START_WCU = 4_000  # write request units/s a new on-demand table serves at first (AWS docs)
@@ -101,10 +101,9 @@ def table_stats(conn, table: str) -> tuple[int, int]:
     return rows, avg
 
 
-def item_wcu(avg_row_bytes: int, attribute_names: list[str]) -> int:
-    """WCU of one item: the row's bytes plus the attribute names' (DynamoDB counts both)."""
-    size = avg_row_bytes + sum(len(n.encode()) for n in attribute_names)
-    return max(1, math.ceil(size / WCU_BYTES))
+def estimated_item_bytes(avg_row_bytes: int, attribute_names: list[str]) -> int:
+    """An item's bytes: the row's plus the attribute names' (DynamoDB counts both)."""
+    return avg_row_bytes + sum(len(n.encode()) for n in attribute_names)
 
 
 def stream_retention(kinesis, stream: str | None, default_hours: int) -> tuple[float, str]:
@@ -147,7 +146,8 @@ def make_plan(cfg, conn, dynamodb, kinesis, budget, stream: str | None, retentio
         per_rule = {}
         for rule in cfg.mapping.rules_for(source):
             cr = checked_rules.get(rule.name)
-            per_rule[rule.name] = item_wcu(avg, [a.name for a in cr.attributes] if cr else columns)
+            names = [a.name for a in cr.attributes] if cr else columns
+            per_rule[rule.name] = item_wcu(estimated_item_bytes(avg, names))
             wcu += rows * per_rule[rule.name] * writes[rule.target]
         n_rules = len(per_rule)
         tables.append(TablePlan(source, rows, avg, n_rules, rows * n_rules, max(per_rule.values())))
