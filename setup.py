@@ -1,34 +1,82 @@
-"""Packaging of mysql2dynamo (the user asked for setup.py; tool settings live in pyproject.toml)."""
+"""Packaging of mysql2dynamo (the user asked for setup.py; tool settings live in pyproject.toml).
+
+The repository keeps one top-level folder per phase (keymap/, cdc/, jobs/, replay/, emr/); the
+distribution installs each of them under the `mysql2dynamo` namespace (`import mysql2dynamo.keymap`),
+never as a generic top-level module. The version is written once, in mysql2dynamo/__init__.py.
+"""
+
+import ast
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
+ROOT = Path(__file__).resolve().parent
+
+
+def _init_constant(name: str):
+    """A literal assigned in mysql2dynamo/__init__.py (read as text: setup must not import the package)."""
+    tree = ast.parse((ROOT / "mysql2dynamo" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise LookupError(f"mysql2dynamo/__init__.py does not define {name}")
+
+
+PHASES = _init_constant("PHASE_FOLDERS")
+packages = find_packages(include=["mysql2dynamo", "mysql2dynamo.*"])
+package_dir = {}
+for folder in PHASES:
+    for sub in find_packages(where=folder):
+        packages.append(f"mysql2dynamo.{folder}.{sub}")
+        package_dir[f"mysql2dynamo.{folder}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
+    packages.append(f"mysql2dynamo.{folder}")
+    package_dir[f"mysql2dynamo.{folder}"] = folder
+
+SPARK = [
+    # the Spark line of the newest EMR release (emr-spark-8.0.0: Spark 4.0.2); EMR brings its own
+    "pyspark>=4.0.2,<4.1",
+    # pyspark 4.0 warns on pandas 3
+    "pandas>=2.2,<3",
+]
+LOCAL = [
+    # the local stack's S3/EMR/Lambda/CloudFormation stand-in (`mysql2dynamo local up`)
+    "moto[server]>=5.0",
+]
+
 setup(
     name="mysql2dynamo",
-    version="0.1.0",
+    version=_init_constant("__version__"),
     description="Move live MySQL tables into DynamoDB with a new key design (Spark bulk load + CDC replay)",
     python_requires=">=3.10",
-    packages=find_packages(include=["mysql2dynamo*", "keymap*", "cdc*", "jobs*", "replay*", "emr*"]),
-    package_data={"mysql2dynamo.local": ["*.js"], "mysql2dynamo.sample": ["*.yaml"], "keymap": ["examples/*.yaml"]},
+    packages=packages,
+    package_dir=package_dir,
+    package_data={
+        "mysql2dynamo": ["*.json"],
+        "mysql2dynamo.local": ["*.js"],
+        "mysql2dynamo.sample": ["*.yaml"],
+        "mysql2dynamo.keymap": ["examples/*.yaml"],
+        "mysql2dynamo.emr": ["*.yaml", "*.sh", "pom.xml", "converter/src/main/java/io/mysql2dynamo/emr/*.java",
+                             "converter/src/main/resources/**/*"],
+        "mysql2dynamo.replay": ["*.yaml", "requirements.txt"],
+    },
     install_requires=[
-        # the Spark line of the newest EMR release (emr-spark-8.0.0: Spark 4.0.2)
-        "pyspark==4.0.2",
-        # pyspark 4.0 warns on pandas 3
-        "pandas>=2.2,<3",
         "pyarrow>=15",
         "boto3>=1.34",
         "pymysql>=1.1",
         "mysql-replication>=1.0.9,<2",
         "click>=8.1",
         "pyyaml>=6",
-        # the local stack's S3/EMR/Lambda stand-in (`mysql2dynamo local up`)
-        "moto[server]>=5.0",
     ],
     extras_require={
-        "dev": [
+        "spark": SPARK,
+        "local": LOCAL,
+        "dev": SPARK + LOCAL + [
             "pytest>=8",
             "chispa>=0.10",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            "build>=1.2",
+            "jsonschema>=4.21",
             # notebooks/ are executed by the tests
             "nbclient>=0.10",
             "nbformat>=5.10",

@@ -22,16 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mysql2dynamo.keymap.checker import check  # noqa: E402
+from mysql2dynamo.keymap.compile_python import compile_python  # noqa: E402
+from mysql2dynamo.keymap.compile_spark import compile_spark  # noqa: E402
+from mysql2dynamo.keymap.schema import TableSchema  # noqa: E402
+from mysql2dynamo.keymap.spec import load_mapping  # noqa: E402
+from mysql2dynamo.keymap.types import Column  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
-
-from keymap.checker import check  # noqa: E402
-from keymap.compile_python import compile_python  # noqa: E402
-from keymap.compile_spark import compile_spark  # noqa: E402
-from keymap.schema import TableSchema  # noqa: E402
-from keymap.spec import load_mapping  # noqa: E402
-from keymap.types import Column  # noqa: E402
 
 SCHEMA = TableSchema("shop", "orders", (
     Column("id", "bigint", False),

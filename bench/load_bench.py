@@ -44,7 +44,7 @@ def _create_table(ddb, name: str) -> None:
 
 def _bare_worker(args) -> int:
     path, start, stop, table, endpoint = args
-    from replay.items import to_client_item
+    from mysql2dynamo.ground.dynamo_json import to_client_item
 
     ddb = boto3.client("dynamodb", endpoint_url=endpoint)
     with open(path) as f:
@@ -73,7 +73,8 @@ def bare_loader(path: str, count: int, table: str, endpoint: str, procs: int) ->
 
 
 def ensure_snapshot(cfg: StackConfig, customers: int, bucket: str) -> str:
-    from cdc.snapshot.dump import run_snapshot
+    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+
     from mysql2dynamo.sample.create import create_sample
 
     s3 = cfg.client("s3")
@@ -103,12 +104,12 @@ def main() -> None:
 
     cfg = StackConfig()
     os.environ.update(cfg.env())
+    from mysql2dynamo.jobs.bulk_load import LoadOptions, mapped_frame, run_load
+    from mysql2dynamo.jobs.session import local_spark
+    from mysql2dynamo.keymap.checker import check
+    from mysql2dynamo.keymap.spec import load_mapping
     from pyspark.sql import functions as F
 
-    from jobs.bulk_load import LoadOptions, mapped_frame, run_load
-    from jobs.session import local_spark
-    from keymap.checker import check
-    from keymap.spec import load_mapping
     from tests.load.conftest import mapping_text
 
     ddb = cfg.client("dynamodb")
@@ -120,7 +121,7 @@ def main() -> None:
     tables: list[str] = []
     try:
         # the exact items the Spark rules make, for the bare loader
-        from cdc.snapshot import load_manifest
+        from mysql2dynamo.cdc.snapshot import load_manifest
 
         m = load_manifest(snap)
         probe = f"bench_{uuid.uuid4().hex[:6]}"

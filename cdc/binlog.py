@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
+from mysql2dynamo.cdc.envelope import Change, Source
+from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import (
@@ -27,10 +30,7 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from cdc.codec import column_tag, fixed_binary_width
-from cdc.envelope import Change, Source
-from cdc.server import BinlogPosition, ServerInfo
-from mysql2dynamo.mysql import MySQLTarget
+from mysql2dynamo.ground.mysql import MySQLTarget
 
 log = logging.getLogger("mysql2dynamo.cdc")
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import boto3
 import click
+from mysql2dynamo.cdc.binlog import CaptureError
+from mysql2dynamo.cdc.checkpoint import open_store
+from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS, StreamSettings, run_stream
 
-from cdc.binlog import CaptureError
-from cdc.checkpoint import open_store
-from cdc.server import BinlogPosition
-from cdc.stream import DEFAULT_RETENTION_HOURS, StreamSettings, run_stream
 from mysql2dynamo.config import load_config
 from mysql2dynamo.state import StreamState
 

@@ -29,7 +29,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from keymap.types import time_text
+from mysql2dynamo.keymap.types import time_text
 
 # pymysqlreplication's column type codes (MySQL's enum_field_types)
 _INT_TYPES = {1, 2, 3, 8, 9, 13, 16}  # TINY, SHORT, LONG, LONGLONG, INT24, YEAR, BIT

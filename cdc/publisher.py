@@ -24,9 +24,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from cdc.binlog import Transaction
-from cdc.envelope import Change
-from cdc.server import BinlogPosition
+from mysql2dynamo.cdc.binlog import Transaction
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.server import BinlogPosition
 
 log = logging.getLogger("mysql2dynamo.cdc")
 

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import click
-
-from emr import definitions as d
+from mysql2dynamo.emr import definitions as d
 
 TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 
@@ -26,7 +25,7 @@ def _say(msg: str) -> None:
 
 
 def build_wheel(out_dir: Path) -> Path:
-    from emr.package import build_wheel as build
+    from mysql2dynamo.emr.package import build_wheel as build
 
     return build(out_dir)
 

@@ -56,7 +56,7 @@ class LoadOptions:
     extra: dict = field(default_factory=dict)
 
     def budget(self):
-        from jobs.rate import Budget
+        from mysql2dynamo.jobs.rate import Budget
 
         return Budget(items_per_second=self.max_items_per_second, wcu_per_second=self.max_wcu)
 
@@ -77,8 +77,8 @@ def _say(msg: str) -> None:
 
 
 def load_mapping(url: str):
-    from jobs.load_report import read_text
-    from keymap.spec import load_mapping as parse
+    from mysql2dynamo.jobs.load_report import read_text
+    from mysql2dynamo.keymap.spec import load_mapping as parse
 
     return parse(read_text(url), url)
 
@@ -88,10 +88,9 @@ def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
     and `_source_key` (the row's primary key as JSON, for reject and collision examples)."""
     from functools import reduce
 
+    from mysql2dynamo.cdc.snapshot.spark import VER_COLUMN, read_table
+    from mysql2dynamo.keymap.compile_spark import OUTPUT_COLUMNS, compile_spark, quote
     from pyspark.sql import functions as F
-
-    from cdc.snapshot.spark import VER_COLUMN, read_table
-    from keymap.compile_spark import OUTPUT_COLUMNS, compile_spark, quote
 
     frames = []
     for source in sources:
@@ -107,7 +106,7 @@ def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
 def check_targets(client, checked) -> None:
     """Fail before Spark does any work when DynamoDB would refuse the items: a missing target table,
     a table key that is not the items' key, a GSI key attribute of another type."""
-    from mysql2dynamo.dynamo import describe_target, target_problems
+    from mysql2dynamo.jobs.targets import describe_target, target_problems
 
     targets = [describe_target(client, name) for name in dict.fromkeys(cr.rule.target for cr in checked.rules)]
     errors, _ = target_problems(checked, targets)
@@ -121,13 +120,12 @@ def check_targets(client, checked) -> None:
 
 def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
+    from mysql2dynamo.cdc.snapshot import load_manifest
+    from mysql2dynamo.jobs import load_report as report
+    from mysql2dynamo.jobs.sinks.dynamodb import make_client
+    from mysql2dynamo.keymap.checker import check
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-
-    from cdc.snapshot import load_manifest
-    from jobs import load_report as report
-    from jobs.sinks.dynamodb import make_client
-    from keymap.checker import check
 
     if opts.sink not in SINKS:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")
@@ -239,7 +237,7 @@ def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_
            scheme: str, say) -> dict:
     per_task = budget.per_task(tasks)
     if opts.sink == "dynamodb":
-        from jobs.sinks import dynamodb
+        from mysql2dynamo.jobs.sinks import dynamodb
 
         fd, stats_path = tempfile.mkstemp(prefix="m2d-load-", suffix=".json")
         os.close(fd)
@@ -252,22 +250,22 @@ def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_
             os.unlink(stats_path)
         return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None}
     if opts.sink == "emr-connector":
-        from jobs.sinks import connector
+        from mysql2dynamo.jobs.sinks import connector
 
         table_wcu = None
         if not budget.limited:
-            from jobs.sinks.dynamodb import make_client
+            from mysql2dynamo.jobs.sinks.dynamodb import make_client
 
             table_wcu = connector.provisioned_wcu(make_client(opts.endpoint, opts.region), target)
         return connector.write_items(part, target, tasks=tasks, budget=budget, wcu_per_item=wcu_per_item,
                                      table_wcu=table_wcu, write_percent=opts.write_percent,
                                      endpoint=opts.endpoint, region=opts.region)
-    from jobs.sinks import s3_import
-    from jobs.sinks.dynamodb import make_client
+    from mysql2dynamo.jobs.sinks import s3_import
+    from mysql2dynamo.jobs.sinks.dynamodb import make_client
 
     definition = None
     if opts.table_definition:
-        from jobs.load_report import read_text
+        from mysql2dynamo.jobs.load_report import read_text
 
         definition = json.loads(read_text(opts.table_definition))
         definition = definition.get(target, definition) if isinstance(definition, dict) else definition

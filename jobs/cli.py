@@ -11,8 +11,7 @@ import json
 import sys
 
 import click
-
-from jobs.bulk_load import SINKS, LoadError, LoadOptions
+from mysql2dynamo.jobs.bulk_load import SINKS, LoadError, LoadOptions
 
 
 def _say(msg: str) -> None:
@@ -20,7 +19,7 @@ def _say(msg: str) -> None:
 
 
 def _job_args(opts: LoadOptions) -> list[str]:
-    from emr.definitions import job_args
+    from mysql2dynamo.emr.definitions import job_args
 
     load = {k: getattr(opts, k) for k in ("manifest", "mapping", "sink", "max_wcu", "max_items_per_second",
                                           "write_tasks", "threads", "endpoint", "region", "rejects", "summary",
@@ -75,20 +74,20 @@ def load(manifest, mapping, sink, tables, max_wcu, max_items_per_second, write_t
         summary=summary, on_collision=on_collision, import_s3=import_s3, table_definition=table_definition,
         fs_scheme=fs_scheme, progress_interval=progress_interval)
     if print_submit:
-        from emr.definitions import ROOT
-        from jobs.session import spark_submit_command
+        from mysql2dynamo.emr.definitions import ROOT
+        from mysql2dynamo.jobs.session import spark_submit_command
 
         cmd = spark_submit_command(ROOT / "jobs" / "bulk_load.py", _job_args(opts), master)
         click.echo(" ".join(_quote(c) for c in cmd))
         return
     if emr_artifacts:
-        from emr import definitions as d
+        from mysql2dynamo.emr import definitions as d
 
         emr = d.emr_settings({}, {"artifacts": emr_artifacts})
         click.echo(json.dumps(d.load_step(emr, d.artifact_urls(emr), _job_args(opts)), indent=2))
         return
-    from jobs.bulk_load import run_load
-    from jobs.session import local_spark
+    from mysql2dynamo.jobs.bulk_load import run_load
+    from mysql2dynamo.jobs.session import local_spark
 
     spark = local_spark("mysql2dynamo-load", master)
     try:

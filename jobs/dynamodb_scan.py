@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from replay.items import from_client_item
+from mysql2dynamo.ground.dynamo_json import from_client_item
 
 
 def scan_segment(table: str, segment: int, total: int, consistent: bool = True):

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from mysql2dynamo.paths import jars_dir
+from mysql2dynamo.ground.paths import jars_dir
 
 CONVERTER_JAR = "mysql2dynamo-converter.jar"
 CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"

@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.canonical import canonical_item, differing_attributes
-from jobs.dynamodb_scan import scan_tables
-from keymap.checker import CheckedMapping, check
-from keymap.spec import Mapping, load_mapping_file
+from mysql2dynamo.jobs.canonical import canonical_item, differing_attributes
+from mysql2dynamo.jobs.dynamodb_scan import scan_tables
+from mysql2dynamo.keymap.checker import CheckedMapping, check
+from mysql2dynamo.keymap.spec import Mapping, load_mapping_file
 
 DELETED = "_deleted"
 TTL = "_ttl"
@@ -74,10 +74,9 @@ class VerifyReport:
 
 
 def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport):
+    from mysql2dynamo.cdc.snapshot.spark import read_table
+    from mysql2dynamo.keymap.compile_spark import compile_spark
     from pyspark.sql import functions as F
-
-    from cdc.snapshot.spark import read_table
-    from keymap.compile_spark import compile_spark
 
     frames = []
     for source in checked.mapping.sources:
@@ -148,10 +147,11 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
 
 def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple[str, str]]:
     """Item keys touched by changes after the snapshot's binlog position (still being replayed)."""
-    from cdc.binlog import BinlogSource, Transaction
-    from cdc.server import server_info
-    from keymap.compile_python import compile_python
-    from mysql2dynamo.mysql import MySQLTarget
+    from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
+    from mysql2dynamo.cdc.server import server_info
+    from mysql2dynamo.keymap.compile_python import compile_python
+
+    from mysql2dynamo.ground.mysql import MySQLTarget
 
     if manifest.binlog is None:
         return set()
@@ -219,8 +219,8 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
 def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str | None = None, say=lambda m: None):
     """A new consistent snapshot of the mapped tables (to `dest`, or a temporary folder)."""
-    from cdc.snapshot.dump import run_snapshot
-    from cdc.snapshot.manifest import load_manifest
+    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+    from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 
     dest = dest or tempfile.mkdtemp(prefix="m2d-verify-")
     run_snapshot(mysql_url, mapping.sources, dest, say=say)
@@ -239,9 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ignore-tombstones", action="store_true")
     args = ap.parse_args(argv)
 
+    from mysql2dynamo.cdc.snapshot.manifest import load_manifest
     from pyspark.sql import SparkSession
-
-    from cdc.snapshot.manifest import load_manifest
 
     mapping = load_mapping_file(args.config)
     if args.snapshot:

@@ -12,12 +12,25 @@ import difflib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, KeymapError, Lit, Location, Not, Template, columns
-from keymap.functions import ANY_TEMPORAL, FUNCTIONS, INT_LIT, STR_LIT, TEMPORAL, strftime_tokens
-from keymap.items import KEY_LIMITS, MAX_ITEM_BYTES, number_size_bound
-from keymap.schema import TableSchema
-from keymap.spec import Mapping, Rule, ValueSpec
-from keymap.types import Kind, VType, value_type
+from mysql2dynamo.keymap.ast import (
+    BinOp,
+    Call,
+    Col,
+    Expr,
+    In,
+    IsNull,
+    KeymapError,
+    Lit,
+    Location,
+    Not,
+    Template,
+    columns,
+)
+from mysql2dynamo.keymap.functions import ANY_TEMPORAL, FUNCTIONS, INT_LIT, STR_LIT, TEMPORAL, strftime_tokens
+from mysql2dynamo.keymap.items import KEY_LIMITS, MAX_ITEM_BYTES, number_size_bound
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import Mapping, Rule, ValueSpec
+from mysql2dynamo.keymap.types import Kind, VType, value_type
 
 KEY_KINDS = {Kind.NUMBER: "N", Kind.STRING: "S", Kind.BINARY: "B", Kind.DATE: "S", Kind.DATETIME: "S",
              Kind.TIME: "S", Kind.FLOAT: "N", Kind.DOUBLE: "N"}
@@ -493,15 +506,15 @@ def _key_warnings(cr: CheckedRule) -> list[Diagnostic]:
 
 
 def _walk(e: Expr):
-    from keymap.ast import walk
+    from mysql2dynamo.keymap.ast import walk
 
     return walk(e)
 
 
 def _collision_example(cr: CheckedRule, missing: list[str]) -> str:
     """Two sample rows that differ only in the missing primary key columns, and their key."""
-    from keymap.compile_python import compile_rule
-    from keymap.preview import sample_row
+    from mysql2dynamo.keymap.compile_python import compile_rule
+    from mysql2dynamo.keymap.preview import sample_row
 
     row1 = sample_row(cr.schema, 1)
     row2 = dict(row1)

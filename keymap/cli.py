@@ -9,12 +9,11 @@ import dataclasses
 import sys
 
 import click
-
-from keymap.ast import KeymapError
+from mysql2dynamo.keymap.ast import KeymapError
 
 
 def connect_source(url: str):
-    from mysql2dynamo.mysql import connect
+    from mysql2dynamo.ground.mysql import connect
 
     conn = connect(url)
     with conn.cursor() as cur:
@@ -40,9 +39,9 @@ def keymap() -> None:
 @click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
 def check(config: str) -> None:
     """Static checks of the mapping against the live schema; exit 1 on errors."""
-    from cdc.server import check_binlog_settings, server_info
-    from keymap.checker import check as run_check
-    from keymap.schema import read_schemas
+    from mysql2dynamo.cdc.server import check_binlog_settings, server_info
+    from mysql2dynamo.keymap.checker import check as run_check
+    from mysql2dynamo.keymap.schema import read_schemas
 
     cfg = load_config_or_exit(config)
     conn = connect_source(cfg.source.mysql_url)
@@ -66,7 +65,7 @@ def check(config: str) -> None:
 
 def read_rows(conn, schema, limit: int) -> list[dict]:
     """The first `limit` rows in primary key order, decoded by pymysql."""
-    from keymap.compile_spark import quote
+    from mysql2dynamo.keymap.compile_spark import quote
 
     order = ", ".join(quote(c) for c in schema.primary_key) or "1"
     with conn.cursor() as cur:
@@ -77,10 +76,10 @@ def read_rows(conn, schema, limit: int) -> list[dict]:
 
 def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
     """(row, Result) pairs of a preview, in primary key order."""
-    from keymap.checker import check as run_check
-    from keymap.compile_python import compile_python
-    from keymap.preview import preview_rows, preview_spark
-    from keymap.schema import read_table_schema
+    from mysql2dynamo.keymap.checker import check as run_check
+    from mysql2dynamo.keymap.compile_python import compile_python
+    from mysql2dynamo.keymap.preview import preview_rows, preview_spark
+    from mysql2dynamo.keymap.schema import read_table_schema
 
     if table not in cfg.mapping.sources:
         raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
@@ -97,7 +96,7 @@ def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
     if engine == "python":
         return preview_rows(compile_python(checked), table, rows)
     if spark is None:
-        from jobs.session import local_spark
+        from mysql2dynamo.jobs.session import local_spark
 
         spark = local_spark("keymap-preview")
     return preview_spark(spark, checked, schema, rows)

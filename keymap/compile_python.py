@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
-from keymap.checker import CheckedMapping, CheckedRule
-from keymap.functions import FUNCTIONS, TEXT, TYPED_PY, number_py_text, set_members, to_text_py
-from keymap.items import KEY_LIMITS, MAX_ITEM_BYTES, AttrValue, item_json, item_size
-from keymap.types import Column, Kind, VType, set_order, value_type
-from keymap.values import _CTX, BadValue, dynamo_json_value, java_float_text, parse_json, to_float32
+from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
+from mysql2dynamo.keymap.checker import CheckedMapping, CheckedRule
+from mysql2dynamo.keymap.functions import FUNCTIONS, TEXT, TYPED_PY, number_py_text, set_members, to_text_py
+from mysql2dynamo.keymap.items import KEY_LIMITS, MAX_ITEM_BYTES, AttrValue, item_json, item_size
+from mysql2dynamo.keymap.types import Column, Kind, VType, set_order, value_type
+from mysql2dynamo.keymap.values import _CTX, BadValue, dynamo_json_value, java_float_text, parse_json, to_float32
 
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]

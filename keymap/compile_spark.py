@@ -22,13 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
-
-from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
-from keymap.checker import CheckedMapping, CheckedRule, item_bound, value_bound
-from keymap.functions import (
+from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
+from mysql2dynamo.keymap.checker import CheckedMapping, CheckedRule, item_bound, value_bound
+from mysql2dynamo.keymap.functions import (
     FUNCTIONS,
     INT_LIT,
     STR_LIT,
@@ -38,8 +34,11 @@ from keymap.functions import (
     float_error_spark,
     to_text_spark,
 )
-from keymap.items import KEY_LIMITS, MAX_ITEM_BYTES
-from keymap.types import JSON_MAX_DEPTH, Kind, VType
+from mysql2dynamo.keymap.items import KEY_LIMITS, MAX_ITEM_BYTES
+from mysql2dynamo.keymap.types import JSON_MAX_DEPTH, Kind, VType
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 JSON_OPTIONS = {"ignoreNullFields": "true"}
 
@@ -310,7 +309,7 @@ def _never_empty(e: Expr) -> bool:
 
 
 def _source_key(cr: CheckedRule) -> Column:
-    from keymap.types import value_type
+    from mysql2dynamo.keymap.types import value_type
 
     parts = []
     for name in cr.schema.primary_key:

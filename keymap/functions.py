@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from keymap.types import Kind, VType, number_text, set_order
-from keymap.values import _CTX, BadValue, decimal_text, java_float_text, to_float32
+from mysql2dynamo.keymap.types import Kind, VType, number_text, set_order
+from mysql2dynamo.keymap.values import _CTX, BadValue, decimal_text, java_float_text, to_float32
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -47,7 +47,7 @@ def _dt_text(v: dt.datetime, fsp: int) -> str:
 
 
 def _time_text(v: dt.timedelta | str, fsp: int) -> str:
-    from keymap.types import time_text
+    from mysql2dynamo.keymap.types import time_text
 
     full = v if isinstance(v, str) else time_text(v)
     return full[: len(full) - 6 - (fsp == 0) + fsp]

@@ -13,8 +13,8 @@ import base64
 import math
 from dataclasses import dataclass
 
-from keymap.types import VType
-from keymap.values import json_string
+from mysql2dynamo.keymap.types import VType
+from mysql2dynamo.keymap.values import json_string
 
 MAX_ITEM_BYTES = 400 * 1024
 KEY_LIMITS = (2048, 1024)  # partition key, sort key (bytes)

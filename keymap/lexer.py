@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from keymap.ast import KeymapError, Location
+from mysql2dynamo.keymap.ast import KeymapError, Location
 
 KEYWORDS = {"and", "or", "not", "is", "null", "in", "true", "false"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from keymap.ast import BinOp, Call, Col, Expr, In, IsNull, KeymapError, Lit, Location, Not, Template
-from keymap.lexer import Token, tokenize
+from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, KeymapError, Lit, Location, Not, Template
+from mysql2dynamo.keymap.lexer import Token, tokenize
 
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

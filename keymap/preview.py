@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
-from keymap.checker import CheckedMapping
-from keymap.compile_python import PythonMapper, Result
-from keymap.schema import TableSchema
-from keymap.types import Column, snapshot_value, spark_type
+from mysql2dynamo.keymap.checker import CheckedMapping
+from mysql2dynamo.keymap.compile_python import PythonMapper, Result
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.types import Column, snapshot_value, spark_type
 
 
 def sample_value(col: Column, n: int):
@@ -77,7 +77,7 @@ def rows_to_dataframe(spark, schema: TableSchema, rows: list[dict], index_column
 def preview_spark(spark, checked: CheckedMapping, schema: TableSchema, rows: list[dict],
                   version: int | None = None) -> list[tuple[dict, Result]]:
     """The Spark engine's results for `rows`, in row then rule order, as `Result`s like Python's."""
-    from keymap.compile_spark import compile_spark
+    from mysql2dynamo.keymap.compile_spark import compile_spark
 
     df = rows_to_dataframe(spark, schema, rows, "_n")
     rules = compile_spark(checked, schema.full_name)

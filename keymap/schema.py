@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from keymap.types import Column
+from mysql2dynamo.keymap.types import Column
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from keymap.ast import Expr, KeymapError, Location
-from keymap.parser import parse_expression, parse_value
+from mysql2dynamo.keymap.ast import Expr, KeymapError, Location
+from mysql2dynamo.keymap.parser import parse_expression, parse_value
 
 RULE_KEYS = ("name", "target", "key", "attributes", "exclude", "rest", "where", "nulls", "ttl")
 NULL_POLICIES = ("omit", "null")

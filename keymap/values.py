@@ -13,7 +13,7 @@ import math
 import struct
 from decimal import Context, Decimal
 
-from keymap.types import JSON_MAX_DEPTH
+from mysql2dynamo.keymap.types import JSON_MAX_DEPTH
 
 _CTX = Context(prec=200)
 SAFE_FLOAT_MAX = 2.0**63

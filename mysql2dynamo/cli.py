@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from cdc.cli import stream
-from cdc.snapshot.cli import snapshot
-from cdc.stream import DEFAULT_RETENTION_HOURS
-from emr.cli import emr
-from jobs.cli import load
-from keymap.cli import keymap
 from mysql2dynamo import __version__
+from mysql2dynamo.cdc.cli import stream
+from mysql2dynamo.cdc.snapshot.cli import snapshot
+from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS
+from mysql2dynamo.emr.cli import emr
+from mysql2dynamo.ground.mysql import redact
+from mysql2dynamo.jobs.cli import load
+from mysql2dynamo.keymap.cli import keymap
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
-from mysql2dynamo.mysql import redact
-from replay.cli import cleanup, deploy, replay
+from mysql2dynamo.replay.cli import cleanup, deploy, replay
 
 
 def _say(msg: str) -> None:
@@ -103,7 +103,7 @@ def env() -> None:
 @click.option("--master", default="local[2]", show_default=True)
 def submit(script: str, args: tuple[str, ...], master: str) -> None:
     """spark-submit SCRIPT on local Spark with the connector, S3A and JDBC jars on the classpath."""
-    from jobs.session import spark_submit_command
+    from mysql2dynamo.jobs.session import spark_submit_command
 
     cmd = spark_submit_command(script, list(args), master)
     sys.exit(subprocess.run(cmd, env={**os.environ, **StackConfig().env(), **_caller_env()}).returncode)
@@ -171,8 +171,8 @@ def plan(config, stream_name, retention_hours, max_wcu, max_items_per_second, as
     """Before anything runs: mapping checks, binlog settings, sizes, load time vs stream retention."""
     import boto3
 
-    from jobs.rate import Budget
-    from keymap.cli import connect_source, load_config_or_exit
+    from mysql2dynamo.jobs.rate import Budget
+    from mysql2dynamo.keymap.cli import connect_source, load_config_or_exit
     from mysql2dynamo.plan import make_plan, render
 
     if max_wcu is not None and max_items_per_second is not None:
@@ -206,10 +206,10 @@ def _verifier(config: str, mysql_url: str, snapshot: str | None, examples: int, 
     """A function running verify on local Spark (a fresh snapshot unless one is given)."""
 
     def run() -> dict:
-        from cdc.snapshot.manifest import load_manifest
-        from jobs.session import local_spark
-        from jobs.verify import fresh_snapshot, run_verify
-        from keymap.spec import load_mapping_file
+        from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+        from mysql2dynamo.jobs.session import local_spark
+        from mysql2dynamo.jobs.verify import fresh_snapshot, run_verify
+        from mysql2dynamo.keymap.spec import load_mapping_file
 
         mapping = load_mapping_file(config)
         manifest = load_manifest(snapshot) if snapshot else fresh_snapshot(mysql_url, mapping, say=_say)
@@ -266,8 +266,8 @@ def cutover(config, stream_name, mysql_url, max_lag_ms, fence_hook, unfence_hook
     """Wait for lag ~0, fence writes, drain, clean tombstones, verify; report the write pause."""
     import boto3
 
-    from keymap.spec import load_mapping_file
     from mysql2dynamo.cutover import CutoverOptions, run_cutover
+    from mysql2dynamo.keymap.spec import load_mapping_file
 
     mapping = load_mapping_file(config)
     options = CutoverOptions(max_lag_ms=max_lag_ms, fence_hook=fence_hook, unfence_hook=unfence_hook,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from keymap.ast import KeymapError, Location
-from keymap.spec import Mapping, load_mapping
+from mysql2dynamo.keymap.ast import KeymapError, Location
+from mysql2dynamo.keymap.spec import Mapping, load_mapping
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cdc.checkpoint import FileCheckpointStore
-from cdc.server import current_position, server_info
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.state import StreamState
 from mysql2dynamo.status import capture_status, replay_status
 
@@ -93,7 +93,7 @@ def _wait(what: str, done: Callable[[], bool], timeout: float, poll: float) -> N
 def run_cutover(stream: str, admin_url: str, kinesis, target_tables: list[str], dynamodb,
                 verify: Callable[[], dict] | None, options: CutoverOptions | None = None,
                 say: Callable[[str], None] = lambda m: None, state: StreamState | None = None) -> CutoverReport:
-    from replay.tombstones import cleanup_tombstones
+    from mysql2dynamo.replay.tombstones import cleanup_tombstones
 
     options = options or CutoverOptions()
     state = state or StreamState.of(stream)

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mysql2dynamo.dynamo import create_table
+from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
-from mysql2dynamo.mysql import connect
 from mysql2dynamo.state import StreamState
 
 DB, TARGET, STREAM, BUCKET = "shop", "shop", "shop-changes", "m2d-demo"
@@ -77,9 +77,9 @@ def _plan(cfg: StackConfig):
     """`mysql2dynamo plan` of the demo's mapping (the stream is created later, with the default retention)."""
     import boto3
 
-    from cdc.stream import DEFAULT_RETENTION_HOURS
-    from jobs.rate import Budget
+    from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS
     from mysql2dynamo.config import load_config
+    from mysql2dynamo.jobs.rate import Budget
     from mysql2dynamo.plan import make_plan
 
     conn = connect(cfg.mysql_url)
@@ -91,13 +91,13 @@ def _plan(cfg: StackConfig):
 
 
 def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Path | None = None) -> dict:
-    from cdc.server import current_position, server_info
-    from cdc.snapshot.dump import run_snapshot
-    from jobs.bulk_load import LoadOptions, run_load
-    from jobs.session import local_spark
-    from jobs.verify import run_verify
-    from keymap.spec import load_mapping_file
+    from mysql2dynamo.cdc.server import current_position, server_info
+    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
     from mysql2dynamo.cutover import CutoverOptions, run_cutover
+    from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
+    from mysql2dynamo.jobs.session import local_spark
+    from mysql2dynamo.jobs.verify import run_verify
+    from mysql2dynamo.keymap.spec import load_mapping_file
     from mysql2dynamo.plan import render
     from mysql2dynamo.sample.create import create_sample
     from mysql2dynamo.sample.traffic import run_traffic
@@ -186,7 +186,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         mapping = load_mapping_file(MAPPING)
 
         def verify() -> dict:
-            from jobs.verify import fresh_snapshot
+            from mysql2dynamo.jobs.verify import fresh_snapshot
 
             snap = fresh_snapshot(cfg.cdc_mysql_url, mapping, f"s3://{BUCKET}/verify/{time.strftime('%H%M%S')}")
             result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url)

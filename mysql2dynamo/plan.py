@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from jobs.rate import item_wcu
-from mysql2dynamo.dynamo import TargetTable, describe_target, target_problems
+from mysql2dynamo.jobs.rate import item_wcu
+from mysql2dynamo.jobs.targets import TargetTable, describe_target, target_problems
 
 ON_DEMAND_START_WCU = 4_000  # write request units/s a new on-demand table serves at first (AWS docs)
 RETENTION_SHARE = 0.5  # the load may take at most this share of the stream's retention
@@ -87,7 +87,7 @@ def binlog_retention_hours(conn) -> float | None:
 def table_stats(conn, table: str) -> tuple[int, int]:
     """(rows, average row bytes) from INFORMATION_SCHEMA: the optimizer's estimate, no scan. A table
     without statistics yet (estimate 0) is counted instead, up to COUNT_LIMIT rows."""
-    from keymap.compile_spark import quote
+    from mysql2dynamo.keymap.compile_spark import quote
 
     db, name = table.split(".", 1)
     with conn.cursor() as cur:
@@ -129,9 +129,9 @@ def load_rate(budget, targets: list[TargetTable], wcu_per_item: float) -> tuple[
 
 
 def make_plan(cfg, conn, dynamodb, kinesis, budget, stream: str | None, retention_default_hours: int) -> Plan:
-    from cdc.server import check_binlog_settings, server_info
-    from keymap.checker import check
-    from keymap.schema import read_schemas
+    from mysql2dynamo.cdc.server import check_binlog_settings, server_info
+    from mysql2dynamo.keymap.checker import check
+    from mysql2dynamo.keymap.schema import read_schemas
 
     info = server_info(conn)
     schemas = read_schemas(conn, cfg.mapping.sources)

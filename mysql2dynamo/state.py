@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mysql2dynamo.paths import data_home
+from mysql2dynamo.ground.paths import data_home
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from cdc.checkpoint import FileCheckpointStore
-from cdc.server import current_position, server_info
-from cdc.stream import binlog_bytes_behind
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.stream import binlog_bytes_behind
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.state import StreamState
 
 

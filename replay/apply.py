@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from cdc.envelope import Change
-from keymap.compile_python import PythonMapper, Result
-from replay.dead_letter import Poison
-from replay.writers import CONNECTION_ERROR, BotoPutter, Putter
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.keymap.compile_python import PythonMapper, Result
+from mysql2dynamo.replay.dead_letter import Poison
+from mysql2dynamo.replay.writers import CONNECTION_ERROR, BotoPutter, Putter
 
 DELETED_ATTRIBUTE = "_deleted"
 TTL_ATTRIBUTE = "_ttl"

@@ -8,15 +8,15 @@ import sys
 
 import boto3
 import click
+from mysql2dynamo.keymap.schema import read_schemas
+from mysql2dynamo.keymap.spec import load_mapping_file
+from mysql2dynamo.replay.dead_letter import open_dead_letter
+from mysql2dynamo.replay.runner import ReplayRunner, ShardCheckpoints
+from mysql2dynamo.replay.runtime import ReplayRuntime
+from mysql2dynamo.replay.tombstones import cleanup_tombstones
 
-from keymap.schema import read_schemas
-from keymap.spec import load_mapping_file
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.state import StreamState
-from replay.dead_letter import open_dead_letter
-from replay.runner import ReplayRunner, ShardCheckpoints
-from replay.runtime import ReplayRuntime
-from replay.tombstones import cleanup_tombstones
 
 
 def _say(msg: str) -> None:
@@ -43,7 +43,7 @@ def replay(config_path, stream_name, manifest, mysql_url, snapshot_ver, checkpoi
     """Apply the change stream to DynamoDB through the mapping: the replay Lambda, run locally."""
     mapping = load_mapping_file(config_path)
     if manifest:
-        from cdc.snapshot.manifest import load_manifest
+        from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 
         m = load_manifest(manifest)
         schemas = {s: m.table(s).schema for s in mapping.sources}
@@ -105,8 +105,8 @@ def deploy_replay(function_name, stream_arn, table_arns, config_path, manifest, 
     """Package the replay Lambda and create or update it with its Kinesis event source mapping."""
     from pathlib import Path
 
-    from replay.deploy import ReplayDeployment, build_zip, plan
-    from replay.deploy import deploy as do_deploy
+    from mysql2dynamo.replay.deploy import ReplayDeployment, build_zip, plan
+    from mysql2dynamo.replay.deploy import deploy as do_deploy
 
     d = ReplayDeployment(function_name, stream_arn, list(table_arns), Path(config_path), manifest, dead_letter,
                          on_failure_arn, batch_size=batch_size, parallelization_factor=parallelization_factor,

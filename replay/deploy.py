@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from mysql2dynamo.paths import PROJECT_ROOT
+from mysql2dynamo.ground.paths import package_files
 
 PACKAGES = ("cdc", "keymap", "replay")
-HANDLER = "replay.handler.handler"
+HANDLER = "mysql2dynamo.replay.handler.handler"
 CONFIG_IN_ZIP = "config/mysql2dynamo.yaml"
 
 
@@ -88,9 +88,8 @@ def build_zip(config_path: Path) -> bytes:
     """The deployment package: project code, PyYAML (pure Python), the config."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for package in PACKAGES:
-            for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
-                z.write(path, path.relative_to(PROJECT_ROOT).as_posix())
+        for name, path in package_files(PACKAGES):
+            z.write(path, name)
         yaml_dir = Path(yaml.__file__).parent
         for path in sorted(yaml_dir.glob("*.py")):  # not the C extension: built for this machine
             z.write(path, f"yaml/{path.name}")

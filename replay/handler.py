@@ -14,10 +14,10 @@ import logging
 import time
 from typing import Any
 
-from cdc.envelope import Change
-from replay.apply import ApplyOutcome
-from replay.dead_letter import Poison
-from replay.runtime import ReplayRuntime
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.replay.apply import ApplyOutcome
+from mysql2dynamo.replay.dead_letter import Poison
+from mysql2dynamo.replay.runtime import ReplayRuntime
 
 log = logging.getLogger("mysql2dynamo.replay")
 SAFETY_MS = 3000  # stop retrying this long before Lambda's own timeout

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from replay.apply import ApplyStats
-from replay.handler import process
-from replay.runtime import ReplayRuntime
+from mysql2dynamo.replay.apply import ApplyStats
+from mysql2dynamo.replay.handler import process
+from mysql2dynamo.replay.runtime import ReplayRuntime
 
 ACCOUNT = "000000000000"
 

@@ -17,12 +17,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from keymap.checker import check
-from keymap.compile_python import PythonMapper, compile_python
-from keymap.schema import TableSchema
-from keymap.spec import Mapping, load_mapping
-from replay.apply import ApplyEngine
-from replay.dead_letter import DeadLetter, open_dead_letter
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import PythonMapper, compile_python
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import Mapping, load_mapping
+from mysql2dynamo.replay.apply import ApplyEngine
+from mysql2dynamo.replay.dead_letter import DeadLetter, open_dead_letter
 
 
 def read_text(url: str) -> str:
@@ -45,8 +45,7 @@ class ReplayRuntime:
         mapper: PythonMapper = compile_python(check(mapping, schemas))
         if dynamodb is None:
             import boto3
-
-            from replay.writers import HttpPutter
+            from mysql2dynamo.replay.writers import HttpPutter
 
             dynamodb = HttpPutter.from_client(boto3.client("dynamodb"))
         engine = ApplyEngine(mapper, dynamodb, snapshot_ver=snapshot_ver, tombstone_ttl_days=tombstone_ttl_days)
@@ -54,7 +53,7 @@ class ReplayRuntime:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ReplayRuntime:
-        from cdc.snapshot.manifest import load_manifest
+        from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 
         env = dict(os.environ if env is None else env)
         missing = [v for v in ("M2D_CONFIG", "M2D_MANIFEST", "M2D_DEAD_LETTER") if not env.get(v)]

@@ -19,7 +19,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from replay.items import to_client_item
+from mysql2dynamo.ground.dynamo_json import to_client_item
 
 CONDITION = "attribute_not_exists(#pk) OR #ver < :ver"
 CONNECTION_ERROR = "ConnectionError"

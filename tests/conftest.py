@@ -12,14 +12,14 @@ import os
 import uuid
 
 import pytest
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.server import BinlogPosition, current_position, server_info
+from mysql2dynamo.cdc.stream import ensure_stream
+from mysql2dynamo.jobs.targets import create_table
 
-from cdc.envelope import Change
-from cdc.server import BinlogPosition, current_position, server_info
-from cdc.stream import ensure_stream
-from mysql2dynamo.dynamo import create_table
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
-from mysql2dynamo.mysql import connect
 
 
 def unique(prefix: str) -> str:
@@ -118,7 +118,7 @@ def s3_bucket(local_stack: StackConfig) -> str:
 @pytest.fixture(scope="session")
 def spark(local_stack: StackConfig):
     """local[2], UI off, 2 shuffle partitions, UTC, with the project's jars."""
-    from jobs.session import local_spark
+    from mysql2dynamo.jobs.session import local_spark
 
     session = local_spark("mysql2dynamo-tests", "local[2]", **{"spark.sql.shuffle.partitions": "2"})
     yield session

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from cdc.server import (
+from mysql2dynamo.cdc.server import (
     ROW_MAX,
     BinlogPosition,
     ServerInfo,
@@ -13,7 +12,8 @@ from cdc.server import (
     parse_version,
     server_info,
 )
-from mysql2dynamo.mysql import connect
+
+from mysql2dynamo.ground.mysql import connect
 
 
 @pytest.mark.parametrize(("text", "flavour", "version", "statement", "metadata"), [

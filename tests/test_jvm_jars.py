@@ -19,8 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from boto3.dynamodb.types import TypeDeserializer
-
-from jobs.emr_connector import write_json_items
+from mysql2dynamo.jobs.emr_connector import write_json_items
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
-from mysql2dynamo.mysql import connect
 from tests.conftest import unique
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import WriteRowsEvent
 
-from mysql2dynamo.mysql import MySQLTarget, connect
+from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.data import SampleGenerator
 from mysql2dynamo.sample.traffic import run_traffic

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from keymap.schema import TableSchema
+from mysql2dynamo.keymap.schema import TableSchema
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
 

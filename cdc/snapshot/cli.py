@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from mysql2dynamo.mysql import redact
+from mysql2dynamo.ground.mysql import redact
 
 from .consistent import METHODS, SnapshotError
 from .manifest import ManifestError

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from cdc.server import BinlogPosition, ServerInfo, current_position
+from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo, current_position
 
 START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 SNAPSHOT_STATUS = "SHOW STATUS LIKE 'binlog_snapshot_%'"

@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 import pymysql.converters
+from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, server_info
+from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
+from mysql2dynamo.keymap.types import Column, arrow_type, snapshot_value
 
-from cdc.server import BinlogPosition, binlog_files, server_info
-from keymap.schema import TableSchema, read_table_schema
-from keymap.types import Column, arrow_type, snapshot_value
-from mysql2dynamo.mysql import MySQLTarget, redact
+from mysql2dynamo.ground.mysql import MySQLTarget, redact
 
 from .chunks import Chunk, estimated_rows, plan_chunks, quote
 from .consistent import ConnSession, ConsistentPoint, SnapshotError, open_point

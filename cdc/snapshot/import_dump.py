@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from keymap.schema import TableSchema, foreign_key_line, parse_members, read_table_schema
-from keymap.types import Column
+from mysql2dynamo.keymap.schema import TableSchema, foreign_key_line, parse_members, read_table_schema
+from mysql2dynamo.keymap.types import Column
 
 from .consistent import SnapshotError
 from .dump import BatchConverter, ChunkWriter, SnapshotOptions, _now
@@ -197,7 +197,7 @@ def _schema_for(table: str, db: str, directory: Path, schema_path: str | None, m
             if statements:
                 return parse_create_table(statements[0], db)
     if mysql_url:
-        from mysql2dynamo.mysql import connect
+        from mysql2dynamo.ground.mysql import connect
 
         conn = connect(mysql_url)
         try:

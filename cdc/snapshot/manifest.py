@@ -21,9 +21,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdc.server import BinlogPosition
-from keymap.schema import ForeignKey, TableSchema
-from keymap.types import Column, arrow_type
+from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.keymap.schema import ForeignKey, TableSchema
+from mysql2dynamo.keymap.types import Column, arrow_type
 
 from .storage import Storage, open_storage
 

@@ -11,7 +11,7 @@ dumps (no binlog position) get 0.
 
 from __future__ import annotations
 
-from keymap.types import spark_type
+from mysql2dynamo.keymap.types import spark_type
 
 from .manifest import Manifest
 

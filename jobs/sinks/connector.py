@@ -21,12 +21,12 @@ sink fixes what the connector's users trip over:
 
 from __future__ import annotations
 
-from jobs.emr_connector import CONVERTER, job_conf
-from jobs.rate import Budget, connector_conf
+from mysql2dynamo.jobs.emr_connector import CONVERTER, job_conf
+from mysql2dynamo.jobs.rate import Budget, connector_conf
 
 
 def _paced(rows, per_task: Budget):
-    from jobs.rate import item_wcu, task_limiter
+    from mysql2dynamo.jobs.rate import item_wcu, task_limiter
 
     limiter, unit = task_limiter(per_task)
     for item, size in rows:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
-from jobs.rate import TokenBucket, item_wcu
+from mysql2dynamo.jobs.rate import TokenBucket, item_wcu
 
 FORMAT = "m2d_dynamodb"
 BATCH = 25
@@ -160,7 +160,7 @@ class BatchWriter:
 
     def write(self, items: Iterable[tuple[str, int]]) -> WriteStats:
         """Write (DynamoDB-JSON text, size) pairs with `threads` batches in flight."""
-        from replay.items import to_client_item
+        from mysql2dynamo.ground.dynamo_json import to_client_item
 
         total = WriteStats()
         if self.threads == 1:

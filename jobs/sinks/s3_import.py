@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlparse
 
-from keymap.checker import KEY_KINDS, CheckedMapping
+from mysql2dynamo.keymap.checker import KEY_KINDS, CheckedMapping
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mysql2dynamo.paths import data_home
+from mysql2dynamo.ground.paths import data_home
 
 # The local stack's dummy credentials. They only open throw-away servers on 127.0.0.1.
 LOCAL_AWS_KEY = "local"

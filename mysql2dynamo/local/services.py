@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 
+from mysql2dynamo.ground.paths import node_modules
 from mysql2dynamo.local.config import (
     APP_PASSWORD,
     APP_USER,
@@ -23,7 +24,6 @@ from mysql2dynamo.local.config import (
     SHOP_USER,
     StackConfig,
 )
-from mysql2dynamo.paths import PROJECT_ROOT, node_modules
 
 
 class StackError(RuntimeError):
@@ -154,7 +154,7 @@ def _mariadb_users(cfg: StackConfig) -> None:
 def _node_package(name: str) -> Path:
     path = node_modules() / name
     if not path.is_dir():
-        raise StackError(f"{name} is not installed: run `npm ci` in {PROJECT_ROOT} (make setup does)")
+        raise StackError(f"{name} is not installed: run `npm ci` in {node_modules().parent} (make setup does)")
     return path
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.sample.data import (
     INSERT_CUSTOMER,
     INSERT_ITEM,

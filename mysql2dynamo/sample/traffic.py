@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pymysql
 
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.sample.data import (
     INSERT_CUSTOMER,
     INSERT_ITEM,

@@ -6,13 +6,13 @@ import json
 import os
 
 import pytest
+from mysql2dynamo.cdc.binlog import CaptureError
+from mysql2dynamo.cdc.checkpoint import Checkpoint, DynamoCheckpointStore, FileCheckpointStore
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.stream import PurgedBinlogError, StreamSettings, run_stream
 
-from cdc.binlog import CaptureError
-from cdc.checkpoint import Checkpoint, DynamoCheckpointStore, FileCheckpointStore
-from cdc.envelope import Change
-from cdc.server import BinlogPosition
-from cdc.stream import PurgedBinlogError, StreamSettings, run_stream
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.ground.mysql import connect
 from tests.conftest import all_changes, binlog_now, unique
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from keymap.checker import check
-from keymap.compile_python import compile_python
-from keymap.preview import preview_rows, preview_spark
-from keymap.schema import TableSchema
-from keymap.spec import mapping_from_dict
-from keymap.types import Column
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import compile_python
+from mysql2dynamo.keymap.preview import preview_rows, preview_spark
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import mapping_from_dict
+from mysql2dynamo.keymap.types import Column
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from keymap.checker import check
-from keymap.schema import ForeignKey, TableSchema, column_from_information_schema, parse_members
-from keymap.spec import load_mapping
-from keymap.types import Column
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.schema import ForeignKey, TableSchema, column_from_information_schema, parse_members
+from mysql2dynamo.keymap.spec import load_mapping
+from mysql2dynamo.keymap.types import Column
 
 ITEMS = TableSchema("shop", "order_items", (
     Column("order_id", "bigint", False), Column("line_no", "smallint", False, unsigned=True),

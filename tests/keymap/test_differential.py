@@ -11,15 +11,14 @@ from decimal import Context, Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from keymap.checker import check
-from keymap.compile_python import compile_python
-from keymap.functions import FUNCTIONS
-from keymap.preview import preview_rows, preview_spark
-from keymap.schema import TableSchema
-from keymap.spec import mapping_from_dict
-from keymap.types import Column
-from keymap.values import to_float32
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import compile_python
+from mysql2dynamo.keymap.functions import FUNCTIONS
+from mysql2dynamo.keymap.preview import preview_rows, preview_spark
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import mapping_from_dict
+from mysql2dynamo.keymap.types import Column
+from mysql2dynamo.keymap.values import to_float32
 
 # --- schemas ------------------------------------------------------------------------------------
 

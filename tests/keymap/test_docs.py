@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keymap.functions import FUNCTIONS
-from keymap.items import REASONS
-from keymap.spec import load_mapping_file
+from mysql2dynamo.keymap.functions import FUNCTIONS
+from mysql2dynamo.keymap.items import REASONS
+from mysql2dynamo.keymap.spec import load_mapping_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "keymap.md").read_text()

@@ -6,9 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-
-from keymap.preview import item_dict as attrs
-from keymap.types import Column
+from mysql2dynamo.keymap.preview import item_dict as attrs
+from mysql2dynamo.keymap.types import Column
 
 COLS = [Column("s", "varchar", length=40), Column("n", "int"), Column("d", "decimal", precision=12, scale=2),
         Column("t", "datetime", fsp=6), Column("day", "date"), Column("f", "double"), Column("x", "varchar", length=40)]
@@ -40,10 +39,10 @@ CASES = [
 
 @pytest.mark.parametrize("expr, expected", CASES, ids=[c[0] for c in CASES])
 def test_function_values(expr, expected):
-    from keymap.checker import check
-    from keymap.compile_python import compile_python
-    from keymap.schema import TableSchema
-    from keymap.spec import mapping_from_dict
+    from mysql2dynamo.keymap.checker import check
+    from mysql2dynamo.keymap.compile_python import compile_python
+    from mysql2dynamo.keymap.schema import TableSchema
+    from mysql2dynamo.keymap.spec import mapping_from_dict
 
     schema = TableSchema("db", "t", (Column("id", "bigint", False), *COLS), ("id",))
     rule = {"target": "t", "key": {"PK": "{id}"}, "attributes": {"v": f"{{{expr}}}"}}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
-from keymap.ast import BinOp, Call, Col, In, IsNull, KeymapError, Lit, Location, Not, Template
-from keymap.parser import parse_expression, parse_template, parse_value
-from keymap.spec import load_mapping, mapping_from_dict
+from mysql2dynamo.keymap.ast import BinOp, Call, Col, In, IsNull, KeymapError, Lit, Location, Not, Template
+from mysql2dynamo.keymap.parser import parse_expression, parse_template, parse_value
+from mysql2dynamo.keymap.spec import load_mapping, mapping_from_dict
 
 
 def test_precedence_and_literals():

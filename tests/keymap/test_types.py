@@ -10,16 +10,15 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import compile_python
+from mysql2dynamo.keymap.preview import item_dict as attrs
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import mapping_from_dict
+from mysql2dynamo.keymap.types import Column, arrow_type, spark_type, time_text
+from mysql2dynamo.keymap.values import float_in_safe_range, java_float_text
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-
-from keymap.checker import check
-from keymap.compile_python import compile_python
-from keymap.preview import item_dict as attrs
-from keymap.schema import TableSchema
-from keymap.spec import mapping_from_dict
-from keymap.types import Column, arrow_type, spark_type, time_text
-from keymap.values import float_in_safe_range, java_float_text
 
 TYPES = [
     (Column("ti", "tinyint"), -128, {"N": "-128"}, T.LongType(), pa.int64()),
@@ -150,7 +149,7 @@ def test_config_interpolation(tmp_path):
 
 
 def test_preview_frame_puts_source_and_item_side_by_side():
-    from keymap.preview import preview_frame, preview_rows
+    from mysql2dynamo.keymap.preview import preview_frame, preview_rows
 
     schema = TableSchema("db", "t", (Column("id", "bigint", False), Column("s", "varchar", length=9)), ("id",))
     mapper = compile_python(check(mapping_from_dict({"db.t": {"target": "t", "key": {"PK": "{s}"}}}),

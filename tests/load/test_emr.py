@@ -12,9 +12,9 @@ import boto3
 import pytest
 import yaml
 from click.testing import CliRunner
+from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr.cli import emr, follow_step
 
-from emr import definitions as d
-from emr.cli import emr, follow_step
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    from emr.cli import build_wheel
+    from mysql2dynamo.emr.cli import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
@@ -119,7 +119,7 @@ def test_serverless_job_run_on_moto(local_stack, tmp_path, bucket, wheel):
     assert f"s3://{bucket}/m2d/jars/emr-dynamodb-hadoop-5.0.0.jar" in spark_params  # no emr-ddb on Serverless
     assert req["jobDriver"]["sparkSubmit"]["entryPoint"] == f"s3://{bucket}/m2d/jobs/bulk_load.py"
     # sent through the same code path as the CLI, against moto
-    from emr.cli import upload
+    from mysql2dynamo.emr.cli import upload
 
     upload(json.loads(dry.output)["uploads"], wheel, local_stack.client("s3"))
     run = es.start_job_run(**req)

@@ -6,9 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from jobs.cli import load
-from jobs.rate import UNLIMITED_WCU, Budget, TokenBucket, connector_conf, item_wcu
+from mysql2dynamo.jobs.cli import load
+from mysql2dynamo.jobs.rate import UNLIMITED_WCU, Budget, TokenBucket, connector_conf, item_wcu
 
 
 class FakeClock:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter, WriteError
 
-from jobs.sinks.dynamodb import BatchWriter, WriteError
 from tests.load.conftest import scan
 from tests.load.faults import CODES, ThrottlingClient, ThrottlingProxy
 
@@ -73,8 +73,8 @@ def test_endless_throttling_fails_the_task_instead_of_dropping_items():
 WRITE_JOB = (
     "import sys, json\n"
     "from pyspark.sql import SparkSession\n"
-    "from jobs.rate import Budget\n"
-    "from jobs.sinks.connector import write_items\n"
+    "from mysql2dynamo.jobs.rate import Budget\n"
+    "from mysql2dynamo.jobs.sinks.connector import write_items\n"
     "spark = SparkSession.builder.getOrCreate()\n"
     "n, table, endpoint = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
     "rows = [(json.dumps({'PK': {'S': f'K#{i:05d}'}, 'SK': {'S': 'V'}, 'n': {'N': str(i)}}), 40)"

@@ -27,9 +27,9 @@ class Block:  # what the Lambda runtime does not have
             raise ImportError("not in the Lambda runtime: " + name)
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, sys.argv[1])
-import replay.handler, keymap.spec, cdc.envelope
-assert replay.handler.__file__.startswith(sys.argv[1]), replay.handler.__file__
-mapping = keymap.spec.load_mapping(open(sys.argv[1] + "/config/mysql2dynamo.yaml").read())
+import mysql2dynamo.replay.handler, mysql2dynamo.keymap.spec, mysql2dynamo.cdc.envelope
+assert mysql2dynamo.replay.handler.__file__.startswith(sys.argv[1]), mysql2dynamo.replay.handler.__file__
+mapping = mysql2dynamo.keymap.spec.load_mapping(open(sys.argv[1] + "/config/mysql2dynamo.yaml").read())
 print("OK", mapping.sources)
 """
 
@@ -77,7 +77,7 @@ def test_deploy_creates_then_updates_function_role_and_mapping(local_stack, tmp_
     assert second["function"] == "updated" and second["EventSourceMappingUUID"] == first["EventSourceMappingUUID"]
 
     fn = lam.get_function_configuration(FunctionName=name)
-    assert fn["Handler"] == "replay.handler.handler" and fn["Runtime"] == "python3.11"
+    assert fn["Handler"] == "mysql2dynamo.replay.handler.handler" and fn["Runtime"] == "python3.11"
     assert fn["Environment"]["Variables"]["M2D_MANIFEST"] == "s3://artifacts/snap/manifest.json"
     esm = lam.get_event_source_mapping(UUID=first["EventSourceMappingUUID"])
     assert esm["EventSourceArn"] == stream_arn and esm["BatchSize"] == 200
@@ -100,7 +100,9 @@ def test_package_holds_only_what_the_lambda_imports(tmp_path):
     with zipfile.ZipFile(tmp_path / "replay.zip") as z:
         names = z.namelist()
         z.extractall(tmp_path / "pkg")
-    assert {n.split("/")[0] for n in names} == {"cdc", "keymap", "replay", "yaml", "config"}
+    assert {n.split("/")[0] for n in names} == {"mysql2dynamo", "yaml", "config"}
+    assert {n.split("/")[1] for n in names if n.count("/") > 1 and n.startswith("mysql2dynamo/")} == {
+        "ground", "cdc", "keymap", "replay"}
     assert not [n for n in names if n.endswith(".so") or "/tests/" in n]
     run = subprocess.run([sys.executable, "-I", "-c", COLD_START, str(tmp_path / "pkg")],
                          capture_output=True, text=True)

@@ -17,17 +17,18 @@ import threading
 import time
 from pathlib import Path
 
-from cdc.checkpoint import FileCheckpointStore
-from keymap.checker import check
-from keymap.compile_python import compile_python
-from keymap.schema import read_schemas
-from keymap.spec import load_mapping_file
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import compile_python
+from mysql2dynamo.keymap.schema import read_schemas
+from mysql2dynamo.keymap.spec import load_mapping_file
+from mysql2dynamo.replay.dead_letter import FolderDeadLetter
+from mysql2dynamo.replay.tombstones import cleanup_tombstones
+
+from mysql2dynamo.ground.dynamo_json import from_client_item
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
-from replay.dead_letter import FolderDeadLetter
-from replay.items import from_client_item
-from replay.tombstones import cleanup_tombstones
 from tests.conftest import binlog_now, mapping_text
 from tests.replay.conftest import normalise
 

@@ -6,20 +6,20 @@ import base64
 import json
 import time
 
+import mysql2dynamo.replay.handler as lambda_handler
 import pytest
 from botocore.exceptions import ClientError
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+from mysql2dynamo.cdc.stream import StreamSettings, run_stream
+from mysql2dynamo.keymap.spec import load_mapping_file
+from mysql2dynamo.replay.dead_letter import FolderDeadLetter
+from mysql2dynamo.replay.runner import lambda_event
+from mysql2dynamo.replay.runtime import ReplayRuntime
 
-import replay.handler as lambda_handler
-from cdc.checkpoint import FileCheckpointStore
-from cdc.envelope import Change
-from cdc.snapshot.dump import run_snapshot
-from cdc.snapshot.manifest import load_manifest
-from cdc.stream import StreamSettings, run_stream
-from keymap.spec import load_mapping_file
-from mysql2dynamo.mysql import connect
-from replay.dead_letter import FolderDeadLetter
-from replay.runner import lambda_event
-from replay.runtime import ReplayRuntime
+from mysql2dynamo.ground.mysql import connect
 from tests.conftest import binlog_now
 
 CONFIG = """

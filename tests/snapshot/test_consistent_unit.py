@@ -4,9 +4,8 @@ here): fake sessions record every statement in one shared log."""
 from __future__ import annotations
 
 import pytest
-
-from cdc.server import BinlogPosition, ServerInfo
-from cdc.snapshot.consistent import START, WORKER_SETUP, SnapshotError, open_point
+from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
+from mysql2dynamo.cdc.snapshot.consistent import START, WORKER_SETUP, SnapshotError, open_point
 
 MYSQL_80 = ServerInfo("mysql", (8, 0, 36), 1, True)
 MYSQL_84 = ServerInfo("mysql", (8, 4, 3), 1, True)

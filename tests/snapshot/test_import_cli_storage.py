@@ -9,14 +9,14 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from mysql2dynamo.cdc.snapshot import load_manifest
+from mysql2dynamo.cdc.snapshot.cli import snapshot
+from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
+from mysql2dynamo.cdc.snapshot.import_dump import read_records
+from mysql2dynamo.cdc.snapshot.progress import Progress
+from mysql2dynamo.cdc.snapshot.storage import open_storage
 
-from cdc.snapshot import load_manifest
-from cdc.snapshot.cli import snapshot
-from cdc.snapshot.dump import SnapshotOptions, run_snapshot
-from cdc.snapshot.import_dump import read_records
-from cdc.snapshot.progress import Progress
-from cdc.snapshot.storage import open_storage
-from mysql2dynamo.mysql import MySQLTarget
+from mysql2dynamo.ground.mysql import MySQLTarget
 
 
 def _mariadb_dump(url, db, out, *extra):
@@ -98,7 +98,7 @@ def test_s3_upload_is_multipart(local_stack, s3_bucket, tmp_path):
 
 
 def test_spark_reads_snapshot_with_keymap_types_and_ver(local_stack, spark, sample_db, tmp_path):
-    from cdc.snapshot.spark import VER_COLUMN, read_table, spark_schema
+    from mysql2dynamo.cdc.snapshot.spark import VER_COLUMN, read_table, spark_schema
 
     name = f"{sample_db}.customers"
     run_snapshot(local_stack.cdc_mysql_url, [name], str(tmp_path / "s"), SnapshotOptions(workers=2, chunk_rows=50))

@@ -11,13 +11,13 @@ import sys
 import time
 
 import pytest
+from mysql2dynamo.cdc.snapshot import load_manifest
+from mysql2dynamo.cdc.snapshot.consistent import SnapshotError
+from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
+from mysql2dynamo.cdc.snapshot.manifest import STATE
+from mysql2dynamo.keymap.schema import read_table_schema
 
-from cdc.snapshot import load_manifest
-from cdc.snapshot.consistent import SnapshotError
-from cdc.snapshot.dump import SnapshotOptions, run_snapshot
-from cdc.snapshot.manifest import STATE
-from keymap.schema import read_table_schema
-from mysql2dynamo.mysql import connect
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.sample.create import create_sample
 
 
@@ -33,7 +33,7 @@ def test_resume_after_kill_dumps_only_missing_chunks_and_refuses_to_mix(local_st
     create_sample(mysql_url, fresh_db, customers=150, seed=3)
     tables = [f"{fresh_db}.{t}" for t in snapcheck.SAMPLE_TABLES]
     dest = tmp_path / "snap"
-    cmd = [sys.executable, "-m", "cdc.snapshot.cli", "--mysql-url", local_stack.cdc_mysql_url, "--tables",
+    cmd = [sys.executable, "-m", "mysql2dynamo.cdc.snapshot.cli", "--mysql-url", local_stack.cdc_mysql_url, "--tables",
            ",".join(tables), "--to", str(dest), "--workers", "2", "--chunk-rows", "60",
            "--max-rows-per-second", "300"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

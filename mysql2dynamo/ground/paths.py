@@ -1,0 +1,63 @@
+"""Where mysql2dynamo keeps its own files: state (checkpoints, metrics, the local stack's data),
+the JVM jars, and the npm install of the local DynamoDB/Kinesis servers.
+
+State never goes into site-packages. In order:
+
+| what | where |
+|---|---|
+| state | `M2D_HOME`; else `.local/` of the checkout when running from one; else `./.mysql2dynamo/` (the working directory) |
+| jars | `M2D_JARS`; else `jars/` of the checkout; else `<state>/jars` |
+| node_modules | `node_modules/` of the checkout; else `<state>/node_modules` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def checkout() -> Path | None:
+    """The repository checkout this code runs from, or None for an installed distribution."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "setup.py").is_file() and (root / "keymap").is_dir() else None
+
+
+def data_home() -> Path:
+    """Folder for state: checkpoints, metrics, dead letters, the local stack's data, logs and pid files."""
+    if os.environ.get("M2D_HOME"):
+        return Path(os.environ["M2D_HOME"]).resolve()
+    root = checkout()
+    return (root / ".local" if root else Path.cwd() / ".mysql2dynamo").resolve()
+
+
+def jars_dir() -> Path:
+    """Folder that `mvn -f emr/pom.xml package` fills with the connector, S3A and JDBC jars."""
+    if os.environ.get("M2D_JARS"):
+        return Path(os.environ["M2D_JARS"]).resolve()
+    root = checkout()
+    return (root / "jars" if root else data_home() / "jars").resolve()
+
+
+def node_modules() -> Path:
+    """The npm install of dynalite and kinesalite pinned by package.json / package-lock.json."""
+    root = checkout()
+    return root / "node_modules" if root else data_home() / "node_modules"
+
+
+def package_files(subpackages: tuple[str, ...], suffixes: tuple[str, ...] = (".py",)) -> list[tuple[str, Path]]:
+    """(name in an archive, file) for `mysql2dynamo/__init__.py`, the ground and the named subpackages
+    (`"keymap"` -> `mysql2dynamo/keymap/...`), sorted; the same from a checkout and from an install."""
+    import importlib.util
+
+    out = [("mysql2dynamo/__init__.py", PACKAGE_DIR / "__init__.py")]
+    for sub in ("ground", *subpackages):
+        spec = importlib.util.find_spec(f"mysql2dynamo.{sub}")
+        if spec is None or not spec.submodule_search_locations:
+            raise LookupError(f"mysql2dynamo.{sub} is not importable")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in suffixes and "__pycache__" not in path.parts:
+                out.append((f"mysql2dynamo/{sub}/{path.relative_to(folder).as_posix()}", path))
+    return sorted(out)
