@@ -5,7 +5,7 @@ State never goes into site-packages. In order:
 
 | what | where |
 |---|---|
-| state | `M2D_HOME`; else `.local/` of the checkout when running from one; else `./.mysql2dynamo/` (the working directory) |
+| state | `M2D_HOME`; else `.local/` of a checkout; else `./.mysql2dynamo/` in the working directory |
 | jars | `M2D_JARS`; else `jars/` of the checkout; else `<state>/jars` |
 | node_modules | `node_modules/` of the checkout; else `<state>/node_modules` |
 """
