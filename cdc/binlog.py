@@ -10,6 +10,7 @@ event.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterator
@@ -141,6 +142,7 @@ class BinlogSource:
         columns = event.columns
         types = {c.name: column_tag(c) for c in columns}
         widths = {c.name: w for c in columns if (w := fixed_binary_width(c))}
+        fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
         keys = event.primary_key
         key_columns = (keys,) if isinstance(keys, str) else tuple(keys or ())
         if not key_columns:
@@ -150,12 +152,12 @@ class BinlogSource:
         where = f"{event.schema}.{event.table} at {file}:{end}"
         for index, row in enumerate(event.rows):
             if op == "update":
-                before = _image(row["before_values"], row["before_none_sources"], widths, where)
-                after = _image(row["after_values"], row["after_none_sources"], widths, where)
+                before = _image(row["before_values"], row["before_none_sources"], widths, fixes, where)
+                after = _image(row["after_values"], row["after_none_sources"], widths, fixes, where)
             elif op == "insert":
-                before, after = None, _image(row["values"], row["none_sources"], widths, where)
+                before, after = None, _image(row["values"], row["none_sources"], widths, fixes, where)
             else:
-                before, after = _image(row["values"], row["none_sources"], widths, where), None
+                before, after = _image(row["values"], row["none_sources"], widths, fixes, where), None
             yield Change(op, event.schema, event.table, key_columns, before, after,
                          types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp))
 
@@ -180,7 +182,27 @@ class BinlogSource:
             log.warning("%s (later events carry the new columns)", msg)
 
 
-def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], where: str) -> dict:
+def _bit_value(value: str) -> int:
+    """python-mysql-replication gives BIT(n) as its bits in text ('10100101'); the table holds 165."""
+    return int(value, 2)
+
+
+def _time2_value(value: dt.timedelta) -> dt.timedelta:
+    """python-mysql-replication reads a negative TIME(fsp) with a fraction wrongly: it applies the sign to
+    the whole seconds and the stored (two's complement) fraction separately, so -00:00:01.25 arrives as
+    -00:00:01.75 (MySQL's my_time_packed_from_binary borrows a second instead). Undo that."""
+    if value >= dt.timedelta(0) or not value.microseconds:
+        return value
+    magnitude = -value
+    whole = dt.timedelta(days=magnitude.days, seconds=magnitude.seconds)
+    return -(whole + dt.timedelta(seconds=1) - (magnitude - whole))
+
+
+# column type code -> repair of the library's value (BIT = 16, TIME2 = 19)
+_VALUE_FIXES = {16: _bit_value, 19: _time2_value}
+
+
+def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixes: dict, where: str) -> dict:
     """A row image as the table holds it.
 
     The reader turns several things into None besides NULL: an empty SET (restored as an empty
@@ -198,4 +220,7 @@ def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], wher
         value = row.get(name)
         if isinstance(value, bytes) and len(value) < width:
             row[name] = value.ljust(width, b"\0")
+    for name, fix in fixes.items():
+        if row.get(name) is not None:
+            row[name] = fix(row[name])
     return row

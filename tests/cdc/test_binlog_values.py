@@ -1,0 +1,63 @@
+"""Values python-mysql-replication decodes differently from the table arrive as the table holds them.
+
+Each case failed before its repair in cdc/binlog.py: BIT(n) came as its bits in text ('10100101' was
+written as the number 10100101 instead of 165), and a negative TIME with a fraction had its fraction
+mirrored (-00:00:01.25 arrived as -00:00:01.75).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
+from mysql2dynamo.cdc.server import server_info
+from mysql2dynamo.ground.mysql import MySQLTarget, connect
+from tests.conftest import binlog_now
+
+T = dt.timedelta
+
+ROWS = [  # id, b1, b8, b64, t6, t2, t0
+    (1, 1, 0b10100101, 2**64 - 1, T(microseconds=-1), T(seconds=-1, microseconds=-250000), T(hours=-838)),
+    (2, 0, 0, 0, -(T(hours=838, minutes=59, seconds=59, microseconds=999999)), T(microseconds=-10000), T(0)),
+    (3, 1, 255, 2**63, T(hours=-1, microseconds=-500000), T(hours=2, microseconds=990000), T(seconds=-59)),
+    (4, None, None, None, T(hours=838, minutes=59, seconds=59, microseconds=999999), None, None),
+]
+
+
+def _table_rows(url: str, db: str) -> list[tuple]:
+    """The rows as the table holds them (BIT read as a number, TIME as pymysql's timedelta)."""
+    conn = connect(url, db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, b1+0, b8+0, b64+0, t6, t2, t0 FROM v ORDER BY id")
+        rows = [tuple(None if x is None else int(x) if i in (1, 2, 3) else x for i, x in enumerate(r))
+                for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def test_bit_and_negative_fractional_time_arrive_as_the_table_holds_them(local_stack, fresh_db):
+    url = local_stack.mysql_url
+    conn = connect(url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE v (id INT PRIMARY KEY, b1 BIT(1), b8 BIT(8), b64 BIT(64), t6 TIME(6), "
+                    "t2 TIME(2), t0 TIME)")
+    start = binlog_now(url)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO v VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS)
+        cur.execute("UPDATE v SET t6 = t6 - INTERVAL 1 MICROSECOND, b8 = b8 ^ 1 WHERE id = 3")
+    info = server_info(conn)
+    conn.close()
+    assert _table_rows(url, fresh_db)[:2] == ROWS[:2]  # the test's own expectations are the table's
+
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.v"], start, info,
+                          blocking=False)
+    changes = [c for tx in source if isinstance(tx, Transaction) for c in tx.changes]
+    source.close()
+    latest = {}
+    for c in changes:
+        latest[c.after["id"]] = c.after
+    columns = ("id", "b1", "b8", "b64", "t6", "t2", "t0")
+    assert [tuple(latest[i][n] for n in columns) for i in sorted(latest)] == _table_rows(url, fresh_db)
+    update = changes[-1]
+    assert update.op == "update" and update.before["t6"] == T(hours=-1, microseconds=-500000)
+    assert update.after["t6"] == T(hours=-1, microseconds=-500001) and update.after["b8"] == 254
