@@ -198,8 +198,17 @@ def _time2_value(value: dt.timedelta) -> dt.timedelta:
     return -(whole + dt.timedelta(seconds=1) - (magnitude - whole))
 
 
-# column type code -> repair of the library's value (BIT = 16, TIME2 = 19)
-_VALUE_FIXES = {16: _bit_value, 19: _time2_value}
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _timestamp_value(value: dt.datetime) -> dt.datetime | None:
+    """A zero TIMESTAMP ('0000-00-00 00:00:00', stored as 0) arrives as 1970-01-01 00:00:00, which no
+    TIMESTAMP can hold (they start one second later): it is a zero date, None like the others."""
+    return None if value == _EPOCH else value
+
+
+# column type code -> repair of the library's value (TIMESTAMP = 7, BIT = 16, TIMESTAMP2 = 17, TIME2 = 19)
+_VALUE_FIXES = {7: _timestamp_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value}
 
 
 def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixes: dict, where: str) -> dict:

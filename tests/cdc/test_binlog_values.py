@@ -1,8 +1,9 @@
 """Values python-mysql-replication decodes differently from the table arrive as the table holds them.
 
 Each case failed before its repair in cdc/binlog.py: BIT(n) came as its bits in text ('10100101' was
-written as the number 10100101 instead of 165), and a negative TIME with a fraction had its fraction
-mirrored (-00:00:01.25 arrived as -00:00:01.75).
+written as the number 10100101 instead of 165), a negative TIME with a fraction had its fraction
+mirrored (-00:00:01.25 arrived as -00:00:01.75), and a zero TIMESTAMP arrived as 1970-01-01 00:00:00
+while the snapshot reads it as NULL (the zero-date policy: zero dates are None on both paths).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.server import server_info
+
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from tests.conftest import binlog_now
 
@@ -61,3 +63,25 @@ def test_bit_and_negative_fractional_time_arrive_as_the_table_holds_them(local_s
     update = changes[-1]
     assert update.op == "update" and update.before["t6"] == T(hours=-1, microseconds=-500000)
     assert update.after["t6"] == T(hours=-1, microseconds=-500001) and update.after["b8"] == 254
+
+
+def test_zero_dates_are_none_in_the_stream_as_in_the_snapshot(local_stack, fresh_db):
+    url = local_stack.mysql_url
+    conn = connect(url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE, dt6 DATETIME(6), ts TIMESTAMP NULL, "
+                    "ts3 TIMESTAMP(3) NULL)")
+        start = binlog_now(url)
+        cur.execute("INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', "
+                    "'0000-00-00 00:00:00'), (2, '2024-02-29', '1970-01-01 00:00:00', '1970-01-01 00:00:01', "
+                    "'2038-01-19 03:14:07.999')")
+    info = server_info(conn)
+    conn.close()
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.z"], start, info,
+                          blocking=False)
+    after = {c.after["id"]: c.after for tx in source if isinstance(tx, Transaction) for c in tx.changes}
+    source.close()
+    assert after[1] == {"id": 1, "d": None, "dt6": None, "ts": None, "ts3": None}
+    assert after[2] == {"id": 2, "d": dt.date(2024, 2, 29), "dt6": dt.datetime(1970, 1, 1),
+                        "ts": dt.datetime(1970, 1, 1, 0, 0, 1), "ts3": dt.datetime(2038, 1, 19, 3, 14, 7, 999000)}
