@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mysql2dynamo.cdc.charsets import UnsupportedCharset, python_codec
+from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
@@ -29,11 +31,14 @@ from pymysqlreplication.event import (
     RotateEvent,
     XidEvent,
 )
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, RowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from mysql2dynamo.ground.mysql import MySQLTarget
 
 log = logging.getLogger("mysql2dynamo.cdc")
+
+# the library asks this hook which codec decodes a string column: answer as MySQL decodes (cdc/charsets.py)
+RowsEvent.charset_to_encoding = staticmethod(python_codec)
 
 
 class CaptureError(RuntimeError):
@@ -91,6 +96,7 @@ class BinlogSource:
         self.info = info
         self.policy = policy or CapturePolicy()
         self.position = start
+        learn_charsets_from(target.connect)  # non-Unicode character sets decode as this server converts them
         self.reader = BinLogStreamReader(
             connection_settings={"host": target.host, "port": target.port, "user": target.user,
                                  "password": target.password, "charset": "utf8mb4"},
@@ -143,6 +149,12 @@ class BinlogSource:
         types = {c.name: column_tag(c) for c in columns}
         widths = {c.name: w for c in columns if (w := fixed_binary_width(c))}
         fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
+        for c in columns:  # before the rows are decoded: an unknown character set names its column
+            if c.character_set_name and c.character_set_name != "binary":
+                try:
+                    python_codec(c.character_set_name)
+                except UnsupportedCharset as e:
+                    raise CaptureError(f"{event.schema}.{event.table}.{c.name}: {e}") from None
         keys = event.primary_key
         key_columns = (keys,) if isinstance(keys, str) else tuple(keys or ())
         if not key_columns:

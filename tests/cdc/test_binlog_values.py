@@ -85,3 +85,47 @@ def test_zero_dates_are_none_in_the_stream_as_in_the_snapshot(local_stack, fresh
     assert after[1] == {"id": 1, "d": None, "dt6": None, "ts": None, "ts3": None}
     assert after[2] == {"id": 2, "d": dt.date(2024, 2, 29), "dt6": dt.datetime(1970, 1, 1),
                         "ts": dt.datetime(1970, 1, 1, 0, 0, 1), "ts3": dt.datetime(2038, 1, 19, 3, 14, 7, 999000)}
+
+
+def _charsets(url: str) -> list[tuple[str, int]]:
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS "
+                    "WHERE CHARACTER_SET_NAME != 'binary' ORDER BY 1")
+        out = list(cur.fetchall())
+    conn.close()
+    return out
+
+
+TEXT = "Zoë Ärger ñ ß € £ ¥ © Ωμέγα Привет שלום مرحبا ไทย 日本語 한국어 中文 𝄞 🚀 \t'\"\\"
+
+
+def test_every_character_set_decodes_as_mysql_decodes(local_stack, fresh_db):
+    """Per character set: every byte of the 8-bit ones, and a text of many scripts (what the charset
+    can hold, as the server converts it), read by the stream equal the server's own utf8mb4 reading."""
+    url = local_stack.mysql_url
+    charsets = _charsets(url)
+    conn = connect(url, fresh_db)
+    with conn.cursor() as cur:
+        cols = ", ".join(f"c_{cs} TEXT CHARACTER SET {cs}" for cs, _ in charsets)
+        cur.execute(f"CREATE TABLE cs (id INT PRIMARY KEY, {cols})")
+        cur.execute("SET SESSION sql_mode = ''")  # what a charset cannot hold becomes '?'
+        start = binlog_now(url)
+        single = [cs for cs, maxlen in charsets if maxlen == 1]
+        every_byte = "".join(f"{b:02X}" for b in range(1, 256))
+        cur.execute("INSERT INTO cs (id, " + ", ".join(f"c_{cs}" for cs in single) + ") VALUES (1, "
+                    + ", ".join(f"CONVERT(UNHEX('{every_byte}') USING {cs})" for cs in single) + ")")
+        cur.execute("INSERT INTO cs (id, " + ", ".join(f"c_{cs}" for cs, _ in charsets) + ") VALUES (2, "
+                    + ", ".join(f"CONVERT(CONVERT(%s USING {cs}) USING {cs})" for cs, _ in charsets) + ")",
+                    [TEXT] * len(charsets))
+        cur.execute("SELECT * FROM cs ORDER BY id")
+        names = [d[0] for d in cur.description]
+        table = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    info = server_info(conn)
+    conn.close()
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.cs"], start, info,
+                          blocking=False)
+    after = {c.after["id"]: c.after for tx in source if isinstance(tx, Transaction) for c in tx.changes}
+    source.close()
+    wrong = [(i, name) for i in (1, 2) for name in names if after[i][name] != table[i][name]]
+    assert wrong == [], [(i, n, after[i][n], table[i][n]) for i, n in wrong][:5]
