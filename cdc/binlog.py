@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
+from mysql2dynamo.cdc.statements import Statement, classify
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import (
@@ -29,6 +29,7 @@ from pymysqlreplication.event import (
     MariadbGtidEvent,
     QueryEvent,
     RotateEvent,
+    XAPrepareEvent,
     XidEvent,
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, RowsEvent, UpdateRowsEvent, WriteRowsEvent
@@ -64,26 +65,6 @@ class CapturePolicy:
     warnings: list[str] = field(default_factory=list)
 
 
-def _statement_kind(query: str) -> str:
-    words = query.strip().split(None, 2)
-    return (words[0].upper() if words else "") + (" " + words[1].upper() if len(words) > 1 else "")
-
-
-_DDL_TABLE = re.compile(
-    r"^\s*(?:alter|create|drop|truncate|rename)\s+(?:(?:online|ignore|temporary)\s+)*(?:table\s+)?"
-    r"(?:if\s+(?:not\s+)?exists\s+)?([`\w$]+(?:\s*\.\s*[`\w$]+)?)", re.IGNORECASE)
-
-
-def ddl_table(query: str, default_db: str) -> tuple[str, str] | None:
-    """The table a DDL statement changes (`db`.`t` or t in the statement's default database)."""
-    m = _DDL_TABLE.match(query)
-    if not m:
-        return None
-    name = m.group(1).replace("`", "").replace(" ", "")
-    db, _, table = name.rpartition(".")
-    return (db or default_db, table)
-
-
 class BinlogSource:
     """Transactions of the captured tables from `start` on."""
 
@@ -103,7 +84,7 @@ class BinlogSource:
             server_id=reader_id, log_file=start.file, log_pos=start.pos, resume_stream=True,
             blocking=blocking, slave_heartbeat=heartbeat if blocking else None,
             only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent,
-                         RotateEvent, GtidEvent, MariadbGtidEvent, HeartbeatLogEvent],
+                         RotateEvent, GtidEvent, MariadbGtidEvent, HeartbeatLogEvent, XAPrepareEvent],
             only_schemas=sorted({db for db, _ in self.tables}),
             # MariaDB serves file/position dumps like MySQL; is_mariadb=True would ignore them
             is_mariadb=False, enable_logging=False,
@@ -132,14 +113,21 @@ class BinlogSource:
                 if (event.schema, event.table) in self.tables:
                     changes.extend(self._changes(event, file, end, gtid))
                 continue
+            if isinstance(event, XAPrepareEvent):  # MySQL: the rows come before XA PREPARE, the outcome later
+                self._refuse_xa(changes, f"XA PREPARE at {file}:{end}")
             if isinstance(event, QueryEvent):
-                query = event.query.strip()
-                kind = _statement_kind(query)
-                if kind.startswith("BEGIN"):
+                db = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
+                statement = classify(event.query, db)
+                if statement.kind in ("begin", "inside"):
                     continue
-                if not kind.startswith("COMMIT"):
-                    self._ddl(event, kind, query, file, end)
-            # XidEvent, COMMIT, or a DDL statement: the transaction ends here
+                if statement.kind == "xa":
+                    self._refuse_xa(changes, f"{statement.text[:60]} at {file}:{end}")
+                elif statement.kind == "dml":
+                    self._refuse_statement_dml(statement, db, f"{file}:{end}")
+                    continue  # a statement on other tables, inside its transaction
+                elif statement.kind != "commit":
+                    self._ddl(statement, f"{file}:{end}")
+            # XidEvent, COMMIT, or a DDL statement (DDL commits implicitly): the transaction ends here
             self.position = BinlogPosition(file, end, gtid)
             yield Transaction(changes, self.position, event.timestamp, max(0, end - begin_pos))
             changes = []
@@ -173,23 +161,46 @@ class BinlogSource:
             yield Change(op, event.schema, event.table, key_columns, before, after,
                          types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp))
 
-    def _ddl(self, event, kind: str, query: str, file: str, end: int) -> None:
-        db = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
-        target = ddl_table(query, db)
-        if target not in self.tables:
+    def _captured(self, statement: Statement) -> list[str]:
+        named = [t for t in statement.tables if t in self.tables]
+        named += [t for t in sorted(self.tables) if t[0] in statement.databases]
+        return [".".join(t) for t in dict.fromkeys(named)]
+
+    def _refuse_xa(self, changes: list[Change], where: str) -> None:
+        if changes:
+            tables = sorted({f"{c.db}.{c.table}" for c in changes})
+            raise CaptureError(f"XA transaction changing {', '.join(tables)} ({where}): its outcome (XA COMMIT or "
+                               "XA ROLLBACK) comes later in the binlog, so capture cannot publish its rows exactly. "
+                               "Change these tables without XA during the migration.")
+
+    def _refuse_statement_dml(self, statement: Statement, db: str, where: str) -> None:
+        captured = self._captured(statement)
+        if captured or db in {d for d, _ in self.tables}:
+            what = ", ".join(captured) or f"database {db}"
+            raise CaptureError(f"statement-based DML on {what} at {where} ({statement.text[:80]!r}): its rows "
+                               "are not in the binlog. A session ran with binlog_format=STATEMENT or MIXED; set "
+                               "binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW, and reconnect "
+                               "the application), then take a new snapshot of these tables.")
+
+    def _ddl(self, statement: Statement, where: str) -> None:
+        captured = self._captured(statement)
+        if not captured:
             return
-        table = ".".join(target)
-        where = f"{file}:{end}"
-        if kind.startswith("TRUNCATE"):
-            msg = (f"TRUNCATE of {table} at {where}: its deleted rows are not in the binlog as "
+        tables = ", ".join(captured)
+        if statement.kind == "truncate":
+            msg = (f"TRUNCATE of {tables} at {where}: its deleted rows are not in the binlog as "
                    "row changes, so DynamoDB would keep them. Take a new snapshot of the table (mysql2dynamo "
                    "snapshot) or run with --on-truncate warn to go on and reconcile later with verify.")
             if self.policy.on_truncate == "fail":
                 raise CaptureError(msg)
             self.policy.warnings.append(msg)
             log.warning(msg)
+        elif statement.kind == "gone":
+            raise CaptureError(f"{statement.text[:80]!r} at {where} drops or renames {tables}: their rows leave "
+                               "without row events and later changes would not be captured under the old name. "
+                               "Stop the migration of these tables, or take a new snapshot and map the new names.")
         else:
-            msg = f"schema change at {where} on {table}: {' '.join(query.split())[:200]}"
+            msg = f"schema change at {where} on {tables}: {statement.text[:200]}"
             self.policy.warnings.append(msg)
             log.warning("%s (later events carry the new columns)", msg)
 

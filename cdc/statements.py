@@ -1,0 +1,102 @@
+"""What a statement in the binlog (a QueryEvent) means for the captured tables.
+
+With row-based logging, a QueryEvent carries transaction control (BEGIN, COMMIT, SAVEPOINT, XA ...)
+and DDL. Everything else is a warning sign: DML that reached the binlog as a statement (a session with
+binlog_format=STATEMENT or MIXED) changes rows without row events. The classification reads the
+statement as the server does: comments are skipped (an executable `/*!...*/` comment counts as its
+content), keywords in any case, several tables per statement (`DROP TABLE a, b`).
+
+| kind | examples | capture |
+|---|---|---|
+| begin | BEGIN, START TRANSACTION, XA START | opens a transaction |
+| inside | SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT, XA END | the transaction goes on |
+| commit | COMMIT, ROLLBACK | the transaction ends |
+| xa | XA PREPARE / COMMIT / ROLLBACK | refused when it holds captured changes |
+| dml | INSERT, UPDATE, DELETE, REPLACE, LOAD DATA as a statement | refused when it names a captured table |
+| truncate | TRUNCATE | --on-truncate policy (rows go without row events) |
+| gone | DROP TABLE / DATABASE, RENAME, CREATE OR REPLACE, ALTER ... RENAME of a captured table | refused |
+| ddl | any other statement | ends the transaction (DDL commits implicitly); ALTER is followed |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_COMMENTS = re.compile(r"/\*(?:M?!\d*)?(.*?)\*/|--[ \t][^\n]*|#[^\n]*", re.DOTALL)
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_TABLE = re.compile(rf"({_NAME})(?:\s*\.\s*({_NAME}))?")
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: str
+    tables: tuple[tuple[str, str], ...] = ()  # (db, table) the statement names, in the default db if unqualified
+    databases: tuple[str, ...] = ()  # DROP DATABASE
+    text: str = ""
+
+
+def _strip_comments(query: str) -> str:
+    return _COMMENTS.sub(lambda m: f" {m.group(1)} " if m.group(1) is not None and m.group(0).startswith("/*!")
+                         or (m.group(0).startswith("/*M!")) else " ", query)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+
+
+def _names(text: str, default_db: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for m in _TABLE.finditer(text):
+        first, second = _unquote(m.group(1)), m.group(2)
+        out.append((first, _unquote(second)) if second else (default_db, first))
+    return tuple(out)
+
+
+def classify(query: str, default_db: str) -> Statement:
+    text = " ".join(_strip_comments(query).split())
+    upper = text.upper()
+    words = upper.split()
+    first = words[0] if words else ""
+    two = " ".join(words[:2])
+    if first == "BEGIN" or two == "START TRANSACTION" or two in ("XA START", "XA BEGIN"):
+        return Statement("begin", text=text)
+    if first in ("SAVEPOINT", "RELEASE") or two == "ROLLBACK TO" or upper.startswith("ROLLBACK WORK TO") \
+            or two == "XA END":
+        return Statement("inside", text=text)
+    if first in ("COMMIT", "ROLLBACK"):
+        return Statement("commit", text=text)
+    if first == "XA":
+        return Statement("xa", text=text)
+    if first in ("INSERT", "REPLACE", "UPDATE", "DELETE", "LOAD"):
+        return Statement("dml", _names(text, default_db), text=text)
+    if first == "TRUNCATE":
+        m = re.match(r"TRUNCATE\s+(?:TABLE\s+)?(.*)$", text, re.IGNORECASE)
+        return Statement("truncate", _names(m.group(1), default_db)[:1] if m else (), text=text)
+    if first == "DROP":
+        m = re.match(r"DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?(" + _NAME + ")", text, re.IGNORECASE)
+        if m:
+            return Statement("gone", databases=(_unquote(m.group(1)),), text=text)
+        m = re.match(r"DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?(.*?)(?:\s+(?:RESTRICT|CASCADE))?$", text,
+                     re.IGNORECASE)
+        if m:
+            return Statement("gone", _names(m.group(1), default_db), text=text)
+    if first == "RENAME":
+        m = re.match(r"RENAME\s+TABLES?\s+(.*)$", text, re.IGNORECASE)
+        if m:  # a TO b, c TO d: the sources are gone under their names
+            pairs = re.split(r",", m.group(1))
+            return Statement("gone", tuple(n for p in pairs for n in _names(p.split(" TO ")[0].split(" to ")[0],
+                                                                            default_db)), text=text)
+    if two == "CREATE OR" and re.match(r"CREATE\s+OR\s+REPLACE\s+(?:TEMPORARY\s+)?TABLE\s", text, re.IGNORECASE):
+        m = re.match(r"CREATE\s+OR\s+REPLACE\s+(?:TEMPORARY\s+)?TABLE\s+(" + _NAME + r"(?:\s*\.\s*" + _NAME + ")?)",
+                     text, re.IGNORECASE)
+        return Statement("gone", _names(m.group(1), default_db) if m else (), text=text)
+    if two == "ALTER TABLE" or (first == "ALTER" and " TABLE " in f" {upper} "):
+        m = re.match(r"ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?(" + _NAME + r"(?:\s*\.\s*"
+                     + _NAME + ")?)(.*)$", text, re.IGNORECASE)
+        if m:
+            named = _names(m.group(1), default_db)[:1]
+            if re.search(r"\bRENAME\s+(?:TO\s+|AS\s+)?(?!COLUMN\b|INDEX\b|KEY\b)", m.group(2), re.IGNORECASE):
+                return Statement("gone", named, text=text)
+            return Statement("ddl", named, text=text)
+    return Statement("ddl", (), text=text)
