@@ -79,8 +79,11 @@ class BinlogSource:
         self.position = start
         learn_charsets_from(target.connect)  # non-Unicode character sets decode as this server converts them
         self.reader = BinLogStreamReader(
+            # read_timeout: heartbeats come every `heartbeat` s, so a silent socket is a dead one (half-open
+            # after a network cut): pymysql raises, the library reconnects from its position
             connection_settings={"host": target.host, "port": target.port, "user": target.user,
-                                 "password": target.password, "charset": "utf8mb4"},
+                                 "password": target.password, "charset": "utf8mb4", "connect_timeout": 10,
+                                 "read_timeout": max(30, int(heartbeat * 100)) if blocking else 60},
             server_id=reader_id, log_file=start.file, log_pos=start.pos, resume_stream=True,
             blocking=blocking, slave_heartbeat=heartbeat if blocking else None,
             only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent,
@@ -145,6 +148,10 @@ class BinlogSource:
                     raise CaptureError(f"{event.schema}.{event.table}.{c.name}: {e}") from None
         keys = event.primary_key
         key_columns = (keys,) if isinstance(keys, str) else tuple(keys or ())
+        if not key_columns and all(c.name is None for c in columns):
+            raise CaptureError(f"{event.schema}.{event.table}: the binlog carries no column names or primary key: "
+                               "the server logs binlog_row_metadata=MINIMAL (MySQL 8's default; MySQL 5.7 cannot "
+                               "log them). Set binlog_row_metadata=FULL (MySQL 8.0.14+, MariaDB 10.5+)")
         if not key_columns:
             raise CaptureError(f"{event.schema}.{event.table} has no primary key: changes cannot be keyed "
                                "(add a primary key or leave the table out of the mapping)")

@@ -48,6 +48,8 @@ def learn_from(connect: Callable[[], object]) -> None:
 def python_codec(charset: str) -> str:
     """The Python codec for a column's character set (MySQL's name, or python-mysql-replication's)."""
     name = _LIBRARY_NAMES.get(charset, charset)
+    if name == "binary":  # no codec: the library keeps the bytes (BINARY, VARBINARY, BLOB)
+        return name
     if name in _UNICODE:
         return _UNICODE[name]
     if name not in _learned:

@@ -33,6 +33,17 @@ log = logging.getLogger("mysql2dynamo.cdc")
 MAX_RECORD_BYTES = 1024 * 1024  # data + partition key
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 5 * 1024 * 1024
+# answers that no retry changes: the stream, the credentials or the key must be fixed first
+PERMANENT_ERRORS = frozenset({
+    "AccessDeniedException", "ResourceNotFoundException", "ValidationException", "InvalidArgumentException",
+    "UnrecognizedClientException", "InvalidSignatureException", "KMSAccessDeniedException",
+    "KMSDisabledException", "KMSNotFoundException", "KMSInvalidStateException", "KMSOptInRequired",
+})
+
+
+class PublishError(RuntimeError):
+    """Kinesis refuses the records for good (no stream, no permission, a disabled key); nothing was lost:
+    the checkpoint stays before the unacknowledged transactions."""
 
 
 @dataclass(order=True)
@@ -188,6 +199,11 @@ class KinesisPublisher:
         self.stats.calls += 1
         result = future.result()
         if isinstance(result, Exception):
+            code = getattr(result, "response", {}).get("Error", {}).get("Code", "")
+            if code in PERMANENT_ERRORS:
+                raise PublishError(f"Kinesis refuses PutRecords to stream {self.stream}: {code}: {result}. "
+                                   "Create the stream (mysql2dynamo stream --create), or grant kinesis:PutRecords "
+                                   "on it, then restart: capture resumes at its checkpoint") from result
             self.stats.failed_calls += 1
             log.warning("PutRecords of %d records failed, retrying: %s", len(batch), result)
             failed = batch

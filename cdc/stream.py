@@ -21,7 +21,7 @@ from pathlib import Path
 import pymysql
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
-from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher
+from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
 from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, check_binlog_settings, current_position, server_info
 from mysql2dynamo.keymap.schema import read_table_schema
 
@@ -160,7 +160,7 @@ class _CaptureLoop:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 self.ctl = _reconnect(self.target, self.ctl)
-            except CaptureError as e:
+            except (CaptureError, PublishError) as e:
                 self.reason = f"error: {e}"
                 raise
             finally:
@@ -206,7 +206,11 @@ class _CaptureLoop:
         """Send what is queued and store the last acknowledged position, whatever stopped us."""
         try:
             self.progress(f"stopping ({self.reason}): sending {self.publisher.backlog} queued records")
-            if not self.publisher.drain(timeout=60):
+            try:
+                drained = self.publisher.drain(timeout=60)
+            except PublishError:
+                drained = False
+            if not drained:
                 self.progress(f"WARNING: {self.publisher.backlog} records not acknowledged; "
                               "they are sent again on restart")
             self.save_checkpoint()

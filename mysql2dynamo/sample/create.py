@@ -44,8 +44,11 @@ def create_sample(url: str, database: str = "shop", customers: int = 1000, seed:
     conn = connect(url, autocommit=False)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (database,))
+            if cur.fetchone()[0]:  # an empty database is kept: no DROP in the binlog a capture may be reading
+                cur.execute(f"DROP DATABASE `{database}`")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 "
+                        "COLLATE utf8mb4_unicode_ci")
             cur.execute(f"USE `{database}`")
             for ddl in TABLES.values():
                 cur.execute(ddl)

@@ -1,0 +1,34 @@
+"""Capture fails loud instead of hanging or moving on (the no-silent-loss issue, capture side)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.publisher import PublishError
+from mysql2dynamo.cdc.stream import StreamSettings, run_stream
+from mysql2dynamo.ground.mysql import connect
+from tests.conftest import binlog_now, unique
+
+
+def test_a_missing_stream_stops_capture_at_once_with_the_way_out(local_stack, fresh_db, kinesis, tmp_path):
+    """Before: PutRecords answered ResourceNotFoundException and the publisher retried forever, past
+    --max-seconds, until killed."""
+    start = binlog_now(local_stack.mysql_url)
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        before_insert = binlog_now(local_stack.mysql_url)
+        cur.execute("INSERT INTO t VALUES (1), (2)")
+    conn.close()
+    store = FileCheckpointStore(tmp_path / "cp.json")
+    settings = StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], unique("missing"), store, start=start,
+                              max_seconds=60)
+    began = time.monotonic()
+    with pytest.raises(PublishError, match=r"ResourceNotFoundException.*--create"):
+        run_stream(settings, kinesis, install_signals=False)
+    assert time.monotonic() - began < 30
+    saved = store.load()  # the rows were not acknowledged: a restart reads them again
+    assert saved is None or saved.position <= before_insert
