@@ -32,3 +32,28 @@ def test_a_missing_stream_stops_capture_at_once_with_the_way_out(local_stack, fr
     assert time.monotonic() - began < 30
     saved = store.load()  # the rows were not acknowledged: a restart reads them again
     assert saved is None or saved.position <= before_insert
+
+
+def test_compressed_binlog_events_are_refused(local_stack, fresh_db):
+    """MariaDB's log_bin_compress writes *_COMPRESSED row events the library cannot read: before, they
+    were filtered out and their rows silently lost."""
+    from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError
+    from mysql2dynamo.cdc.server import server_info
+    from mysql2dynamo.ground.mysql import MySQLTarget
+
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, doc TEXT)")
+        start = binlog_now(local_stack.mysql_url)
+        cur.execute("SET GLOBAL log_bin_compress = ON")
+        try:
+            cur.execute("INSERT INTO t VALUES (1, %s)", ("compressible " * 200,))
+        finally:
+            cur.execute("SET GLOBAL log_bin_compress = OFF")
+        info = server_info(conn)
+    conn.close()
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.t"], start, info,
+                          blocking=False)
+    with pytest.raises(CaptureError, match="compressed binlog event.*log_bin_compress=OFF"):
+        list(source)
+    source.close()
