@@ -55,8 +55,15 @@ class CaptureError(RuntimeError):
 
 @dataclass
 class Transaction:
+    """Changes of one transaction, or one part of a large one.
+
+    `end` is the position after the commit, the resume point once the transaction is acknowledged.
+    A transaction of more than `max_changes` rows comes in parts so memory stays bounded: every part
+    but the last has `end=None`, so no checkpoint can land inside the transaction.
+    """
+
     changes: list[Change]
-    end: BinlogPosition  # after the commit: the resume point once this transaction is acknowledged
+    end: BinlogPosition | None
     ts: int
     binlog_bytes: int = 0
 
@@ -77,13 +84,14 @@ class BinlogSource:
 
     def __init__(self, target: MySQLTarget, tables: list[str], start: BinlogPosition, info: ServerInfo,
                  *, reader_id: int = 54321, blocking: bool = True, heartbeat: float = 0.1,
-                 policy: CapturePolicy | None = None) -> None:
+                 policy: CapturePolicy | None = None, max_changes: int = 10_000) -> None:
         # heartbeat: the idle server wakes the reader every `heartbeat` s, so the stream collects
         # Kinesis acknowledgements (and checkpoints) that fast even when no change comes
         self.tables = {tuple(t.split(".", 1)) for t in tables}
         self.info = info
         self.policy = policy or CapturePolicy()
         self.position = start
+        self.max_changes = max_changes
         learn_charsets_from(target.connect)  # non-Unicode character sets decode as this server converts them
         self.reader = BinLogStreamReader(
             # read_timeout: heartbeats come every `heartbeat` s, so a silent socket is a dead one (half-open
@@ -133,6 +141,9 @@ class BinlogSource:
             if isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
                 if (event.schema, event.table) in self.tables:
                     changes.extend(self._changes(event, file, end, gtid))
+                    if len(changes) >= self.max_changes:  # a part of a large transaction: no resume point
+                        yield Transaction(changes, None, event.timestamp)
+                        changes = []
                 continue
             if isinstance(event, XAPrepareEvent):  # MySQL: the rows come before XA PREPARE, the outcome later
                 self._refuse_xa(changes, f"XA PREPARE at {file}:{end}")

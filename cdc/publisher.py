@@ -227,4 +227,4 @@ class KinesisPublisher:
         while self._order and self._outstanding[self._order[0][0]] == 0:
             tx, end = self._order.popleft()
             del self._outstanding[tx]
-            self.acknowledged = end
+            self.acknowledged = end or self.acknowledged  # a part of a large transaction is no resume point

@@ -170,13 +170,13 @@ class _CaptureLoop:
         s, publisher, metrics = self.settings, self.publisher, self.metrics
         for item in source:
             if isinstance(item, Transaction):
-                metrics.transactions += 1
+                metrics.transactions += item.end is not None
                 metrics.events += len(item.changes)
                 metrics.binlog_bytes += item.binlog_bytes
                 if item.changes:
                     metrics.lag_seconds = max(0.0, time.time() - item.ts)
                 publisher.add(item)
-                self.read_to = item.end
+                self.read_to = item.end or self.read_to
             elif not publisher.backlog:
                 metrics.lag_seconds = 0.0  # a heartbeat with nothing queued: caught up
             publisher.pump(block=publisher.backlog > MAX_BACKLOG)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-
+from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.publisher import PublishError
+from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-from mysql2dynamo.ground.mysql import connect
+
+from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from tests.conftest import binlog_now, unique
 
 
@@ -37,10 +39,6 @@ def test_a_missing_stream_stops_capture_at_once_with_the_way_out(local_stack, fr
 def test_compressed_binlog_events_are_refused(local_stack, fresh_db):
     """MariaDB's log_bin_compress writes *_COMPRESSED row events the library cannot read: before, they
     were filtered out and their rows silently lost."""
-    from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError
-    from mysql2dynamo.cdc.server import server_info
-    from mysql2dynamo.ground.mysql import MySQLTarget
-
     conn = connect(local_stack.mysql_url, fresh_db)
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, doc TEXT)")
@@ -57,3 +55,25 @@ def test_compressed_binlog_events_are_refused(local_stack, fresh_db):
     with pytest.raises(CaptureError, match="compressed binlog event.*log_bin_compress=OFF"):
         list(source)
     source.close()
+
+
+def test_a_large_transaction_comes_in_parts_with_no_resume_point_inside(local_stack, fresh_db, kinesis, stream_name,
+                                                                        tmp_path):
+    """Before, a whole transaction was held in memory (a multi-million-row UPDATE could crash-loop capture)."""
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, n INT)")
+        cur.execute("INSERT INTO t SELECT seq, 0 FROM seq_1_to_5000")
+        start = binlog_now(local_stack.mysql_url)
+        cur.execute("UPDATE t SET n = n + 1")  # one transaction, 5,000 row changes
+        after = binlog_now(local_stack.mysql_url)
+        info = server_info(conn)
+    conn.close()
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.t"], start, info,
+                          blocking=False, max_changes=700)
+    parts = [tx for tx in source if isinstance(tx, Transaction) and tx.changes]
+    source.close()
+    assert max(len(p.changes) for p in parts) < 700 + 500  # one rows event holds a few hundred rows at most
+    assert sum(len(p.changes) for p in parts) == 5000 and len(parts) > 4
+    assert [p.end is None for p in parts] == [True] * (len(parts) - 1) + [False]
+    assert parts[-1].end <= after
