@@ -79,6 +79,49 @@ def java_float_text(x: float, single: bool = False) -> str:
     return _java_layout(negative, mantissa.replace(".", "").rstrip("0"), int(exp) + 1)
 
 
+DYNAMO_NUMBER_RANGE = (1e-130, 1e126)  # DynamoDB N magnitudes: 1E-130 <= |x| < 1E+126 (or 0)
+
+
+def float_text(x: float, single: bool) -> str:
+    """The canonical text of a MySQL FLOAT (`single`) or DOUBLE value, the same on every JVM.
+
+    The fewest significant digits, rounded half-even from the exact binary value, that read back
+    as the same binary32 (binary64) value, in Float.toString's layout. The Spark engine computes
+    the same text in the JVM with exact BigDecimal arithmetic (io.mysql2dynamo.emr.NumberText in
+    the converter jar), never with the JDK's own float printing, whose digits changed in Java 19.
+    """
+    if not math.isfinite(x):
+        raise BadValue(f"floating point value {x!r} is not a number DynamoDB can store")
+    negative = math.copysign(1.0, x) < 0
+    a = abs(x)
+    if a == 0:
+        return "-0.0" if negative else "0.0"
+    if not single and not DYNAMO_NUMBER_RANGE[0] <= a < DYNAMO_NUMBER_RANGE[1]:
+        raise BadValue(f"floating point value {x!r} is outside DynamoDB's number range (1E-130 to 1E+126)",
+                       "number_too_large")
+    max_digits = 9 if single else 17
+    text = f"{a:.{max_digits - 1}e}"
+    for p in range(1, max_digits):
+        candidate = f"{a:.{p - 1}e}"
+        if (_reads_back_as_float32(candidate, a) if single else float(candidate) == a):
+            text = candidate
+            break
+    mantissa, exp = text.split("e")
+    return _java_layout(negative, mantissa.replace(".", "").rstrip("0"), int(exp) + 1)
+
+
+def _reads_back_as_float32(text: str, a: float) -> bool:
+    """Exactly: does decimal `text` round (half-even) to the positive binary32 value `a`?"""
+    bits = struct.unpack("<I", struct.pack("<f", a))[0]
+    below = struct.unpack("<f", struct.pack("<I", bits - 1))[0]
+    exact, lower = Decimal(a), Decimal(below)
+    low = _CTX.divide(_CTX.add(lower, exact), 2)
+    high = _CTX.add(exact, _CTX.divide(_CTX.subtract(exact, lower), 2)) if bits == 0x7F7FFFFF else \
+        _CTX.divide(_CTX.add(exact, Decimal(struct.unpack("<f", struct.pack("<I", bits + 1))[0])), 2)
+    d = Decimal(text)
+    return low < d < high or (bits % 2 == 0 and d in (low, high))
+
+
 def to_float32(x: float) -> float:
     """Round a Python float to binary32 (MySQL FLOAT), as Spark's FloatType holds it."""
     try:
