@@ -143,7 +143,7 @@ class _Compiler:
         raise AssertionError(e)
 
     def text(self, e: Expr) -> SV:
-        """The text form of `e` (see functions.to_text_spark), with float errors."""
+        """The text form of `e` (see keymap.text.to_text_spark), with float errors."""
         v, t = self.expr(e), self.cr.type_of(e)
         err = float_reason(v.col, t) if t.kind in (Kind.FLOAT, Kind.DOUBLE) else None
         return SV(to_text_spark(v.col, t), first_error(v.err, err))
