@@ -62,7 +62,7 @@ def target_problems(checked, targets: list[TargetTable]) -> tuple[list[str], lis
     whose key is not the table's key, or whose GSI key attribute has the wrong type, is refused by
     DynamoDB (ValidationException), so the load would reject them all; a GSI key attribute no rule
     writes leaves that index empty (fine for a sparse index, a typo otherwise)."""
-    from mysql2dynamo.keymap.checker import KEY_KINDS
+    from mysql2dynamo.keymap.item_rules import KEY_KINDS
 
     errors, warnings = [], []
     for t in (t for t in targets if t.exists):

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from mysql2dynamo.jobs.canonical import canonical_item, differing_attributes
 from mysql2dynamo.jobs.dynamodb_scan import scan_tables
-from mysql2dynamo.keymap.checker import CheckedMapping, check
+from mysql2dynamo.keymap.checked import CheckedMapping
+from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.spec import Mapping, load_mapping_file
 
 DELETED = "_deleted"

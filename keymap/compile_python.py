@@ -12,12 +12,14 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
-from mysql2dynamo.keymap.checker import CheckedMapping, CheckedRule
-from mysql2dynamo.keymap.functions import FUNCTIONS, TEXT, TYPED_PY, number_py_text, set_members, to_text_py
-from mysql2dynamo.keymap.items import KEY_LIMITS, MAX_ITEM_BYTES, AttrValue, item_json, item_size
+from mysql2dynamo.keymap.checked import CheckedMapping, CheckedRule
+from mysql2dynamo.keymap.functions import FUNCTIONS
+from mysql2dynamo.keymap.item_rules import KEY_LIMITS, MAX_ITEM_BYTES, AttrValue, item_json, item_size
+from mysql2dynamo.keymap.text import number_py_text, set_members, to_text_py
 from mysql2dynamo.keymap.types import Column, Kind, VType, set_order, value_type
 from mysql2dynamo.keymap.values import _CTX, BadValue, dynamo_json_value, java_float_text, parse_json, to_float32
 
@@ -203,28 +205,12 @@ class _Compiler:
         return run_arith
 
     def _call(self, e: Call, t: VType) -> Fn:
-        name = e.name
-        if name == "coalesce":
-            fns = [self.expr(a) for a in e.args]
-
-            def run_coalesce(row: Row):
-                for f in fns:
-                    if (v := f(row)) is not None:
-                        return v
-                return None
-            return run_coalesce
-        if name == "if":
-            fc, fa, fb = (self.expr(a) for a in e.args)
-            return lambda row: fa(row) if fc(row) is True else fb(row)
-        if name in ("str", "iso"):
-            return self._text(e.args[0])
-        if name in TYPED_PY:
-            f, at, impl = self.expr(e.args[0]), self.cr.type_of(e.args[0]), TYPED_PY[name]
-            return lambda row: None if (v := f(row)) is None else impl(v, at)
-        fn = FUNCTIONS[name]
-        args = [self._text(a) if fn.params[min(i, len(fn.params) - 1)] == TEXT else self.expr(a)
-                for i, a in enumerate(e.args)]
-        impl = fn.py
+        """Through the function's entry (keymap.functions); lazy ones get the compiled arguments."""
+        fn = FUNCTIONS[e.name]
+        if fn.nulls.lazy:
+            return fn.py(*[self.expr(a) for a in e.args])
+        args = [self._text(a) if fn.param(i).as_text else self.expr(a) for i, a in enumerate(e.args)]
+        impl = partial(fn.py, types=[self.cr.type_of(a) for a in e.args]) if fn.typed else fn.py
 
         def run(row: Row):
             values = [a(row) for a in args]

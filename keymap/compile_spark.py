@@ -8,7 +8,7 @@ rule) with columns:
     _item              the item as compact DynamoDB JSON (null when rejected) -- the text the
                        EMR connector's JSON converter reads
     _key               DynamoDB JSON of the key attributes only (collision checks)
-    _size              item size in bytes (DynamoDB rules, see keymap.items)
+    _size              item size in bytes (DynamoDB rules, see keymap.item_rules)
     _reject_reason     null, or null_key / empty_key / key_too_large / bad_value /
                        number_too_large / item_too_large
     _reject_message    "<rule>: <detail>; source key <pk=...>"
@@ -23,18 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
-from mysql2dynamo.keymap.checker import CheckedMapping, CheckedRule, item_bound, value_bound
-from mysql2dynamo.keymap.functions import (
-    FUNCTIONS,
-    INT_LIT,
-    STR_LIT,
-    TEXT,
-    TYPED_ERROR_SPARK,
-    TYPED_SPARK,
-    float_error_spark,
-    to_text_spark,
-)
-from mysql2dynamo.keymap.items import KEY_LIMITS, MAX_ITEM_BYTES
+from mysql2dynamo.keymap.checked import CheckedMapping, CheckedRule
+from mysql2dynamo.keymap.functions import FUNCTIONS
+from mysql2dynamo.keymap.item_rules import KEY_LIMITS, MAX_ITEM_BYTES, value_bound
+from mysql2dynamo.keymap.spark_value import SV, first_error, null_text
+from mysql2dynamo.keymap.text import float_error_spark, to_text_spark
 from mysql2dynamo.keymap.types import JSON_MAX_DEPTH, Kind, VType
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -43,32 +36,13 @@ from pyspark.sql import types as T
 JSON_OPTIONS = {"ignoreNullFields": "true"}
 
 
-@dataclass(frozen=True)
-class SV:
-    """A compiled value: the Column and a reason-code Column that is non-null on a bad value."""
-
-    col: Column
-    err: Column | None = None
-
-
-def _first(*errs: Column | None) -> Column | None:
-    real = [e for e in errs if e is not None]
-    if not real:
-        return None
-    return real[0] if len(real) == 1 else F.coalesce(*real)
-
-
-def _null_str() -> Column:
-    return F.lit(None).cast("string")
-
-
 def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
 def float_reason(c: Column, t: VType) -> Column:
     """Reason code where a FLOAT/DOUBLE value has no portable number text (see keymap.values)."""
-    return (F.when(c.isNull(), _null_str())
+    return (F.when(c.isNull(), null_text())
             .when(F.isnan(c) | (F.abs(c) == float("inf")), F.lit("bad_value"))
             .when(float_error_spark(c, t), F.lit("number_too_large")))
 
@@ -96,7 +70,7 @@ def _variant_scalar(v: Column) -> Column:
 def _variant_ddb(v: Column, depth: int) -> Column:
     """DynamoDB JSON of a variant, unrolled to JSON_MAX_DEPTH levels (deeper: null = bad value)."""
     if depth > JSON_MAX_DEPTH:
-        return _null_str()
+        return null_text()
     obj = F.try_variant_get(v, "$", "map<string,variant>")
     arr = F.try_variant_get(v, "$", "array<variant>")
     entries = F.when(obj.isNotNull(), F.transform(F.map_entries(obj), lambda e: F.struct(
@@ -151,7 +125,7 @@ class _Compiler:
             return SV(_lit(e.value, t))
         if isinstance(e, Template):
             parts = [SV(F.lit(p)) if isinstance(p, str) else self.text(p) for p in e.parts]
-            return SV(F.concat(*[p.col for p in parts]), _first(*[p.err for p in parts]))
+            return SV(F.concat(*[p.col for p in parts]), first_error(*[p.err for p in parts]))
         if isinstance(e, Not):
             a = self.expr(e.operand)
             return SV(~a.col, a.err)
@@ -161,7 +135,7 @@ class _Compiler:
         if isinstance(e, In):
             a, items = self.expr(e.operand), [self.expr(i) for i in e.items]
             c = a.col.isin(*[i.col for i in items])
-            return SV(~c if e.negated else c, _first(a.err, *[i.err for i in items]))
+            return SV(~c if e.negated else c, first_error(a.err, *[i.err for i in items]))
         if isinstance(e, BinOp):
             return self._binop(e, t)
         if isinstance(e, Call):
@@ -169,14 +143,14 @@ class _Compiler:
         raise AssertionError(e)
 
     def text(self, e: Expr) -> SV:
-        """The text form of `e` (see functions.to_text_spark), with float errors."""
+        """The text form of `e` (see keymap.text.to_text_spark), with float errors."""
         v, t = self.expr(e), self.cr.type_of(e)
         err = float_reason(v.col, t) if t.kind in (Kind.FLOAT, Kind.DOUBLE) else None
-        return SV(to_text_spark(v.col, t), _first(v.err, err))
+        return SV(to_text_spark(v.col, t), first_error(v.err, err))
 
     def _binop(self, e: BinOp, t: VType) -> SV:
         a, b = self.expr(e.left), self.expr(e.right)
-        err = _first(a.err, b.err)
+        err = first_error(a.err, b.err)
         op = e.op
         if op == "and":
             return SV(a.col & b.col, err)
@@ -200,37 +174,23 @@ class _Compiler:
         return SV(col.cast("float") if t.kind is Kind.FLOAT else col.cast("double"), err)
 
     def _call(self, e: Call, t: VType) -> SV:
-        name = e.name
-        if name == "coalesce":
-            args = [self._cast_common(self.expr(a), self.cr.type_of(a), t) for a in e.args]
-            err = args[-1].err
-            for a in reversed(args[:-1]):
-                err = _first(a.err, F.when(a.col.isNull(), err) if err is not None else None)
-            return SV(F.coalesce(*[a.col for a in args]), err)
-        if name == "if":
-            c = self.expr(e.args[0])
-            a, b = (self._cast_common(self.expr(x), self.cr.type_of(x), t) for x in e.args[1:])
-            branch = None
-            if a.err is not None or b.err is not None:
-                branch = F.when(c.col, a.err if a.err is not None else _null_str()) \
-                    .otherwise(b.err if b.err is not None else _null_str())
-            return SV(F.when(c.col, a.col).otherwise(b.col), _first(c.err, branch))
-        if name in ("str", "iso"):
-            return self.text(e.args[0])
-        if name in TYPED_SPARK:
-            a, at = self.expr(e.args[0]), self.cr.type_of(e.args[0])
-            return SV(TYPED_SPARK[name](a.col, at), _first(a.err, TYPED_ERROR_SPARK[name](a.col, at)))
-        fn = FUNCTIONS[name]
+        """Through the function's entry (keymap.functions); lazy ones get the compiled arguments."""
+        fn = FUNCTIONS[e.name]
+        if fn.nulls.lazy:
+            return fn.spark(*[self._cast_common(self.expr(a), self.cr.type_of(a), t) if fn.param(i).branch
+                              else self.expr(a) for i, a in enumerate(e.args)])
         cols, errs = [], []
         for i, arg in enumerate(e.args):
-            param = fn.params[min(i, len(fn.params) - 1)]
-            if param in (INT_LIT, STR_LIT):
+            param = fn.param(i)
+            if param.literal is not None:
                 cols.append(arg.value)  # type: ignore[attr-defined]
                 continue
-            v = self.text(arg) if param == TEXT else self.expr(arg)
+            v = self.text(arg) if param.as_text else self.expr(arg)
             cols.append(v.col)
             errs.append(v.err)
-        return SV(fn.spark(*cols), _first(*errs))
+        typed = {"types": [self.cr.type_of(a) for a in e.args]} if fn.typed else {}
+        reject = fn.spark_reject(*cols, **typed) if fn.spark_reject else None
+        return SV(fn.spark(*cols, **typed), first_error(*errs, reject))
 
     @staticmethod
     def _cast_common(v: SV, t: VType, common: VType) -> SV:
@@ -267,7 +227,7 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
         payload = v.col.cast("string")
         tag, size = "N", _number_size(payload)
         if k is not Kind.NUMBER:
-            err = _first(err, float_reason(v.col, t))
+            err = first_error(err, float_reason(v.col, t))
     elif k is Kind.BINARY:
         payload, tag, size = v.col, "B", F.octet_length(v.col)
     elif k is Kind.BOOL:
@@ -285,7 +245,7 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
             value = F.coalesce(value, F.parse_json(F.lit('{"NULL":true}')))
             present = F.lit(True)
         size = F.coalesce(F.octet_length(ddb.col), F.lit(1))
-        return _AttrCols(value, present, size, _first(err, ddb.err))
+        return _AttrCols(value, present, size, first_error(err, ddb.err))
     elif k is Kind.NULL:
         payload, tag, size = F.lit(None).cast("string"), "S", F.lit(None).cast("long")
     else:
@@ -397,7 +357,7 @@ class _RulePlan:
                 if bound is None or bound > limit:  # the checker's bound proves most keys fit
                     chain.append((self.col(f"s{j}") > limit, F.lit("key_too_large"),
                                   F.lit(f"key attribute {a.name} is larger than {limit} bytes")))
-        bound = item_bound(cr)
+        bound = cr.item_bound()
         if bound is None or bound > MAX_ITEM_BYTES:
             total = F.col(quote(self.p + "size"))
             too_large = F.concat(F.lit("item of "), total.cast("string"),

@@ -1,167 +1,133 @@
-"""The closed set of keymap functions: ONE table, each entry with its type rule, its Python
-implementation (replay) and its Spark implementation (bulk load) side by side.
-
-Adding a function means adding one `Function(...)` entry below; the checker, both compilers,
-the docs test and the differential property test pick it up from `FUNCTIONS`.
-
-Also here: the text form of every value kind (`to_text_py` / `to_text_spark`), used by templates
-and `str()`, because it is the most important "function" of all: it builds keys.
+"""The closed set of keymap functions: ONE entry per function in `FUNCTIONS`, with all its facts
+(parameters and their checks, type rule, null behaviour, injectivity, size bound) and its Python
+(replay) and Spark (bulk load) implementations side by side. keymap/function_entry.py says what each
+fact means; the type checker, the lints, both compilers, the docs test and the differential test
+read them from here. Adding a function means adding one `Function(...)` entry below.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mysql2dynamo.keymap.types import Kind, VType, number_text, set_order
-from mysql2dynamo.keymap.values import _CTX, BadValue, decimal_text, java_float_text, to_float32
+from mysql2dynamo.keymap.function_entry import Arg, Function, Nulls, Param, largest, registry, text_of, unbounded
+from mysql2dynamo.keymap.spark_value import SV, F, first_error, null_text
+from mysql2dynamo.keymap.types import Kind, VType
+from mysql2dynamo.keymap.values import _CTX, BadValue
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
+Fn = Callable[[dict], Any]  # a compiled Python argument: row -> value
 
-class _LazySparkFunctions:
-    """`pyspark.sql.functions`, imported on first use: the replay Lambda ships without pyspark."""
-
-    def __getattr__(self, name: str):
-        from pyspark.sql import functions
-
-        return getattr(functions, name)
+# --- parameters ----------------------------------------------------------------------------------
 
 
-F = _LazySparkFunctions()
-
-# ---------------------------------------------------------------------------------------------
-# text form of values
-# ---------------------------------------------------------------------------------------------
+def _positive(v: int, where: str) -> str | None:
+    return None if v > 0 else f"expected a positive integer for {where}"
 
 
-def _dt_text(v: dt.datetime, fsp: int) -> str:
-    base = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-    return base + (f".{v.microsecond:06d}"[: fsp + 1] if fsp else "")
+def _non_empty(v: str, where: str) -> str | None:
+    return None if v else f"expected a non-empty fill text for {where}"
 
 
-def _time_text(v: dt.timedelta | str, fsp: int) -> str:
-    from mysql2dynamo.keymap.types import time_text
-
-    full = v if isinstance(v, str) else time_text(v)
-    return full[: len(full) - 6 - (fsp == 0) + fsp]
-
-
-def _float_py(v: float, t: VType) -> float:
-    """Python floats of a FLOAT column are rounded to binary32, as MySQL stores them."""
-    return to_float32(float(v)) if t.kind is Kind.FLOAT else float(v)
+def _time_format(v: str, where: str) -> str | None:
+    try:
+        strftime_tokens(v)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
-def number_py_text(v, t: VType) -> str:
-    if t.scale < 0:  # num(): free scale, normalised
-        return decimal_text(_CTX.normalize(v) if v != 0 else Decimal(0))
-    if isinstance(v, int) and not isinstance(v, bool):
-        return str(v) if t.scale == 0 else number_text(v, t.scale)
-    return number_text(v, t.scale)
+TEXT = Param("a value", as_text=True)
+ANY = Param("a value")
+BRANCH = Param("a value", branch=True)
+CONDITION = Param("a condition", kinds=frozenset({Kind.BOOL}))
+TEMPORAL = Param("a DATE or DATETIME", kinds=frozenset({Kind.DATE, Kind.DATETIME}))
+TEMPORAL_TEXT = Param("a DATE, DATETIME or TIME", kinds=frozenset({Kind.DATE, Kind.DATETIME, Kind.TIME}),
+                      as_text=True)
+INT = Param("an integer literal", literal=int)
+POSITIVE = Param("an integer literal", literal=int, check=_positive)
+FILL = Param("a string literal", literal=str, check=_non_empty)
+TIME_FORMAT = Param("a string literal", literal=str, check=_time_format)
+STR = Param("a string literal", literal=str)
+
+# --- type rules ----------------------------------------------------------------------------------
 
 
-def to_text_py(v, t: VType) -> str | None:
-    """The text of a Python value of type `t` (None stays None)."""
-    if v is None:
-        return None
-    k = t.kind
-    if k is Kind.NUMBER:
-        return number_py_text(v, t)
-    if k in (Kind.FLOAT, Kind.DOUBLE):
-        return java_float_text(_float_py(v, t), k is Kind.FLOAT)
-    if k in (Kind.STRING, Kind.JSON):
-        return v
-    if k is Kind.BINARY:
-        return bytes(v).hex()
-    if k is Kind.DATE:
-        return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
-    if k is Kind.DATETIME:
-        return _dt_text(v, t.fsp)
-    if k is Kind.TIME:
-        return _time_text(v, t.fsp)
-    if k is Kind.SET:
-        return ",".join(sorted(set_members(v), key=set_order(t.members)))
-    if k is Kind.BOOL:
-        return "true" if v else "false"
-    raise AssertionError(k)
+def _number(p: int) -> Callable[[list[VType]], VType]:
+    return lambda _: VType(Kind.NUMBER, precision=p)
 
 
-def set_members(v) -> set[str]:
-    if isinstance(v, str):
-        return set(v.split(",")) if v else set()
-    return set(v)
+def _text(_: list[VType]) -> VType:
+    return VType(Kind.STRING)
 
 
-def float_error_spark(c: Column, t: VType) -> Column:
-    """True where a FLOAT/DOUBLE value has no portable number text (NaN, Inf, huge, subnormal)."""
-    a = F.abs(c.cast("double"))
-    low = 2.0**-126 if t.kind is Kind.FLOAT else 2.0**-1022
-    return c.isNotNull() & (F.isnan(c) | (a >= F.lit(2.0**63)) | ((a != 0) & (a < F.lit(low))))
+def _json_result(_: list[VType]) -> VType:
+    return VType(Kind.JSON)
 
 
-def datetime_pattern(fsp: int) -> str:
-    return "yyyy-MM-dd'T'HH:mm:ss" + ("." + "S" * fsp if fsp else "")
+def _common(types: list[VType]) -> VType:
+    """The type of coalesce/if results: all non-null arguments must share a kind."""
+    real = [t for t in types if t.kind is not Kind.NULL]
+    if not real:
+        return VType(Kind.NULL)
+    kinds = {t.kind for t in real}
+    if len(kinds) > 1:
+        raise TypeError("arguments have different types: " + ", ".join(sorted(k.value for k in kinds))
+                        + " (wrap them with str() or num())")
+    first = real[0]
+    if first.kind is Kind.NUMBER:
+        if any(t.spark_text for t in real):
+            if len(real) > 1:
+                raise TypeError("numbers from num() or DECIMAL(>38) cannot be combined; use str()")
+            return first
+        scale = max(t.scale for t in real)
+        digits = max(t.precision - t.scale for t in real)
+        if digits + scale > 38:
+            raise TypeError(f"combined number needs {digits + scale} digits (> 38)")
+        return VType(Kind.NUMBER, precision=digits + scale, scale=scale)
+    if first.kind in (Kind.DATETIME, Kind.TIME):
+        return first.but(fsp=max(t.fsp for t in real))
+    if first.kind is Kind.SET and len({t.members for t in real}) > 1:
+        raise TypeError("SET arguments have different member lists")
+    return first
 
 
-def to_text_spark(c: Column, t: VType) -> Column:
-    """Spark Column with the same text as `to_text_py` (float errors: compile_spark.float_reason)."""
-    k = t.kind
-    if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE, Kind.DATE, Kind.BOOL):
-        return c.cast("string")
-    if k in (Kind.STRING, Kind.JSON):
-        return c
-    if k is Kind.BINARY:
-        return F.lower(F.hex(c))
-    if k is Kind.DATETIME:
-        return F.date_format(c, datetime_pattern(t.fsp))
-    if k is Kind.TIME:
-        return F.substring(c, F.lit(1), F.length(c) - (6 - t.fsp + (t.fsp == 0)))
-    if k is Kind.SET:
-        return F.array_join(c, ",")
-    if k is Kind.NULL:
-        return F.lit(None).cast("string")
-    raise AssertionError(k)
+# --- size rules ----------------------------------------------------------------------------------
 
 
-# ---------------------------------------------------------------------------------------------
-# the function table
-# ---------------------------------------------------------------------------------------------
-
-TEXT = "text"  # parameter accepting any value, converted with its text form
-INT_LIT = "int_lit"  # parameter that must be an integer literal
-STR_LIT = "str_lit"  # parameter that must be a string literal
-TEMPORAL = "temporal"  # DATE or DATETIME
-ANY_TEMPORAL = "any_temporal"  # DATE, DATETIME or TIME
+def _first_text(args: list[Arg]) -> int | None:
+    """Never longer than the first argument's text."""
+    return text_of(args[0])
 
 
-@dataclass(frozen=True)
-class Function:
-    """One keymap function.
-
-    `params` lists parameter kinds (`TEXT`, `INT_LIT`, ...; `*` repeats the last one),
-    `result` computes the result type from the argument types, `py` takes the argument values
-    (never None: a None argument makes the result None, except for coalesce/if, which the
-    compilers handle themselves) and `spark` takes the argument Columns.
-    """
-
-    name: str
-    params: tuple[str, ...]
-    min_args: int
-    result: Callable[[list[VType]], VType]
-    py: Callable
-    spark: Callable
-    doc: str
-    example: str
-    varargs: bool = False
+def _case_size(args: list[Arg]) -> int | None:
+    """Unicode case mapping can expand a character up to three."""
+    size = text_of(args[0])
+    return None if size is None else 3 * size
 
 
-STRING_T = VType(Kind.STRING)
+def _pad_size(args: list[Arg]) -> int | None:
+    """The text, and at most `width` fill characters of up to 4 bytes each."""
+    size = text_of(args[0])
+    return None if size is None else size + 4 * args[1].value
+
+
+def _fmt_time_size(args: list[Arg]) -> int | None:
+    """Every byte of the format gives at most 6 (`%f`: six digits for two bytes)."""
+    return 6 * len(args[1].value.encode())
+
+
+# --- implementations -----------------------------------------------------------------------------
+
+
+def _same(v: Any) -> Any:
+    return v
 
 
 def _substr_py(s: str, pos: int, length: int | None = None) -> str:
@@ -258,58 +224,7 @@ def _floor_div_spark(c: Column, n: int) -> Column:
     return F.call_function("div", c - F.pmod(c, F.lit(n)), F.lit(n))
 
 
-def _number(p: int) -> Callable[[list[VType]], VType]:
-    return lambda _: VType(Kind.NUMBER, precision=p)
-
-
-def _text(_: list[VType]) -> VType:
-    return STRING_T
-
-
-def _common(types: list[VType]) -> VType:
-    """The type of coalesce/if results: all non-null arguments must share a kind."""
-    real = [t for t in types if t.kind is not Kind.NULL]
-    if not real:
-        return VType(Kind.NULL)
-    kinds = {t.kind for t in real}
-    if len(kinds) > 1:
-        raise TypeError("arguments have different types: " + ", ".join(sorted(k.value for k in kinds))
-                        + " (wrap them with str() or num())")
-    first = real[0]
-    if first.kind is Kind.NUMBER:
-        if any(t.spark_text for t in real):
-            if len(real) > 1:
-                raise TypeError("numbers from num() or DECIMAL(>38) cannot be combined; use str()")
-            return first
-        scale = max(t.scale for t in real)
-        digits = max(t.precision - t.scale for t in real)
-        if digits + scale > 38:
-            raise TypeError(f"combined number needs {digits + scale} digits (> 38)")
-        return VType(Kind.NUMBER, precision=digits + scale, scale=scale)
-    if first.kind in (Kind.DATETIME, Kind.TIME):
-        return first.but(fsp=max(t.fsp for t in real))
-    if first.kind is Kind.SET and len({t.members for t in real}) > 1:
-        raise TypeError("SET arguments have different member lists")
-    return first
-
-
-def _num_py(v, t: VType):
-    if t.kind is Kind.BOOL:
-        return 1 if v else 0
-    if t.kind is Kind.NUMBER:
-        return v
-    s = to_text_py(v, t)
-    import re
-
-    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", s):
-        raise BadValue(f"num(): {s[:40]!r} is not a number")
-    d = _CTX.create_decimal(s)
-    if len(_CTX.normalize(d).as_tuple().digits) > 38 and d != 0:
-        raise BadValue(f"num(): {s[:40]!r} has more than 38 significant digits", "number_too_large")
-    return d
-
-
-NUM_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+NUMBER_TEXT = r"[+-]?[0-9]+(\.[0-9]+)?"  # what num() accepts: ASCII digits only, the whole text
 
 
 def _num_spark_text(c: Column) -> Column:
@@ -338,88 +253,156 @@ def _num_result(types: list[VType]) -> VType:
     raise TypeError(f"num() takes a string, number or boolean, got {t}")
 
 
-def _num_spark(c: Column, t: VType) -> Column:
-    if t.kind is Kind.BOOL:
-        return c.cast("long")
-    if t.kind is Kind.NUMBER:
-        return c
-    return F.when(c.rlike(NUM_PATTERN), _num_spark_text(c))
-
-
-def _num_error_spark(c: Column, t: VType) -> Column | None:
-    """Reason code of num(): bad_value for text that is no number, number_too_large over 38 digits."""
-    if t.kind is not Kind.STRING:
+def _coalesce_py(*args: Fn) -> Fn:
+    def run(row: dict) -> Any:
+        for f in args:
+            if (v := f(row)) is not None:
+                return v
         return None
-    return (F.when(c.isNull(), F.lit(None).cast("string"))
-            .when(~c.rlike(NUM_PATTERN), F.lit("bad_value"))
+    return run
+
+
+def _coalesce_spark(*args: SV) -> SV:
+    """Later arguments' errors count only where all earlier values are null."""
+    err = args[-1].err
+    for a in reversed(args[:-1]):
+        err = first_error(a.err, F.when(a.col.isNull(), err) if err is not None else None)
+    return SV(F.coalesce(*[a.col for a in args]), err)
+
+
+def _if_py(cond: Fn, a: Fn, b: Fn) -> Fn:
+    return lambda row: a(row) if cond(row) is True else b(row)
+
+
+def _if_spark(cond: SV, a: SV, b: SV) -> SV:
+    """Only the chosen branch's error counts."""
+    branch = None
+    if a.err is not None or b.err is not None:
+        branch = F.when(cond.col, a.err if a.err is not None else null_text()) \
+            .otherwise(b.err if b.err is not None else null_text())
+    return SV(F.when(cond.col, a.col).otherwise(b.col), first_error(cond.err, branch))
+
+
+def _num_py(v: Any, *, types: list[VType]) -> Any:
+    kind = types[0].kind
+    if kind is Kind.BOOL:
+        return 1 if v else 0
+    if kind is Kind.NUMBER:
+        return v
+    if not re.fullmatch(NUMBER_TEXT, v):
+        raise BadValue(f"num(): {v[:40]!r} is not a number")
+    d = _CTX.create_decimal(v)
+    if len(_CTX.normalize(d).as_tuple().digits) > 38 and d != 0:
+        raise BadValue(f"num(): {v[:40]!r} has more than 38 significant digits", "number_too_large")
+    return d
+
+
+def _is_number_text(c: Column) -> Column:
+    return c.rlike(f"^(?:{NUMBER_TEXT})\\z")  # Java's `$` would also match before a final newline
+
+
+def _num_spark(c: Column, *, types: list[VType]) -> Column:
+    kind = types[0].kind
+    if kind is Kind.BOOL:
+        return c.cast("long")
+    if kind is Kind.NUMBER:
+        return c
+    return F.when(_is_number_text(c), _num_spark_text(c))
+
+
+def _num_reject_spark(c: Column, *, types: list[VType]) -> Column | None:
+    """Reason code of num(): bad_value for text that is no number, number_too_large over 38 digits."""
+    if types[0].kind is not Kind.STRING:
+        return None
+    return (F.when(c.isNull(), null_text())
+            .when(~_is_number_text(c), F.lit("bad_value"))
             .when(_sig_digits_spark(c) > 38, F.lit("number_too_large")))
 
 
-def _json_result(types: list[VType]) -> VType:
-    return VType(Kind.JSON)
+# --- the entries ---------------------------------------------------------------------------------
 
-
-FUNCTIONS: dict[str, Function] = {f.name: f for f in [
-    Function("lower", (TEXT,), 1, _text, lambda s: s.lower(), lambda c: F.lower(c),
-             "lower case", "lower(email) -> 'ann@example.com'"),
-    Function("upper", (TEXT,), 1, _text, lambda s: s.upper(), lambda c: F.upper(c),
-             "upper case", "upper(country) -> 'DE'"),
-    Function("trim", (TEXT,), 1, _text, lambda s: s.strip(" "), lambda c: F.trim(c),
-             "remove leading and trailing spaces", "trim('  a ') -> 'a'"),
-    Function("substr", (TEXT, INT_LIT, INT_LIT), 2, _text, _substr_py,
-             lambda c, pos, n=None: F.substring(c, pos, n if n is not None else 2**31 - 1),
-             "characters from 1-based `pos` (negative: from the end), at most `len` of them",
-             "substr('ORDER-42', 7) -> '42'"),
-    Function("replace", (TEXT, STR_LIT, STR_LIT), 3, _text,
-             lambda s, a, b: s.replace(a, b) if a else s, lambda c, a, b: F.replace(c, F.lit(a), F.lit(b)),
-             "replace every occurrence of a text", "replace(sku, '-', '') -> 'AB12'"),
-    Function("pad", (TEXT, INT_LIT, STR_LIT), 2, _text, _pad_py, _pad_spark,
-             "left-pad to a width with '0' (or the given fill); longer values are kept whole",
-             "pad(id, 10) -> '0000000042'"),
-    Function("rpad", (TEXT, INT_LIT, STR_LIT), 2, _text, lambda s, w, f="0": _pad_py(s, w, f, True),
-             lambda c, w, f="0": _pad_spark(c, w, f, True),
-             "right-pad to a width with '0' (or the given fill)", "rpad(code, 5, '_') -> 'AB___'"),
-    Function("concat", (TEXT,), 1, _text, lambda *s: "".join(s), lambda *c: F.concat(*c),
-             "join texts (null if any is null)", "concat(country, '-', city) -> 'DE-Berlin'", varargs=True),
-    Function("coalesce", ("any",), 1, _common, None, None,
-             "first non-null argument", "coalesce(nickname, name) -> 'Ann'", varargs=True),
-    Function("if", ("bool", "any", "any"), 3, lambda ts: _common(ts[1:]), None, None,
-             "`a` when the condition is true, else `b` (a null condition picks `b`)",
-             "if(total > 100, 'big', 'small') -> 'big'"),
-    Function("fmt_time", (TEMPORAL, STR_LIT), 2, _text, _fmt_time_py, _fmt_time_spark,
-             "format a DATE/DATETIME with %Y %m %d %H %M %S %f %y %j %%",
-             "fmt_time(created_at, '%Y-%m') -> '2024-01'"),
-    Function("iso", (ANY_TEMPORAL,), 1, _text, None, None,
-             "ISO-8601 text with the column's fractional digits (same as the default S)",
-             "iso(created_at) -> '2024-01-02T03:04:05.123456'"),
-    Function("epoch_s", (TEMPORAL,), 1, _number(12), lambda v: _micros_py(v) // 1_000_000,
-             _epoch_s_spark,
-             "seconds since 1970-01-01T00:00:00 (the value read as UTC), floored",
-             "epoch_s(created_at) -> 1704164645"),
-    Function("epoch_ms", (TEMPORAL,), 1, _number(15), lambda v: _micros_py(v) // 1_000,
-             lambda c: _floor_div_spark(_micros_spark(c), 1_000),
-             "milliseconds since 1970-01-01T00:00:00 (UTC), floored", "epoch_ms(created_at) -> 1704164645123"),
-    Function("crc32", (TEXT,), 1, _number(10), lambda s: zlib.crc32(s.encode("utf-8", "surrogatepass")),
-             lambda c: F.crc32(c.cast("binary")), "CRC-32 of the UTF-8 text", "crc32('a') -> 3904355907"),
-    Function("md5", (TEXT,), 1, _text, lambda s: hashlib.md5(s.encode("utf-8", "surrogatepass")).hexdigest(),
-             lambda c: F.md5(c.cast("binary")), "MD5 of the UTF-8 text, lower-case hex",
-             "md5('a') -> '0cc175b9c0f1b6a831c399e269772661'"),
-    Function("hash_mod", (TEXT, INT_LIT), 2, _number(10),
-             lambda s, n: zlib.crc32(s.encode("utf-8", "surrogatepass")) % n,
-             lambda c, n: F.crc32(c.cast("binary")) % F.lit(n),
-             "write sharding: crc32(text) mod n, identical in both engines",
-             "hash_mod(customer_id, 8) -> 3"),
-    Function("json", (TEXT,), 1, _json_result, lambda s: s, lambda c: c,
-             "parse JSON text: objects -> M, arrays -> L, scalars -> N/S/BOOL/NULL", "json(payload)"),
-    Function("str", ("any",), 1, _text, None, None, "the text form of any value", "str(total) -> '12.50'"),
-    Function("num", ("any",), 1, _num_result, None, None,
-             "a number from text (`[+-]digits[.digits]`, at most 38 significant digits) or boolean",
-             "num('0012.50') -> 12.5"),
-    Function("length", (TEXT,), 1, _number(10), lambda s: len(s), lambda c: F.char_length(c),
-             "number of characters", "length(name) -> 3"),
-]}
-
-# function implementations that need the argument types (compilers call them specially)
-TYPED_PY = {"num": _num_py}
-TYPED_SPARK = {"num": _num_spark}
-TYPED_ERROR_SPARK = {"num": _num_error_spark}
+FUNCTIONS: dict[str, Function] = registry(
+    Function(name="lower", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=False,
+             size=_case_size, py=str.lower, spark=lambda c: F.lower(c),
+             doc="lower case", example="lower(email) -> 'ann@example.com'"),
+    Function(name="upper", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=False,
+             size=_case_size, py=str.upper, spark=lambda c: F.upper(c),
+             doc="upper case", example="upper(country) -> 'DE'"),
+    Function(name="trim", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=False,
+             size=_first_text, py=lambda s: s.strip(" "), spark=lambda c: F.trim(c),
+             doc="remove leading and trailing spaces", example="trim('  a ') -> 'a'"),
+    Function(name="substr", params=(TEXT, INT, INT), min_args=2, result=_text, nulls=Nulls.ANY, injective=False,
+             size=_first_text, py=_substr_py,
+             spark=lambda c, pos, n=None: F.substring(c, pos, n if n is not None else 2**31 - 1),
+             doc="characters from 1-based `pos` (negative: from the end), at most `len` of them",
+             example="substr('ORDER-42', 7) -> '42'"),
+    Function(name="replace", params=(TEXT, STR, STR), min_args=3, result=_text, nulls=Nulls.ANY, injective=False,
+             size=unbounded, py=lambda s, a, b: s.replace(a, b) if a else s,
+             spark=lambda c, a, b: F.replace(c, F.lit(a), F.lit(b)),
+             doc="replace every occurrence of a text", example="replace(sku, '-', '') -> 'AB12'"),
+    Function(name="pad", params=(TEXT, POSITIVE, FILL), min_args=2, result=_text, nulls=Nulls.ANY, injective=True,
+             size=_pad_size, py=_pad_py, spark=_pad_spark,
+             doc="left-pad to a width with '0' (or the given fill); longer values are kept whole",
+             example="pad(id, 10) -> '0000000042'"),
+    Function(name="rpad", params=(TEXT, POSITIVE, FILL), min_args=2, result=_text, nulls=Nulls.ANY, injective=True,
+             size=_pad_size, py=lambda s, w, f="0": _pad_py(s, w, f, True),
+             spark=lambda c, w, f="0": _pad_spark(c, w, f, True),
+             doc="right-pad to a width with '0' (or the given fill)", example="rpad(code, 5, '_') -> 'AB___'"),
+    Function(name="concat", params=(TEXT,), min_args=1, varargs=True, result=_text, nulls=Nulls.ANY,
+             injective=True, size=lambda args: text_of(*args), py=lambda *s: "".join(s),
+             spark=lambda *c: F.concat(*c),
+             doc="join texts (null if any is null)", example="concat(country, '-', city) -> 'DE-Berlin'"),
+    Function(name="coalesce", params=(BRANCH,), min_args=1, varargs=True, result=_common, nulls=Nulls.ALL,
+             injective=False, size=largest, py=_coalesce_py, spark=_coalesce_spark,
+             doc="first non-null argument", example="coalesce(nickname, name) -> 'Ann'"),
+    Function(name="if", params=(CONDITION, BRANCH, BRANCH), min_args=3, result=lambda ts: _common(ts[1:]),
+             nulls=Nulls.BRANCH, injective=False, size=lambda args: largest(args[1:]), py=_if_py, spark=_if_spark,
+             doc="`a` when the condition is true, else `b` (a null condition picks `b`)",
+             example="if(total > 100, 'big', 'small') -> 'big'"),
+    Function(name="fmt_time", params=(TEMPORAL, TIME_FORMAT), min_args=2, result=_text, nulls=Nulls.ANY,
+             injective=False, size=_fmt_time_size, py=_fmt_time_py, spark=_fmt_time_spark,
+             doc="format a DATE/DATETIME with %Y %m %d %H %M %S %f %y %j %%",
+             example="fmt_time(created_at, '%Y-%m') -> '2024-01'"),
+    Function(name="iso", params=(TEMPORAL_TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=True,
+             size=_first_text, py=_same, spark=_same,
+             doc="ISO-8601 text with the column's fractional digits (same as the default S)",
+             example="iso(created_at) -> '2024-01-02T03:04:05.123456'"),
+    Function(name="epoch_s", params=(TEMPORAL,), min_args=1, result=_number(12), nulls=Nulls.ANY, injective=False,
+             size=unbounded, py=lambda v: _micros_py(v) // 1_000_000, spark=_epoch_s_spark,
+             doc="seconds since 1970-01-01T00:00:00 (the value read as UTC), floored",
+             example="epoch_s(created_at) -> 1704164645"),
+    Function(name="epoch_ms", params=(TEMPORAL,), min_args=1, result=_number(15), nulls=Nulls.ANY, injective=False,
+             size=unbounded, py=lambda v: _micros_py(v) // 1_000,
+             spark=lambda c: _floor_div_spark(_micros_spark(c), 1_000),
+             doc="milliseconds since 1970-01-01T00:00:00 (UTC), floored",
+             example="epoch_ms(created_at) -> 1704164645123"),
+    Function(name="crc32", params=(TEXT,), min_args=1, result=_number(10), nulls=Nulls.ANY, injective=False,
+             size=unbounded, py=lambda s: zlib.crc32(s.encode("utf-8", "surrogatepass")),
+             spark=lambda c: F.crc32(c.cast("binary")),
+             doc="CRC-32 of the UTF-8 text",
+             example="crc32('a') -> 3904355907"),
+    Function(name="md5", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=False,
+             size=lambda _: 32, py=lambda s: hashlib.md5(s.encode("utf-8", "surrogatepass")).hexdigest(),
+             spark=lambda c: F.md5(c.cast("binary")), doc="MD5 of the UTF-8 text, lower-case hex",
+             example="md5('a') -> '0cc175b9c0f1b6a831c399e269772661'"),
+    Function(name="hash_mod", params=(TEXT, POSITIVE), min_args=2, result=_number(10), nulls=Nulls.ANY,
+             injective=False, size=unbounded, py=lambda s, n: zlib.crc32(s.encode("utf-8", "surrogatepass")) % n,
+             spark=lambda c, n: F.crc32(c.cast("binary")) % F.lit(n),
+             doc="write sharding: crc32(text) mod n, identical in both engines",
+             example="hash_mod(customer_id, 8) -> 3"),
+    # the text passes through: the attribute writers parse it (compile_python.attr_value, compile_spark.json_to_dynamo)
+    Function(name="json", params=(TEXT,), min_args=1, result=_json_result, nulls=Nulls.ANY_OR_BAD, injective=True,
+             size=unbounded, py=_same, spark=_same,
+             doc="parse JSON text: objects -> M, arrays -> L, scalars -> N/S/BOOL/NULL", example="json(payload)"),
+    Function(name="str", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=True,
+             size=_first_text, py=_same, spark=_same,
+             doc="the text form of any value",
+             example="str(total) -> '12.50'"),
+    Function(name="num", params=(ANY,), min_args=1, result=_num_result, nulls=Nulls.ANY_OR_BAD, injective=True,
+             size=unbounded, typed=True, py=_num_py, spark=_num_spark, spark_reject=_num_reject_spark,
+             doc="a number from text (`[+-]digits[.digits]`, at most 38 significant digits) or boolean",
+             example="num('0012.50') -> 12.5"),
+    Function(name="length", params=(TEXT,), min_args=1, result=_number(10), nulls=Nulls.ANY, injective=False,
+             size=unbounded, py=len, spark=lambda c: F.char_length(c),
+             doc="number of characters", example="length(name) -> 3"),
+)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
-from mysql2dynamo.keymap.checker import CheckedMapping
+from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.compile_python import PythonMapper, Result
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.types import Column, snapshot_value, spark_type

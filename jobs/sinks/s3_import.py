@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from urllib.parse import urlparse
 
-from mysql2dynamo.keymap.checker import KEY_KINDS, CheckedMapping
+from mysql2dynamo.keymap.checked import CheckedMapping
+from mysql2dynamo.keymap.item_rules import KEY_KINDS
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mysql2dynamo.keymap.functions import FUNCTIONS
-from mysql2dynamo.keymap.items import REASONS
+from mysql2dynamo.keymap.item_rules import REASONS
 from mysql2dynamo.keymap.spec import load_mapping_file
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -59,8 +59,8 @@ def test_every_case_agrees_with_spark(engines):
 
 def test_num_rejects_bad_text_and_too_many_digits(engines):
     results = engines([Column("s", "varchar", length=60)], {"attributes": {"v": "{num(s)}"}},
-                      [{"s": "1e5"}, {"s": "9" * 39}, {"s": "+7.0"}])
-    assert [r.reason for r in results] == ["bad_value", "number_too_large", None]
+                      [{"s": "1e5"}, {"s": "9" * 39}, {"s": "+7.0"}, {"s": "7\n"}, {"s": "\u0663"}])
+    assert [r.reason for r in results] == ["bad_value", "number_too_large", None, "bad_value", "bad_value"]
     assert results[0].message == "db.t: bad_value in attribute v; source key id=1"
     assert attrs(results[2])["v"] == {"N": "7"}
 

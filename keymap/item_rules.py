@@ -13,7 +13,7 @@ import base64
 import math
 from dataclasses import dataclass
 
-from mysql2dynamo.keymap.types import VType
+from mysql2dynamo.keymap.types import Kind, VType
 from mysql2dynamo.keymap.values import json_string
 
 MAX_ITEM_BYTES = 400 * 1024
@@ -30,12 +30,26 @@ REASONS = {
 }
 
 
+# the DynamoDB type each value kind becomes; the key attributes' kinds are those that become S, N or B
+NATURAL_TYPES = {Kind.NUMBER: "N", Kind.FLOAT: "N", Kind.DOUBLE: "N", Kind.STRING: "S", Kind.BINARY: "B",
+                 Kind.DATE: "S", Kind.DATETIME: "S", Kind.TIME: "S", Kind.JSON: "M/L", Kind.SET: "SS",
+                 Kind.BOOL: "BOOL", Kind.NULL: "NULL"}
+KEY_KINDS = {k: tag for k, tag in NATURAL_TYPES.items() if tag in ("S", "N", "B")}
+
+
 def number_size(text: str) -> int:
     return 1 + math.ceil(len(text) / 2)
 
 
-def number_size_bound(t: VType) -> int:
-    return number_size("-" * (t.precision + 2))
+def value_bound(t: VType) -> int | None:
+    """Upper bound of a value's DynamoDB size in bytes (the rules above), None when unknown."""
+    if t.kind is Kind.NUMBER:
+        return number_size("-" * (t.precision + 2)) if t.scale >= 0 else 1 + 20
+    if t.kind in (Kind.FLOAT, Kind.DOUBLE):
+        return 1 + 13
+    if t.kind in (Kind.BOOL, Kind.NULL):
+        return 1
+    return t.max_bytes
 
 
 @dataclass(frozen=True)
