@@ -21,7 +21,7 @@ from mysql2dynamo.keymap.functions import FUNCTIONS
 from mysql2dynamo.keymap.item_rules import KEY_LIMITS, MAX_ITEM_BYTES, AttrValue, item_json, item_size
 from mysql2dynamo.keymap.text import number_py_text, set_members, to_text_py
 from mysql2dynamo.keymap.types import Column, Kind, VType, set_order, value_type
-from mysql2dynamo.keymap.values import _CTX, BadValue, dynamo_json_value, java_float_text, parse_json, to_float32
+from mysql2dynamo.keymap.values import _CTX, BadValue, dynamo_json_value, float_text, parse_json, to_float32
 
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]
@@ -67,7 +67,7 @@ def attr_value(v, t: VType) -> AttrValue | None:
         return None
     k = t.kind
     if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE):
-        return AttrValue("N", number_py_text(v, t) if k is Kind.NUMBER else java_float_text(v, k is Kind.FLOAT))
+        return AttrValue("N", number_py_text(v, t) if k is Kind.NUMBER else float_text(v, k is Kind.FLOAT))
     if k is Kind.BINARY:
         return AttrValue("B", bytes(v))
     if k is Kind.JSON:

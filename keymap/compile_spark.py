@@ -224,7 +224,7 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
     k = t.kind
     err = v.err
     if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE):
-        payload = v.col.cast("string")
+        payload = v.col.cast("string") if k is Kind.NUMBER else to_text_spark(v.col, t)
         tag, size = "N", _number_size(payload)
         if k is not Kind.NUMBER:
             err = first_error(err, float_reason(v.col, t))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mysql2dynamo.keymap.spark_value import F
 from mysql2dynamo.keymap.types import Kind, VType, number_text, set_order, time_text
-from mysql2dynamo.keymap.values import _CTX, decimal_text, java_float_text, to_float32
+from mysql2dynamo.keymap.values import _CTX, DYNAMO_NUMBER_RANGE, decimal_text, float_text, to_float32
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -47,7 +47,7 @@ def to_text_py(v, t: VType) -> str | None:
     if k is Kind.NUMBER:
         return number_py_text(v, t)
     if k in (Kind.FLOAT, Kind.DOUBLE):
-        return java_float_text(_float_py(v, t), k is Kind.FLOAT)
+        return float_text(_float_py(v, t), k is Kind.FLOAT)
     if k in (Kind.STRING, Kind.JSON):
         return v
     if k is Kind.BINARY:
@@ -71,11 +71,26 @@ def set_members(v) -> set[str]:
     return set(v)
 
 
+# the JVM side of keymap.values.float_text, in the converter jar (emr/converter)
+NUMBER_TEXT_CLASS = "io.mysql2dynamo.emr.NumberText"
+
+
 def float_error_spark(c: Column, t: VType) -> Column:
-    """True where a FLOAT/DOUBLE value has no portable number text (NaN, Inf, huge, subnormal)."""
+    """True where a DOUBLE value is outside DynamoDB's number range (every finite FLOAT is inside)."""
+    if t.kind is Kind.FLOAT:
+        return F.lit(False)
     a = F.abs(c.cast("double"))
-    low = 2.0**-126 if t.kind is Kind.FLOAT else 2.0**-1022
-    return c.isNotNull() & (F.isnan(c) | (a >= F.lit(2.0**63)) | ((a != 0) & (a < F.lit(low))))
+    low, high = DYNAMO_NUMBER_RANGE
+    return c.isNotNull() & ~F.isnan(c) & ((a >= F.lit(high)) | ((a != 0) & (a < F.lit(low))))
+
+
+def float_text_spark(c: Column, t: VType) -> Column:
+    """`float_text` in the JVM: exact BigDecimal arithmetic, not the JDK's version-dependent printing."""
+    single = t.kind is Kind.FLOAT
+    x = c.cast("float" if single else "double")
+    # reflect() turns a null result into the text "null": only finite values are printed, the rest stay null
+    return F.when(~F.isnan(x) & (F.abs(x) != float("inf")),
+                  F.reflect(F.lit(NUMBER_TEXT_CLASS), F.lit("floatText" if single else "doubleText"), x))
 
 
 def datetime_pattern(fsp: int) -> str:
@@ -85,7 +100,9 @@ def datetime_pattern(fsp: int) -> str:
 def to_text_spark(c: Column, t: VType) -> Column:
     """Spark Column with the same text as `to_text_py` (float errors: compile_spark.float_reason)."""
     k = t.kind
-    if k in (Kind.NUMBER, Kind.FLOAT, Kind.DOUBLE, Kind.DATE, Kind.BOOL):
+    if k in (Kind.FLOAT, Kind.DOUBLE):
+        return float_text_spark(c, t)
+    if k in (Kind.NUMBER, Kind.DATE, Kind.BOOL):
         return c.cast("string")
     if k in (Kind.STRING, Kind.JSON):
         return c

@@ -1,9 +1,11 @@
-"""Canonical texts of values, written in Python to match what Spark produces natively.
+"""Canonical texts of values, written in Python to match what the Spark engine produces.
 
-Spark prints floats with the JDK's `Double.toString`/`Float.toString` and serialises JSON
-with Jackson; the replay engine has no JVM, so this module reproduces exactly those texts.
-Where the JDK 17 digit generator is not reproducible (magnitudes >= 2**63 and subnormal
-numbers) both engines reject the value instead of guessing (see `float_in_safe_range`).
+FLOAT and DOUBLE columns: `float_text`, computed with exact arithmetic here and in the JVM
+(io.mysql2dynamo.emr.NumberText), so the text does not depend on the cluster's Java version.
+Numbers inside JSON values go through Spark's variant and are printed by the JDK's
+`Double.toString`; `java_float_text` reproduces Java 17's digits, and where they are not
+reproducible (magnitudes >= 2**63, subnormal numbers) both engines reject the value instead of
+guessing (see `float_in_safe_range`).
 """
 
 from __future__ import annotations

@@ -13,17 +13,18 @@ import java.math.RoundingMode;
  * <p>Spark's own cast to string calls Float.toString / Double.toString, whose digits changed in
  * Java 19 (before it they are not always the shortest), so the Spark engine calls these methods
  * instead, through the SQL function reflect(). Only exact BigDecimal arithmetic is used here; NaN and
- * infinities give null.
+ * infinities give null, as NULL does.
  */
 public final class NumberText {
   private NumberText() {}
 
-  public static String floatText(float f) {
-    return text(f, true);
+  /** Boxed, so that SQL NULL arrives as null (reflect() passes nulls through) and gives null. */
+  public static String floatText(Float f) {
+    return f == null ? null : text(f, true);
   }
 
-  public static String doubleText(double d) {
-    return text(d, false);
+  public static String doubleText(Double d) {
+    return d == null ? null : text(d, false);
   }
 
   private static String text(double x, boolean single) {
