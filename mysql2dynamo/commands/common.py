@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import pymysql
 from click.core import ParameterSource
 
 from mysql2dynamo.config import Config, ConfigError, load_config
@@ -141,7 +142,7 @@ def default_of(function: Callable, name: str) -> Any:
     return inspect.signature(function).parameters[name].default
 
 
-def connect_source(url: str):
+def connect_source(url: str) -> pymysql.Connection:
     """A connection to the source with TIMESTAMP values in UTC, as the change contract says."""
     conn = connect(url)
     with conn.cursor() as cur:

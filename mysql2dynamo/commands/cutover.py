@@ -27,8 +27,8 @@ from mysql2dynamo.jobs.verify import VerifyOptions
 @click.option("--report", default=None, type=click.Path(dir_okay=False), help="JSON report file.")
 @configured("cutover", "stream.stream", required=True,
             help="The mysql2dynamo config: the mapping, source.mysql_url, cutover:.")
-def cutover(cfg: Config, stream, mysql_url, max_lag_ms, fence_hook, unfence_hook, no_verify, release_fence,
-            report) -> None:
+def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: int, fence_hook: str | None,
+            unfence_hook: str | None, no_verify: bool, release_fence: bool, report: str | None) -> None:
     """Wait for lag ~0, fence writes, drain, clean tombstones, verify; report the write pause."""
     import boto3
 

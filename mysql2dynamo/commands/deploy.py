@@ -31,8 +31,9 @@ def deploy() -> None:
 @click.option("--zip", "zip_path", default=None, type=click.Path(dir_okay=False), help="Also write the package here.")
 @click.option("--dry-run", is_flag=True, help="Print what would be created, change nothing.")
 @configured(required=True, help="The mysql2dynamo config the function maps with (packaged in the zip).")
-def deploy_replay(cfg: Config, function_name, stream_arn, table_arns, manifest, dead_letter, on_failure_arn,
-                  batch_size, parallelization_factor, max_retries, zip_path, dry_run) -> None:
+def deploy_replay(cfg: Config, function_name: str, stream_arn: str, table_arns: tuple[str, ...], manifest: str,
+                  dead_letter: str, on_failure_arn: str, batch_size: int, parallelization_factor: int,
+                  max_retries: int, zip_path: str | None, dry_run: bool) -> None:
     """Package the replay Lambda and create or update it with its Kinesis event source mapping."""
     import boto3
 

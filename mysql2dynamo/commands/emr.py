@@ -51,8 +51,9 @@ def emr() -> None:
 @click.option("--timeout", type=float, default=6 * 3600, show_default=True, help="Seconds to follow.")
 @click.option("--poll", type=float, default=15.0, show_default=True)
 @configured(required=True, help="mysql2dynamo config: tables (mapping), load and emr sections.")
-def submit(cfg: Config, manifest, sink, max_wcu, artifacts, cluster_id, serverless, wheel, dry_run, follow, timeout,
-           poll) -> None:
+def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float | None, artifacts: str | None,
+           cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool, follow: bool, timeout: float,
+           poll: float) -> None:
     """Upload the job and submit it as an EMR step (run_job_flow / add_job_flow_steps) or Serverless run."""
     import boto3
 
@@ -97,7 +98,7 @@ def submit(cfg: Config, manifest, sink, max_wcu, artifacts, cluster_id, serverle
 @click.option("--step-id", required=True)
 @click.option("--timeout", type=float, default=0, help="Follow for this many seconds (0: print once).")
 @click.option("--poll", type=float, default=15.0)
-def status(cluster_id, step_id, timeout, poll) -> None:
+def status(cluster_id: str, step_id: str, timeout: float, poll: float) -> None:
     """Show (or follow) a load step."""
     import boto3
 

@@ -6,9 +6,11 @@ import dataclasses
 import sys
 
 import click
+import pymysql
 
 from mysql2dynamo.commands.common import configured, connect_source, mysql_url_option, source_url
 from mysql2dynamo.config import Config
+from mysql2dynamo.keymap.schema import TableSchema, read_schemas, read_table_schema
 
 
 @click.group()
@@ -23,7 +25,6 @@ def check(cfg: Config, mysql_url: str | None) -> None:
     """Static checks of the mapping against the live schema; exit 1 on errors."""
     from mysql2dynamo.cdc.server import check_binlog_settings, server_info
     from mysql2dynamo.keymap.checker import check as run_check
-    from mysql2dynamo.keymap.schema import read_schemas
 
     conn = connect_source(source_url(mysql_url, cfg))
     try:
@@ -44,7 +45,7 @@ def check(cfg: Config, mysql_url: str | None) -> None:
     sys.exit(1 if result.errors else 0)
 
 
-def read_rows(conn, schema, limit: int) -> list[dict]:
+def read_rows(conn: pymysql.Connection, schema: TableSchema, limit: int) -> list[dict]:
     """The first `limit` rows in primary key order, decoded by pymysql."""
     from mysql2dynamo.keymap.compile_spark import quote
 
@@ -60,7 +61,6 @@ def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, 
     from mysql2dynamo.keymap.checker import check as run_check
     from mysql2dynamo.keymap.compile_python import compile_python
     from mysql2dynamo.keymap.preview import preview_rows, preview_spark
-    from mysql2dynamo.keymap.schema import read_table_schema
 
     if table not in cfg.mapping.sources:
         raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")

@@ -10,12 +10,15 @@ import click
 
 from mysql2dynamo.commands.common import configured, default_of, say, source_url, stream_name
 from mysql2dynamo.config import Config
+from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import TableSchema, read_schemas
 from mysql2dynamo.replay.runner import ReplayRunner
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 from mysql2dynamo.state import StreamState
 
 
-def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None, snapshot_ver: int | None):
+def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None,
+                     snapshot_ver: int | None) -> tuple[dict[str, TableSchema], int | None]:
     """Source schemas and the ver to skip up to: from the snapshot manifest, else from MySQL."""
     mapping = cfg.mapping
     if manifest:
@@ -23,9 +26,6 @@ def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None, s
 
         m = load_manifest(manifest)
         return {s: m.table(s).schema for s in mapping.sources}, m.ver if snapshot_ver is None else snapshot_ver
-    from mysql2dynamo.ground.mysql import connect
-    from mysql2dynamo.keymap.schema import read_schemas
-
     conn = connect(source_url(mysql_url, cfg))
     try:
         return read_schemas(conn, mapping.sources), snapshot_ver or 0
@@ -49,8 +49,9 @@ def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None, s
 @click.option("--max-seconds", type=float, default=None)
 @configured("replay", "stream.stream", required=True,
             help="The mysql2dynamo config: the mapping and the replay: section.")
-def replay(cfg: Config, stream, manifest, mysql_url, snapshot_ver, checkpoint, dead_letter, batch_size,
-           until_caught_up, max_seconds) -> None:
+def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str | None, snapshot_ver: int | None,
+           checkpoint: str | None, dead_letter: str | None, batch_size: int, until_caught_up: bool,
+           max_seconds: float | None) -> None:
     """Apply the change stream to DynamoDB through the mapping: the replay Lambda, run locally."""
     import boto3
 
@@ -79,7 +80,7 @@ def replay(cfg: Config, stream, manifest, mysql_url, snapshot_ver, checkpoint, d
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")
-def cleanup(tables, version_attribute, segments) -> None:
+def cleanup(tables: tuple[str, ...], version_attribute: str, segments: int) -> None:
     """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept)."""
     import boto3
 

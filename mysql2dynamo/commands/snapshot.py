@@ -60,9 +60,10 @@ def _default(name: str):
                    "or use --mysql-url to read the schema from a live server.")
 @click.option("--database", help="--from-dump: database name of the dumped tables.")
 @configured("snapshot", help="The mysql2dynamo config: source.mysql_url, the mapped tables, the snapshot: section.")
-def snapshot(cfg: Config | None, to, tables, mysql_url, workers, chunk_rows, file_mb, consistency, lock_wait_timeout,
-             zero_dates, max_rows_per_second, compression, resume, progress_interval, dump_dir, dump_format,
-             schema_path, database) -> None:
+def snapshot(cfg: Config | None, to: str | None, tables: str | None, mysql_url: str | None, workers: int,
+             chunk_rows: int, file_mb: int, consistency: str, lock_wait_timeout: int, zero_dates: str,
+             max_rows_per_second: float | None, compression: str, resume: bool, progress_interval: float,
+             dump_dir: str | None, dump_format: str, schema_path: str | None, database: str | None) -> None:
     """Consistent, chunked, parallel snapshot of MySQL tables to Parquet + manifest.json, with the
     binlog position of the snapshot (docs/snapshot.md)."""
     from mysql2dynamo.cdc.snapshot.consistent import SnapshotError

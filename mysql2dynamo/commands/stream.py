@@ -55,9 +55,10 @@ def _default(name: str):
 @click.option("--server-id", default=_default("reader_id"), show_default=True,
               help="Replica id this reader uses (unique per reader).")
 @configured("stream", help="The mysql2dynamo config: source.mysql_url, the mapped tables, the stream: section.")
-def stream(cfg: Config | None, mysql_url, tables, stream, create, shards, retention_hours, checkpoint, from_position,
-           until_position, max_seconds, stop_at_end, claim_check, on_truncate, metrics, checkpoint_every,
-           server_id) -> None:
+def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream: str | None, create: bool,
+           shards: int, retention_hours: int, checkpoint: str | None, from_position: str | None,
+           until_position: str | None, max_seconds: float | None, stop_at_end: bool, claim_check: str | None,
+           on_truncate: str, metrics: str | None, checkpoint_every: float, server_id: int) -> None:
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
     import boto3
 
