@@ -88,7 +88,8 @@ def build_schema() -> dict[str, Any]:
     from mysql2dynamo.cli import main
     from mysql2dynamo.emr.definitions import CLUSTER_YAML
 
-    commands = main.commands
+    ctx = click.Context(main)
+    commands = {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
     emr = _from_example(yaml.safe_load(CLUSTER_YAML.read_text()), "emr")
     emr["properties"]["artifacts"]["type"] = "string"
     emr["description"] = "Overrides of emr/cluster.yaml for `mysql2dynamo emr submit`."
