@@ -43,7 +43,7 @@ class StreamSettings:
     stream: str
     checkpoint: CheckpointStore
     create_stream: bool = False
-    shards: int = 1
+    shards: int = 2  # when the stream is created
     retention_hours: int = DEFAULT_RETENTION_HOURS
     start: BinlogPosition | None = None  # without a checkpoint: here, else the server's current end
     until: BinlogPosition | None = None

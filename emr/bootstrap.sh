@@ -1,7 +1,7 @@
 #!/bin/bash
 # EMR bootstrap action: install mysql2dynamo (the wheel `emr submit` uploaded) on every node, so
 # the Spark driver and the Python workers can import jobs/, keymap/, cdc/.
-#   bootstrap.sh s3://bucket/mysql2dynamo/mysql2dynamo-0.1.0-py3-none-any.whl
+#   bootstrap.sh s3://bucket/mysql2dynamo/mysql2dynamo-<version>-py3-none-any.whl
 set -euo pipefail
 WHEEL_URL="${1:?usage: bootstrap.sh s3://.../mysql2dynamo-*.whl}"
 WORK="$(mktemp -d)"

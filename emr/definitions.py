@@ -13,7 +13,8 @@ The config is the mysql2dynamo YAML (`tables:` is the mapping) with two more sec
       log_uri: s3://bucket/emr-logs/
       core: {instance_type: m6i.2xlarge, count: 4}
 
-`job_args` is the one list of job arguments that both the EMR step and the local run use:
+The job arguments (`jobs.bulk_load.job_args`, from the one definition of the load options) are
+the same for the EMR step and the local run:
 `spark-submit <EMR options> s3://.../bulk_load.py <job_args>` on EMR,
 `mysql2dynamo local submit jobs/bulk_load.py <job_args>` locally.
 """
@@ -25,15 +26,12 @@ from pathlib import Path
 
 import yaml
 
+from mysql2dynamo import __version__
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CLUSTER_YAML = HERE / "cluster.yaml"
 CONVERTER_JAR = "mysql2dynamo-converter.jar"
-
-# bulk_load.py flags that take a value, in the order they are rendered
-LOAD_FLAGS = ("manifest", "mapping", "sink", "tables", "max_wcu", "max_items_per_second", "write_tasks",
-              "write_percent", "threads", "endpoint", "region", "rejects", "summary", "on_collision", "import_s3",
-              "table_definition", "fs_scheme", "progress_interval")
 
 
 class EmrConfigError(ValueError):
@@ -47,42 +45,18 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_config(path: str | Path | None) -> dict:
-    if path is None:
-        return {}
-    doc = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(doc, dict):
-        raise EmrConfigError(f"{path}: expected a mapping document")
-    return doc
-
-
-def emr_settings(config: dict, overrides: dict | None = None) -> dict:
+def emr_settings(section: dict | None = None, overrides: dict | None = None) -> dict:
     """emr/cluster.yaml, then the config's `emr:` section, then explicit overrides."""
     base = yaml.safe_load(CLUSTER_YAML.read_text())
-    return _merge(_merge(base, config.get("emr") or {}), overrides or {})
+    return _merge(_merge(base, section or {}), overrides or {})
 
 
-def job_args(load: dict) -> list[str]:
-    """The arguments of jobs/bulk_load.py for a `load:` section (unknown keys are an error)."""
-    unknown = sorted(set(load) - set(LOAD_FLAGS))
-    if unknown:
-        raise EmrConfigError(f"unknown load setting(s) {unknown}; expected some of {', '.join(LOAD_FLAGS)}")
-    for required in ("manifest", "mapping"):
-        if not load.get(required):
-            raise EmrConfigError(f"load.{required} is required")
-    args: list[str] = []
-    for k in LOAD_FLAGS:
-        v = load.get(k)
-        if v is None:
-            continue
-        if isinstance(v, (list, tuple)):
-            v = ",".join(str(x) for x in v)
-        args += [f"--{k.replace('_', '-')}", str(v)]
-    return args
+def wheel_name() -> str:
+    """The file name of this version's wheel."""
+    return f"mysql2dynamo-{__version__}-py3-none-any.whl"
 
 
-def artifact_urls(emr: dict, wheel_name: str = "mysql2dynamo-0.1.0-py3-none-any.whl",
-                  config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:
+def artifact_urls(emr: dict, wheel: str | None = None, config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:
     base = emr.get("artifacts")
     if not base or not str(base).startswith("s3://"):
         raise EmrConfigError("emr.artifacts must be an s3:// prefix (where the job, jar, wheel and config go)")
@@ -90,7 +64,7 @@ def artifact_urls(emr: dict, wheel_name: str = "mysql2dynamo-0.1.0-py3-none-any.
     return {
         "script": f"{base}/jobs/bulk_load.py",
         "converter": f"{base}/jars/{CONVERTER_JAR}",
-        "wheel": f"{base}/dist/{wheel_name}",
+        "wheel": f"{base}/dist/{wheel or wheel_name()}",
         "bootstrap": f"{base}/emr/bootstrap.sh",
         "config": f"{base}/config/{config_name}",
     }

@@ -22,7 +22,12 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mysql2dynamo.ground.log import say
+from mysql2dynamo.ground.options import add_arguments, as_arguments, from_values, option_values, setting
 
 SINKS = ("emr-connector", "dynamodb", "s3-import")
 
@@ -33,27 +38,38 @@ class LoadError(RuntimeError):
 
 @dataclass
 class LoadOptions:
-    manifest: str
-    mapping: str
-    sink: str = "emr-connector"
-    tables: list[str] | None = None  # default: every source of the mapping
-    max_wcu: float | None = None
-    max_items_per_second: float | None = None
-    write_tasks: int | None = None  # default: the task slots of the cluster
-    write_percent: float = 1.0  # without a budget, of a provisioned table's WCU (emr-connector)
-    threads: int = 4  # dynamodb sink: batches in flight per task
-    endpoint: str | None = None  # DynamoDB endpoint (default: boto3's AWS_ENDPOINT_URL_DYNAMODB / AWS)
-    region: str | None = None
-    rejects: str | None = None  # where the rejects dataset goes (JSON lines); none: only counted
-    summary: str | None = None
-    on_collision: str = "report"  # report | fail
-    import_s3: str | None = None  # s3-import: s3://bucket/prefix for the DynamoDB JSON files
-    table_definition: str | None = None  # s3-import: JSON with BillingMode, GlobalSecondaryIndexes, ...
-    fs_scheme: str | None = None  # s3a (local) / s3 (EMRFS); default: s3 on EMR, else s3a
-    progress_interval: float = 10.0
+    """The load's options: the one definition behind `bulk_load.py`'s arguments, `mysql2dynamo load`'s
+    flags, the config's `load:` section and the EMR step's job arguments."""
+
+    manifest: str = setting(help="Snapshot folder or manifest.json (local or s3://).")
+    mapping: str = setting(help="Mapping / config YAML with `tables:` (local or s3://).")
+    sink: str = setting("emr-connector", "How items are written.", choices=SINKS)
+    tables: list[str] | None = setting(None, "db.table,... (default: every source of the mapping).")
+    max_wcu: float | None = setting(None, "Write budget of the whole job in WCU/s.")
+    max_items_per_second: float | None = setting(None, "Write budget of the whole job in items/s.")
+    write_tasks: int | None = setting(None, "Parallel write tasks (default: the cluster's task slots).")
+    write_percent: float = setting(1.0, "Without a budget: share of a provisioned table's WCU (emr-connector).")
+    threads: int = setting(4, "dynamodb sink: batches in flight per task.")
+    endpoint: str | None = setting(None, "DynamoDB endpoint URL (default: AWS_ENDPOINT_URL_DYNAMODB or AWS).")
+    region: str | None = setting(None, "AWS region of the target tables.")
+    rejects: str | None = setting(None, "Write refused rows here (JSON lines; local or s3://).")
+    summary: str | None = setting(None, "Also write the summary JSON here (local or s3://).")
+    on_collision: str = setting("report", "Two rows with one target key: report them, or fail.",
+                                choices=("report", "fail"))
+    import_s3: str | None = setting(None, "s3-import: s3://bucket/prefix for the DynamoDB JSON files.")
+    table_definition: str | None = setting(None, "s3-import: JSON of extra TableCreationParameters "
+                                                 "(BillingMode, GlobalSecondaryIndexes, ...), optionally keyed by "
+                                                 "target table.")
+    fs_scheme: str | None = setting(None, "How Spark reads s3:// (default: s3 on EMR, else s3a).",
+                                    choices=("s3", "s3a"))
+    progress_interval: float = setting(10.0, "Seconds between progress lines.")
     examples: int = 10
     client_factory: str | None = None  # dynamodb sink: module:function(endpoint, region) (tests)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_wcu is not None and self.max_items_per_second is not None:
+            raise ValueError("give max_wcu or max_items_per_second, not both")
 
     def budget(self):
         from mysql2dynamo.jobs.rate import Budget
@@ -70,17 +86,6 @@ def spark_url(url: str, scheme: str) -> str:
         if url.startswith(prefix):
             return f"{scheme}://" + url[len(prefix):]
     return url
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def load_mapping(url: str):
-    from mysql2dynamo.jobs.load_report import read_text
-    from mysql2dynamo.keymap.spec import load_mapping as parse
-
-    return parse(read_text(url), url)
 
 
 def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
@@ -118,12 +123,14 @@ def check_targets(client, checked) -> None:
         raise LoadError("DynamoDB would refuse the items:\n" + "\n".join(errors))
 
 
-def run_load(spark, opts: LoadOptions, say=_say) -> dict:
+def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
     from mysql2dynamo.cdc.snapshot import load_manifest
     from mysql2dynamo.jobs import load_report as report
+    from mysql2dynamo.jobs.load_report import read_text
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
     from mysql2dynamo.keymap.checker import check
+    from mysql2dynamo.keymap.spec import mapping_from_config
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -138,7 +145,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     scheme = opts.fs_scheme or ("s3" if on_emr() else "s3a")
 
     manifest = load_manifest(opts.manifest)
-    mapping = load_mapping(opts.mapping)
+    mapping = mapping_from_config(read_text(opts.mapping), opts.mapping)
     sources = opts.tables or mapping.sources
     missing = [s for s in sources if s not in manifest.table_names]
     if missing:
@@ -284,50 +291,31 @@ def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bulk_load.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--manifest", required=True, help="snapshot dir or manifest.json (local, s3://)")
-    p.add_argument("--mapping", required=True, help="mapping/config YAML with `tables:` (local, s3://)")
-    p.add_argument("--sink", choices=SINKS, default="emr-connector")
-    p.add_argument("--tables", help="db.table,... (default: every source of the mapping)")
-    rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--max-wcu", type=float, help="write budget of the whole job, WCU/s")
-    rate.add_argument("--max-items-per-second", type=float, help="write budget of the whole job, items/s")
-    p.add_argument("--write-tasks", type=int, help="parallel write tasks (default: the cluster's task slots)")
-    p.add_argument("--write-percent", type=float, default=1.0,
-                   help="without a budget: share of a provisioned table's WCU (emr-connector)")
-    p.add_argument("--threads", type=int, default=4, help="dynamodb sink: batches in flight per task")
-    p.add_argument("--endpoint", help="DynamoDB endpoint URL (default: AWS_ENDPOINT_URL_DYNAMODB or AWS)")
-    p.add_argument("--region")
-    p.add_argument("--rejects", help="where refused rows go (JSON lines; local or s3://)")
-    p.add_argument("--summary", help="also write the summary JSON here (local or s3://)")
-    p.add_argument("--on-collision", choices=("report", "fail"), default="report")
-    p.add_argument("--import-s3", help="s3-import: s3://bucket/prefix for the DynamoDB JSON files")
-    p.add_argument("--table-definition", help="s3-import: JSON of extra TableCreationParameters "
-                   "(BillingMode, GlobalSecondaryIndexes, ...), optionally keyed by target table")
-    p.add_argument("--fs-scheme", choices=("s3", "s3a"), help="how Spark reads s3:// (default: s3 on EMR, else s3a)")
-    p.add_argument("--progress-interval", type=float, default=10.0)
+    add_arguments(p, LoadOptions)
     return p
 
 
 def options_from_args(argv: list[str]) -> LoadOptions:
-    a = parser().parse_args(argv)
-    return LoadOptions(
-        manifest=a.manifest, mapping=a.mapping, sink=a.sink,
-        tables=[t.strip() for t in a.tables.split(",") if t.strip()] if a.tables else None,
-        max_wcu=a.max_wcu, max_items_per_second=a.max_items_per_second, write_tasks=a.write_tasks,
-        write_percent=a.write_percent, threads=a.threads, endpoint=a.endpoint, region=a.region,
-        rejects=a.rejects, summary=a.summary, on_collision=a.on_collision, import_s3=a.import_s3,
-        table_definition=a.table_definition, fs_scheme=a.fs_scheme, progress_interval=a.progress_interval)
+    return from_values(LoadOptions, vars(parser().parse_args(argv)))
+
+
+def job_args(load: dict[str, Any] | LoadOptions) -> list[str]:
+    """The arguments of this job for a `load:` section or LoadOptions (unknown names are an error)."""
+    return as_arguments(LoadOptions, option_values(load) if isinstance(load, LoadOptions) else load)
 
 
 def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import SparkSession
 
-    opts = options_from_args(sys.argv[1:] if argv is None else argv)
+    try:
+        opts = options_from_args(sys.argv[1:] if argv is None else argv)
+    except ValueError as e:
+        parser().error(str(e))
     spark = SparkSession.builder.appName("mysql2dynamo-load").getOrCreate()
     try:
         summary = run_load(spark, opts)
     except LoadError as e:
-        _say(f"load failed: {e}")
+        say(f"load failed: {e}")
         return 2
     finally:
         spark.stop()

@@ -81,6 +81,9 @@ def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extr
     """A local SparkSession with the connector, S3A and JDBC jars (for tests, notebooks, `load`)."""
     from pyspark.sql import SparkSession
 
+    # in-process PySpark starts its workers with $PYSPARK_PYTHON (default: `python3` on PATH) and ignores
+    # spark.pyspark.python: without this, workers of a venv run another interpreter, without the project
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     for key, value in {**base_conf(master), **extra}.items():
         builder = builder.config(key, value)

@@ -29,10 +29,23 @@ from mysql2dynamo.jobs.canonical import canonical_item, differing_attributes
 from mysql2dynamo.jobs.dynamodb_scan import scan_tables
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.checker import check
-from mysql2dynamo.keymap.spec import Mapping, load_mapping_file
+from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
+
+from mysql2dynamo.ground.log import say
+from mysql2dynamo.ground.options import add_arguments, from_values, setting
 
 DELETED = "_deleted"
 TTL = "_ttl"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How verify compares: the one definition behind `verify.py`'s arguments and the CLI's flags."""
+
+    examples: int = setting(10, "Differences shown per kind.")
+    buckets: int = setting(256, "Digest buckets compared before joining row by row.")
+    segments: int = setting(8, "Parallel Scan segments per target table.")
+    ignore_tombstones: bool = setting(False, "Do not count delete tombstones as extra items.")
 
 
 @dataclass
@@ -179,10 +192,11 @@ def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple
     return keys
 
 
-def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None, buckets: int = 256,
-               examples: int = 10, ignore_tombstones: bool = False, segments: int = 8) -> VerifyReport:
+def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
+               options: VerifyOptions = VerifyOptions()) -> VerifyReport:
     import boto3
 
+    examples = options.examples
     started = time.monotonic()
     report = VerifyReport(snapshot=manifest.snapshot_id)
     checked = check(mapping, {s: manifest.table(s).schema for s in mapping.sources}).raise_on_errors()
@@ -191,8 +205,8 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     key_names = {t: [k["AttributeName"] for k in ddb.describe_table(TableName=t)["Table"]["KeySchema"]]
                  for t in tables}
     source = _source_side(spark, manifest, checked, report)
-    target = _target_side(spark, tables, key_names, segments, mapping.version_attribute)
-    rows = compare(spark, source, target, report, buckets, examples, ignore_tombstones)
+    target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
+    rows = compare(spark, source, target, report, options.buckets, examples, options.ignore_tombstones)
     flying = in_flight_keys(cdc_url, manifest, checked) if rows and cdc_url else set()
     for r in rows:
         if (r._target, r._key) in flying:
@@ -230,29 +244,27 @@ def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str | None = None, sa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Compare DynamoDB with MySQL under the key mapping.")
-    ap.add_argument("--config", required=True, help="mapping config (YAML with tables:)")
+    ap.add_argument("--config", required=True, help="mapping config (YAML with tables:; local or s3://)")
     ap.add_argument("--snapshot", help="existing snapshot manifest (path or s3://); default: take a fresh one")
     ap.add_argument("--mysql-url", help="source for a fresh snapshot and the in-flight check")
     ap.add_argument("--report", help="write the JSON report here")
-    ap.add_argument("--examples", type=int, default=10)
-    ap.add_argument("--buckets", type=int, default=256)
-    ap.add_argument("--segments", type=int, default=8, help="parallel Scan segments per table")
-    ap.add_argument("--ignore-tombstones", action="store_true")
+    add_arguments(ap, VerifyOptions)
     args = ap.parse_args(argv)
 
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+    from mysql2dynamo.jobs.load_report import read_text
     from pyspark.sql import SparkSession
 
-    mapping = load_mapping_file(args.config)
+    mapping = mapping_from_config(read_text(args.config), args.config)
     if args.snapshot:
         manifest = load_manifest(args.snapshot)
     elif args.mysql_url:
-        manifest = fresh_snapshot(args.mysql_url, mapping, say=lambda m: print(m, file=sys.stderr))
+        manifest = fresh_snapshot(args.mysql_url, mapping, say=say)
     else:
         ap.error("pass --snapshot or --mysql-url")
     spark = SparkSession.builder.appName("mysql2dynamo-verify").getOrCreate()
-    report = run_verify(spark, mapping, manifest, cdc_url=args.mysql_url, buckets=args.buckets,
-                        examples=args.examples, ignore_tombstones=args.ignore_tombstones, segments=args.segments)
+    options = from_values(VerifyOptions, vars(args))
+    report = run_verify(spark, mapping, manifest, cdc_url=args.mysql_url, options=options)
     print(report.text())
     if args.report:
         Path(args.report).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))

@@ -7,12 +7,15 @@ The same model is constructible in Python: `mapping_from_dict({"shop.orders": {.
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 from mysql2dynamo.keymap.ast import Expr, KeymapError, Location
 from mysql2dynamo.keymap.parser import parse_expression, parse_value
+
+from mysql2dynamo.ground.interpolate import interpolate_nodes
 
 RULE_KEYS = ("name", "target", "key", "attributes", "exclude", "rest", "where", "nulls", "ttl")
 NULL_POLICIES = ("omit", "null")
@@ -191,7 +194,10 @@ def compose(text: str, file: str) -> _Node:
 
 def load_mapping(text: str, file: str = "<mapping>") -> Mapping:
     """Load a mapping document: `{version: 1, version_attribute: _ver, tables: {...}}`."""
-    doc = dict(compose(text, file).items())
+    return load_mapping_node(dict(compose(text, file).items()), file)
+
+
+def load_mapping_node(doc: dict[str, _Node], file: str) -> Mapping:
     if "tables" not in doc:
         raise KeymapError("expected a 'tables:' section", Location(file))
     version_attribute = str(_construct(doc["version_attribute"].node)) if "version_attribute" in doc \
@@ -199,8 +205,24 @@ def load_mapping(text: str, file: str = "<mapping>") -> Mapping:
     return mapping_from_node(doc["tables"], version_attribute)
 
 
-def load_mapping_file(path: str | Path) -> Mapping:
-    return load_mapping(Path(path).read_text(), str(path))
+TEMPLATE_FIELDS = ("key", "attributes", "where")  # their `{...}` and `$` belong to the DSL
+
+
+def _template(path: tuple[str, ...]) -> bool:
+    """`tables.<source>.<field>` of a rule: are its values DSL templates (never interpolated)?"""
+    return len(path) >= 3 and path[0] == "tables" and path[2] in TEMPLATE_FIELDS
+
+
+def mapping_from_config(text: str, file: str = "<config>", env: AbcMapping[str, str] | None = None) -> Mapping:
+    """The mapping of a mysql2dynamo config document, for code that needs nothing else of it (the
+    bulk load job, the replay Lambda, the shell's config reader): `version_attribute:` and
+    `tables:` with `${VAR}` interpolated outside the templates; the other sections are not read,
+    so their variables need not be set where the job runs."""
+    doc = dict(compose(text, file).items())
+    for name in ("version_attribute", "tables"):
+        if name in doc:
+            interpolate_nodes(doc[name].node, os.environ if env is None else env, file, _template, (name,))
+    return load_mapping_node(doc, file)
 
 
 def mapping_from_dict(tables: dict, version_attribute: str = DEFAULT_VERSION_ATTRIBUTE) -> Mapping:

@@ -1,90 +1,151 @@
-"""The one YAML config file: `source:` (where MySQL is) and `tables:` (the keymap mapping).
+"""The config file, read one way for every command.
 
 ```yaml
+# yaml-language-server: $schema=https://.../mysql2dynamo/config.schema.json
 version: 1
 source:
-  mysql_url: "${M2D_MYSQL_URL}"              # ${VAR} or ${VAR:-default}; secrets stay in the environment
-tables:
-  shop.customers: {...}                      # handed to keymap.spec
+  mysql_url: "${M2D_MYSQL_URL}"      # ${VAR} or ${VAR:-default}; secrets stay in the environment
+tables: {...}                        # the keymap mapping (docs/keymap.md)
+snapshot: {to: s3://bucket/snap}     # one section per command: its options, named as the flags
+load: {max_wcu: 4000}
+emr: {artifacts: s3://bucket/m2d/}
 ```
 
-Only the `source:` section is interpolated: `tables:` holds templates whose `{...}` (and any
-`$`) belong to the keymap DSL.
+- `${VAR}` / `${VAR:-default}` is replaced everywhere except in the keymap templates of `tables:`
+  (`key`, `attributes`, `where`: their `{...}` and `$` belong to the DSL). A section is interpolated
+  when a command reads it, so `emr submit` does not need the variables of `source:`.
+- Precedence, for every command: a flag given on the command line, then the config, then the
+  environment (`M2D_MYSQL_URL`, ...), then the option's default. Only `local`, `sample` and `demo`
+  fall back to the local stack; any other command that needs MySQL and finds no URL is an error.
+- Unknown keys are an error with a "did you mean", at file:line:col; the keymap section keeps
+  keymap's own errors. The rules are published as a JSON Schema (config.schema.json, docs/operations.md).
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
+import json
 import os
-import re
 from collections.abc import Mapping as AbcMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from mysql2dynamo.keymap.ast import KeymapError, Location
-from mysql2dynamo.keymap.spec import Mapping, load_mapping
+from mysql2dynamo.ground.interpolate import UnsetVariable, interpolate_nodes, where
+from mysql2dynamo.keymap.spec import Mapping, compose, mapping_from_config
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+MAPPING_KEYS = ("version", "version_attribute", "tables")  # read by keymap
+_TAGS = {
+    "string": ("tag:yaml.org,2002:str",),
+    "integer": ("tag:yaml.org,2002:int",),
+    "number": ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"),
+    "boolean": ("tag:yaml.org,2002:bool",),
+    "null": ("tag:yaml.org,2002:null",),
+    "object": ("tag:yaml.org,2002:map",),
+    "array": ("tag:yaml.org,2002:seq",),
+}
 
 
 class ConfigError(ValueError):
-    """A config problem, with the file (and the variable) it concerns."""
+    """A config problem, at the file:line:col it concerns."""
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    mysql_url: str
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
 
 
-@dataclass(frozen=True)
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _construct(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check(node: yaml.Node, rules: dict, file: str, dotted: str, values: bool) -> None:
+    """Keys (and with `values`, types and choices) of `node` against its schema `rules`."""
+    if values:
+        kinds = rules.get("type")
+        kinds = [kinds] if isinstance(kinds, str) else kinds or []
+        if kinds and node.tag not in {t for k in kinds for t in _TAGS[k]}:
+            raise ConfigError(f"{where(node, file)}: {dotted}: expected {' or '.join(kinds)}, got {node.value!r}"
+                              if isinstance(node, yaml.ScalarNode) else
+                              f"{where(node, file)}: {dotted}: expected {' or '.join(kinds)}")
+        if "enum" in rules and _construct(node) not in rules["enum"]:
+            raise ConfigError(f"{where(node, file)}: {dotted}: expected one of "
+                              f"{', '.join(map(str, rules['enum']))}, got {node.value!r}")
+    if isinstance(node, yaml.MappingNode):
+        known = rules.get("properties", {})
+        extra = rules.get("additionalProperties", True)
+        for key, value in node.value:
+            name = str(key.value)
+            if name in known:
+                _check(value, known[name], file, f"{dotted}.{name}" if dotted else name, values)
+            elif extra is False:
+                place = f" in {dotted}:" if dotted else ""
+                raise ConfigError(f"{where(key, file)}: unknown key '{name}'{place}{_suggest(name, known)}; "
+                                  f"expected one of {', '.join(known)}")
+            elif isinstance(extra, dict):
+                _check(value, extra, file, f"{dotted}.{name}", values)
+    elif isinstance(node, yaml.SequenceNode) and isinstance(rules.get("items"), dict):
+        for item in node.value:
+            _check(item, rules["items"], file, f"{dotted}[]", values)
+
+
+@dataclass
 class Config:
     path: str
-    source: SourceConfig
     mapping: Mapping
+    nodes: dict[str, yaml.Node]  # the sections other than the mapping, as written
+    env: AbcMapping[str, str]
+    rules: dict
+    _read: dict[str, dict] = field(default_factory=dict)
 
+    def section(self, name: str) -> dict[str, Any]:
+        """One section, interpolated and checked ({} when absent); errors name file:line:col."""
+        if name not in self._read:
+            node = self.nodes.get(name)
+            if node is None:
+                self._read[name] = {}
+            else:
+                node = copy.deepcopy(node)
+                try:
+                    interpolate_nodes(node, self.env, self.path)
+                except UnsetVariable as e:
+                    raise ConfigError(str(e)) from None
+                _check(node, self.rules["properties"][name], self.path, name, values=True)
+                self._read[name] = _construct(node) or {}
+        return self._read[name]
 
-def interpolate(text: str, env: AbcMapping[str, str], where: str) -> str:
-    """Replace `${VAR}` / `${VAR:-default}`; an unset variable without default is an error."""
-
-    def repl(m: re.Match) -> str:
-        name, default = m.group(1), m.group(2)
-        value = env.get(name)
-        if value is None or (value == "" and default is not None):
-            if default is None:
-                raise ConfigError(f"{where}: environment variable {name} is not set (write ${{{name}:-default}} "
-                                  f"for a fallback)")
-            return default
-        return value
-
-    return _VAR.sub(repl, text)
-
-
-def _interpolate_tree(node, env: AbcMapping[str, str], where: str):
-    if isinstance(node, str):
-        return interpolate(node, env, where)
-    if isinstance(node, dict):
-        return {k: _interpolate_tree(v, env, f"{where}.{k}") for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate_tree(v, env, f"{where}[{i}]") for i, v in enumerate(node)]
-    return node
+    @property
+    def mysql_url(self) -> str | None:
+        return self.section("source").get("mysql_url")
 
 
 def load_config_text(text: str, path: str = "<config>", env: AbcMapping[str, str] | None = None) -> Config:
-    """Parse a config document; `env` defaults to os.environ."""
+    """Parse and check a config document; `env` (for `${VAR}`) defaults to os.environ."""
     env = os.environ if env is None else env
+    rules = schema()
+    doc = compose(text, path)  # keymap's reader: its YAML errors carry file:line:col
+    if not isinstance(doc.node, yaml.MappingNode):
+        raise ConfigError(f"{path}: expected a mapping with tables: (and source:, load:, ...)")
+    # keys only (values are interpolated when read); `tables:` is keymap's to check
+    _check(doc.node, {**rules, "properties": {**rules["properties"], "tables": {}}}, path, "", values=False)
+    nodes = {str(k.value): v for k, v in doc.node.value if k.value not in MAPPING_KEYS}
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.MarkedYAMLError as e:
-        m = e.problem_mark
-        raise KeymapError(f"invalid YAML: {e.problem}", Location(path, m.line + 1, m.column + 1)) from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping with source: and tables:")
-    source = _interpolate_tree(doc.get("source") or {}, env, f"{path}: source")
-    url = source.get("mysql_url") if isinstance(source, dict) else None
-    if not url:
-        raise ConfigError(f"{path}: expected source.mysql_url (e.g. \"${{M2D_MYSQL_URL}}\")")
-    return Config(path, SourceConfig(str(url)), load_mapping(text, path))
+        mapping = mapping_from_config(text, path, env)
+    except UnsetVariable as e:
+        raise ConfigError(str(e)) from None
+    return Config(path, mapping, nodes, env, rules)
 
 
 def load_config(path: str | Path, env: AbcMapping[str, str] | None = None) -> Config:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mysql2dynamo.config import load_config
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.local import stack
@@ -78,7 +79,6 @@ def _plan(cfg: StackConfig):
     import boto3
 
     from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS
-    from mysql2dynamo.config import load_config
     from mysql2dynamo.jobs.rate import Budget
     from mysql2dynamo.plan import make_plan
 
@@ -97,7 +97,6 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
     from mysql2dynamo.jobs.session import local_spark
     from mysql2dynamo.jobs.verify import run_verify
-    from mysql2dynamo.keymap.spec import load_mapping_file
     from mysql2dynamo.plan import render
     from mysql2dynamo.sample.create import create_sample
     from mysql2dynamo.sample.traffic import run_traffic
@@ -183,7 +182,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
             time.sleep(0.5)
 
         say("== 9/9 cutover: fence writes, drain, clean tombstones, verify")
-        mapping = load_mapping_file(MAPPING)
+        mapping = load_config(MAPPING).mapping
 
         def verify() -> dict:
             from mysql2dynamo.jobs.verify import fresh_snapshot

@@ -20,7 +20,7 @@ from pathlib import Path
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import PythonMapper, compile_python
 from mysql2dynamo.keymap.schema import TableSchema
-from mysql2dynamo.keymap.spec import Mapping, load_mapping
+from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
 from mysql2dynamo.replay.apply import ApplyEngine
 from mysql2dynamo.replay.dead_letter import DeadLetter, open_dead_letter
 
@@ -60,7 +60,7 @@ class ReplayRuntime:
         if missing:
             raise RuntimeError(f"replay is not configured: set {', '.join(missing)}")
         config = env["M2D_CONFIG"]
-        mapping = load_mapping(read_text(config), config)
+        mapping = mapping_from_config(read_text(config), config, env)
         manifest = load_manifest(env["M2D_MANIFEST"])
         schemas = {s: manifest.table(s).schema for s in mapping.sources}
         ver = int(env["M2D_SNAPSHOT_VER"]) if env.get("M2D_SNAPSHOT_VER") else manifest.ver

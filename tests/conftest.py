@@ -22,7 +22,6 @@ from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 
-
 # Property tests draw the same examples on every run (CI must not pass or fail by chance); a failure
 # they find is a bug to fix. `M2D_HYPOTHESIS=random` draws new examples (a longer exploratory run).
 settings.register_profile("fixed", derandomize=True, database=None, print_blob=True)

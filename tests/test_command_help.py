@@ -10,7 +10,9 @@ from mysql2dynamo.cli import main
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()):
     yield path
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         if isinstance(cmd, click.Group):
             yield from _commands(cmd, (*path, name))
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 
+from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import node_modules
 from mysql2dynamo.local.config import (
     APP_PASSWORD,
@@ -74,7 +75,7 @@ def ensure_mariadb_installed() -> None:
     if os.geteuid() != 0:
         raise StackError("MariaDB is not installed; run as root or: sudo apt-get install -y "
                          + " ".join(MARIADB_PACKAGES))
-    print("installing MariaDB from Debian:", " ".join(MARIADB_PACKAGES), file=sys.stderr)
+    say(f"installing MariaDB from Debian: {' '.join(MARIADB_PACKAGES)}")
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", *MARIADB_PACKAGES], check=True, env=env)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mysql2dynamo.keymap.cli import keymap
+
+from mysql2dynamo.commands.keymap import keymap
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "keymap" / "examples" / "shop.yaml"
 

@@ -144,10 +144,10 @@ def test_config_interpolation(tmp_path):
     path.write_text('source:\n  mysql_url: "mysql://u:${PW}@${HOST:-127.0.0.1}:3306/shop"\n'
                     'tables:\n  shop.t:\n    target: t\n    key: {PK: "${id}-{id}"}\n')
     cfg = load_config(path, {"PW": "s3cret"})
-    assert cfg.source.mysql_url == "mysql://u:s3cret@127.0.0.1:3306/shop"
+    assert cfg.mysql_url == "mysql://u:s3cret@127.0.0.1:3306/shop"
     assert cfg.mapping.rules[0].key["PK"].raw == "${id}-{id}"  # tables are not interpolated
-    with pytest.raises(ConfigError, match="environment variable PW is not set"):
-        load_config(path, {})
+    with pytest.raises(ConfigError, match="c.yaml:2:14: environment variable PW is not set"):
+        _ = load_config(path, {}).mysql_url
 
 
 def test_preview_frame_puts_source_and_item_side_by_side():

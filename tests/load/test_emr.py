@@ -13,8 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from mysql2dynamo.emr import definitions as d
-from mysql2dynamo.emr.cli import emr, follow_step
+from mysql2dynamo.emr.submit import follow_step, upload
+from mysql2dynamo.jobs.bulk_load import job_args
 
+from mysql2dynamo.commands.emr import emr
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
 
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    from mysql2dynamo.emr.cli import build_wheel
+    from mysql2dynamo.emr.package import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
@@ -58,7 +60,7 @@ def test_dry_run_prints_the_requests_and_sends_nothing(local_stack, tmp_path, bu
                                                      "InstanceType": "m6i.2xlarge", "InstanceCount": 3}
     boot = req["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert boot == {"Path": f"s3://{bucket}/m2d/emr/bootstrap.sh",
-                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-0.1.0-py3-none-any.whl"]}
+                    "Args": [f"s3://{bucket}/m2d/dist/{d.wheel_name()}"]}
     args = req["Steps"][0]["HadoopJarStep"]["Args"]
     assert req["Steps"][0]["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--jars",
@@ -119,8 +121,6 @@ def test_serverless_job_run_on_moto(local_stack, tmp_path, bucket, wheel):
     assert f"s3://{bucket}/m2d/jars/emr-dynamodb-hadoop-5.0.0.jar" in spark_params  # no emr-ddb on Serverless
     assert req["jobDriver"]["sparkSubmit"]["entryPoint"] == f"s3://{bucket}/m2d/jobs/bulk_load.py"
     # sent through the same code path as the CLI, against moto
-    from mysql2dynamo.emr.cli import upload
-
     upload(json.loads(dry.output)["uploads"], wheel, local_stack.client("s3"))
     run = es.start_job_run(**req)
     got = es.get_job_run(applicationId=app, jobRunId=run["jobRunId"])["jobRun"]
@@ -156,8 +156,8 @@ def test_the_emr_step_job_runs_locally_with_spark_submit(local_stack, sample_db,
 
 
 def test_unknown_load_settings_are_refused():
-    with pytest.raises(d.EmrConfigError, match="unknown load setting"):
-        d.job_args({"manifest": "s3://b/s", "mapping": "m.yaml", "max_wcus": 5})
+    with pytest.raises(ValueError, match="unknown setting.*max_wcus"):
+        job_args({"manifest": "s3://b/s", "mapping": "m.yaml", "max_wcus": 5})
     with pytest.raises(d.EmrConfigError, match="emr.artifacts"):
         d.artifact_urls(d.emr_settings({}))
 

@@ -21,7 +21,7 @@ from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.schema import read_schemas
-from mysql2dynamo.keymap.spec import load_mapping_file
+from mysql2dynamo.keymap.spec import load_mapping
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 
@@ -96,7 +96,7 @@ def test_traffic_to_dynamodb_through_a_killed_runner(local_stack, fresh_db, dyna
             got[(item["PK"]["S"], item["SK"]["S"])] = _without_ver(item)
 
     conn = connect(local_stack.mysql_url, fresh_db)
-    mapping = load_mapping_file(config)
+    mapping = load_mapping(Path(config).read_text(), str(config))
     mapper = compile_python(check(mapping, read_schemas(conn, mapping.sources)))
     expected, rejected = {}, 0
     for source in mapping.sources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import mysql2dynamo.replay.handler as lambda_handler
 import pytest
@@ -14,7 +15,7 @@ from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.snapshot.dump import run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-from mysql2dynamo.keymap.spec import load_mapping_file
+from mysql2dynamo.keymap.spec import load_mapping
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.runner import lambda_event
 from mysql2dynamo.replay.runtime import ReplayRuntime
@@ -118,7 +119,7 @@ def test_handler_cold_start_from_env_skips_the_snapshot_and_parks_poison(local_s
 
 
 def test_throttled_writes_report_the_first_failed_record(local_stack, scenario):
-    mapping = load_mapping_file(scenario["config"])
+    mapping = load_mapping(Path(scenario["config"]).read_text(), str(scenario["config"]))
     manifest = load_manifest(scenario["snapshot"])
     schemas = {s: manifest.table(s).schema for s in mapping.sources}
     ddb = local_stack.client("dynamodb")

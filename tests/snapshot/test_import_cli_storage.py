@@ -10,12 +10,12 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 from mysql2dynamo.cdc.snapshot import load_manifest
-from mysql2dynamo.cdc.snapshot.cli import snapshot
 from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
 from mysql2dynamo.cdc.snapshot.import_dump import read_records
 from mysql2dynamo.cdc.snapshot.progress import Progress
 from mysql2dynamo.cdc.snapshot.storage import open_storage
 
+from mysql2dynamo.commands.snapshot import snapshot
 from mysql2dynamo.ground.mysql import MySQLTarget
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from mysql2dynamo.cdc.snapshot import load_manifest
@@ -33,9 +34,9 @@ def test_resume_after_kill_dumps_only_missing_chunks_and_refuses_to_mix(local_st
     create_sample(mysql_url, fresh_db, customers=150, seed=3)
     tables = [f"{fresh_db}.{t}" for t in snapcheck.SAMPLE_TABLES]
     dest = tmp_path / "snap"
-    cmd = [sys.executable, "-m", "mysql2dynamo.cdc.snapshot.cli", "--mysql-url", local_stack.cdc_mysql_url, "--tables",
-           ",".join(tables), "--to", str(dest), "--workers", "2", "--chunk-rows", "60",
-           "--max-rows-per-second", "300"]
+    cli = str(Path(sys.executable).with_name("mysql2dynamo"))
+    cmd = [cli, "snapshot", "--mysql-url", local_stack.cdc_mysql_url, "--tables", ",".join(tables), "--to", str(dest),
+           "--workers", "2", "--chunk-rows", "60", "--max-rows-per-second", "300"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     done = 0

@@ -8,7 +8,7 @@ import pytest
 from mysql2dynamo.cdc.snapshot.dump import run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 from mysql2dynamo.jobs.targets import create_table
-from mysql2dynamo.jobs.verify import run_verify
+from mysql2dynamo.jobs.verify import VerifyOptions, run_verify
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import mapping_from_dict
@@ -83,5 +83,5 @@ def test_hidden_differences_are_found_exactly(spark, local_stack, loaded):
     assert extras == {'{"PK": {"S": "CUSTOMER#999999"}, "SK": {"S": "PROFILE"}}': False,
                       '{"PK": {"S": "ORDER#9999999999"}, "SK": {"S": "LINE#1"}}': True}
     assert not report.clean and "DIFFERENCES FOUND" in report.text()
-    ignoring = run_verify(spark, loaded["mapping"], loaded["manifest"], ignore_tombstones=True)
+    ignoring = run_verify(spark, loaded["mapping"], loaded["manifest"], options=VerifyOptions(ignore_tombstones=True))
     assert (ignoring.missing, ignoring.extra, ignoring.different) == (1, 1, 1)

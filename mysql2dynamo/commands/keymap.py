@@ -1,7 +1,4 @@
-"""`keymap check` and `keymap preview`: the mapping against the live source schema and rows.
-
-Registered in the main CLI as `mysql2dynamo keymap ...` (`from keymap.cli import keymap`).
-"""
+"""`mysql2dynamo keymap check|preview`: the mapping against the live source schema and rows."""
 
 from __future__ import annotations
 
@@ -9,25 +6,11 @@ import dataclasses
 import sys
 
 import click
-from mysql2dynamo.keymap.ast import KeymapError
+import pymysql
 
-
-def connect_source(url: str):
-    from mysql2dynamo.ground.mysql import connect
-
-    conn = connect(url)
-    with conn.cursor() as cur:
-        cur.execute("SET time_zone = '+00:00'")  # TIMESTAMP values in UTC, as the contract says
-    return conn
-
-
-def load_config_or_exit(config: str):
-    from mysql2dynamo.config import load_config
-
-    try:
-        return load_config(config)
-    except (KeymapError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+from mysql2dynamo.commands.common import configured, connect_source, mysql_url_option, source_url
+from mysql2dynamo.config import Config
+from mysql2dynamo.keymap.schema import TableSchema, read_schemas, read_table_schema
 
 
 @click.group()
@@ -36,15 +19,14 @@ def keymap() -> None:
 
 
 @keymap.command()
-@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
-def check(config: str) -> None:
+@mysql_url_option
+@configured(required=True)
+def check(cfg: Config, mysql_url: str | None) -> None:
     """Static checks of the mapping against the live schema; exit 1 on errors."""
     from mysql2dynamo.cdc.server import check_binlog_settings, server_info
     from mysql2dynamo.keymap.checker import check as run_check
-    from mysql2dynamo.keymap.schema import read_schemas
 
-    cfg = load_config_or_exit(config)
-    conn = connect_source(cfg.source.mysql_url)
+    conn = connect_source(source_url(mysql_url, cfg))
     try:
         try:
             schemas = read_schemas(conn, cfg.mapping.sources)
@@ -63,7 +45,7 @@ def check(config: str) -> None:
     sys.exit(1 if result.errors else 0)
 
 
-def read_rows(conn, schema, limit: int) -> list[dict]:
+def read_rows(conn: pymysql.Connection, schema: TableSchema, limit: int) -> list[dict]:
     """The first `limit` rows in primary key order, decoded by pymysql."""
     from mysql2dynamo.keymap.compile_spark import quote
 
@@ -74,16 +56,15 @@ def read_rows(conn, schema, limit: int) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
+def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, spark=None):
     """(row, Result) pairs of a preview, in primary key order."""
     from mysql2dynamo.keymap.checker import check as run_check
     from mysql2dynamo.keymap.compile_python import compile_python
     from mysql2dynamo.keymap.preview import preview_rows, preview_spark
-    from mysql2dynamo.keymap.schema import read_table_schema
 
     if table not in cfg.mapping.sources:
         raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
-    conn = connect_source(cfg.source.mysql_url)
+    conn = connect_source(url)
     try:
         schema = read_table_schema(conn, *table.split(".", 1))
         rows = read_rows(conn, schema, limit)
@@ -103,14 +84,14 @@ def preview_results(cfg, table: str, limit: int, engine: str, spark=None):
 
 
 @keymap.command()
-@click.option("--config", required=True, type=click.Path(exists=True, dir_okay=False), help="The config YAML.")
 @click.option("--table", required=True, help="Source table as db.table.")
 @click.option("--limit", default=20, show_default=True, help="Rows to read (primary key order).")
 @click.option("--engine", type=click.Choice(["python", "spark"]), default="python", show_default=True)
-def preview(config: str, table: str, limit: int, engine: str) -> None:
+@mysql_url_option
+@configured(required=True)
+def preview(cfg: Config, table: str, limit: int, engine: str, mysql_url: str | None) -> None:
     """Print the items of the first rows as DynamoDB JSON, one per line; rejects go to stderr."""
-    cfg = load_config_or_exit(config)
-    for _, result in preview_results(cfg, table, limit, engine):
+    for _, result in preview_results(cfg, source_url(mysql_url, cfg), table, limit, engine):
         if result.status == "item":
             click.echo(result.item)
         else:

@@ -1,0 +1,71 @@
+"""Sending a bulk load to EMR or EMR Serverless: what to upload, the request, following the step.
+
+`mysql2dynamo emr submit` (the shell) builds the job arguments and the `emr:` settings from the
+config and calls these.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from mysql2dynamo.emr import definitions as d
+
+from mysql2dynamo.ground.log import say
+
+TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
+WHEEL = "<wheel>"  # the uploads' stand-in for the wheel, built or given at submit time
+
+
+def submit_plan(emr: dict, urls: dict[str, str], args: list[str], config_path: str | Path, cluster_id: str | None,
+                serverless: bool) -> dict:
+    """Everything submit does, as data: uploads (local file -> s3 url) and the request."""
+    uploads = {
+        str(d.ROOT / "jobs" / "bulk_load.py"): urls["script"],
+        str(d.ROOT / "jars" / d.CONVERTER_JAR): urls["converter"],
+        str(config_path): urls["config"],
+    }
+    out: dict = {"job_args": args, "uploads": uploads}
+    if serverless:
+        connector = sorted((d.ROOT / "jars").glob("emr-dynamodb-hadoop-*.jar"))
+        connector_url = None
+        if connector:
+            connector_url = urls["converter"].rsplit("/", 1)[0] + "/" + connector[-1].name
+            uploads[str(connector[-1])] = connector_url
+        uploads[WHEEL] = urls["wheel"]
+        out["start_job_run"] = d.serverless_job_run(emr, urls, args, connector_url)
+        return out
+    uploads[WHEEL] = urls["wheel"]
+    uploads[str(d.HERE / "bootstrap.sh")] = urls["bootstrap"]
+    step = d.load_step(emr, urls, args)
+    if cluster_id:
+        out["add_job_flow_steps"] = {"JobFlowId": cluster_id, "Steps": [step]}
+    else:
+        out["run_job_flow"] = d.cluster_request(emr, urls, [step])
+    return out
+
+
+def upload(uploads: dict[str, str], wheel: Path, s3) -> None:
+    for local, url in uploads.items():
+        path = wheel if local == WHEEL else Path(local)
+        u = urlparse(url)
+        s3.upload_file(str(path), u.netloc, u.path.lstrip("/"))
+
+
+def follow_step(emr_client, cluster_id: str, step_id: str, timeout: float, poll: float = 15.0,
+                say: Callable[[str], None] = say) -> str:
+    """Print the step's state changes until it ends or `timeout` seconds pass; returns the last state."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        step = emr_client.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
+        state = step["Status"]["State"]
+        if state != last:
+            reason = step["Status"].get("FailureDetails", {}).get("Message") or ""
+            say(f"step {step_id} on {cluster_id}: {state} {reason}".rstrip())
+            last = state
+        if state in TERMINAL_STEP or time.monotonic() >= deadline:
+            return state
+        time.sleep(poll)

@@ -1,0 +1,105 @@
+"""`mysql2dynamo emr submit|status`: run the bulk load on EMR (or EMR Serverless) and follow it.
+
+    mysql2dynamo emr submit --config mysql2dynamo.yaml [--cluster-id j-...] [--serverless] [--dry-run]
+
+Without --cluster-id a transient cluster is created with the load as its step (run_job_flow); with
+it the step is added to the running cluster (add_job_flow_steps). --dry-run prints the uploads and
+the boto3 requests as JSON and sends nothing. The job arguments come from the config's `load:`
+section (the config itself is the mapping), the cluster from emr/cluster.yaml and the `emr:` section.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+from mysql2dynamo.commands.common import ConfigFailure, configured
+from mysql2dynamo.config import Config
+from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr.submit import follow_step, submit_plan, upload
+from mysql2dynamo.jobs.bulk_load import SINKS, job_args
+
+
+def emr_plan(cfg: Config, overrides: dict, cluster_id: str | None, serverless: bool, wheel_name: str) -> dict:
+    """The uploads and the request of a submit, from the config and the command line's overrides."""
+    emr = d.emr_settings(cfg.section("emr"), overrides.get("emr"))
+    urls = d.artifact_urls(emr, wheel_name, Path(cfg.path).name)
+    load = {**cfg.section("load"), **overrides.get("load", {})}
+    load.setdefault("mapping", urls["config"])
+    return submit_plan(emr, urls, job_args(load), cfg.path, cluster_id, serverless)
+
+
+@click.group()
+def emr() -> None:
+    """Run the bulk load on Amazon EMR or EMR Serverless."""
+
+
+@emr.command()
+@click.option("--manifest", default=None, help="Override load.manifest.")
+@click.option("--sink", default=None, type=click.Choice(SINKS), help="Override load.sink.")
+@click.option("--max-wcu", type=float, default=None, help="Override load.max_wcu (WCU/s for the whole job).")
+@click.option("--artifacts", default=None, help="Override emr.artifacts (s3:// prefix).")
+@click.option("--cluster-id", default=None, help="Add the step to this running cluster instead of a new one.")
+@click.option("--serverless", is_flag=True, help="Start an EMR Serverless job run instead.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A built mysql2dynamo wheel (default: build one with pip).")
+@click.option("--dry-run", is_flag=True, help="Print the uploads and boto3 requests; send nothing.")
+@click.option("--follow/--no-follow", default=True, help="Follow the step until it ends.")
+@click.option("--timeout", type=float, default=6 * 3600, show_default=True, help="Seconds to follow.")
+@click.option("--poll", type=float, default=15.0, show_default=True)
+@configured(required=True, help="mysql2dynamo config: tables (mapping), load and emr sections.")
+def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float | None, artifacts: str | None,
+           cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool, follow: bool, timeout: float,
+           poll: float) -> None:
+    """Upload the job and submit it as an EMR step (run_job_flow / add_job_flow_steps) or Serverless run."""
+    import boto3
+
+    overrides = {"load": {k: v for k, v in (("manifest", manifest), ("sink", sink), ("max_wcu", max_wcu))
+                          if v is not None},
+                 "emr": {"artifacts": artifacts} if artifacts else {}}
+    try:
+        p = emr_plan(cfg, overrides, cluster_id, serverless, Path(wheel).name if wheel else d.wheel_name())
+    except ValueError as e:  # EmrConfigError, ConfigError, a bad load: setting
+        raise ConfigFailure(f"{cfg.path}: {e}") from e
+    if dry_run:
+        click.echo(json.dumps(p, indent=2, default=str))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheel:
+            wheel_path = Path(wheel)
+        else:
+            from mysql2dynamo.emr.package import build_wheel
+
+            wheel_path = build_wheel(Path(tmp))
+        upload(p["uploads"], wheel_path, boto3.client("s3"))
+    if serverless:
+        es = boto3.client("emr-serverless")
+        run = es.start_job_run(**p["start_job_run"])
+        click.echo(json.dumps({"applicationId": run["applicationId"], "jobRunId": run["jobRunId"]}))
+        return
+    client = boto3.client("emr")
+    if cluster_id:
+        step_id = client.add_job_flow_steps(**p["add_job_flow_steps"])["StepIds"][0]
+    else:
+        cluster_id = client.run_job_flow(**p["run_job_flow"])["JobFlowId"]
+        step_id = client.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
+    click.echo(json.dumps({"ClusterId": cluster_id, "StepId": step_id}))
+    if follow:
+        state = follow_step(client, cluster_id, step_id, timeout, poll)
+        if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
+            raise click.ClickException(f"step {step_id} ended {state}; see the step's stderr under the log URI")
+
+
+@emr.command()
+@click.option("--cluster-id", required=True)
+@click.option("--step-id", required=True)
+@click.option("--timeout", type=float, default=0, help="Follow for this many seconds (0: print once).")
+@click.option("--poll", type=float, default=15.0)
+def status(cluster_id: str, step_id: str, timeout: float, poll: float) -> None:
+    """Show (or follow) a load step."""
+    import boto3
+
+    follow_step(boto3.client("emr"), cluster_id, step_id, timeout, poll)

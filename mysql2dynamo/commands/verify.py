@@ -1,0 +1,46 @@
+"""`mysql2dynamo verify`: DynamoDB against MySQL under the mapping (options in the `verify:` section)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from mysql2dynamo.commands.common import configured, fact_options, from_facts, mysql_url_option, say, source_url
+from mysql2dynamo.config import Config
+from mysql2dynamo.jobs.verify import VerifyOptions
+
+
+def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyOptions) -> Callable[[], dict]:
+    """A function running verify on local Spark (against a fresh snapshot unless one is given)."""
+
+    def run() -> dict:
+        from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+        from mysql2dynamo.jobs.session import local_spark
+        from mysql2dynamo.jobs.verify import fresh_snapshot, run_verify
+
+        manifest = load_manifest(snapshot) if snapshot else fresh_snapshot(mysql_url, cfg.mapping, say=say)
+        spark = local_spark("mysql2dynamo-verify")
+        report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
+        say(report.text())
+        return report.as_dict()
+
+    return run
+
+
+@click.command()
+@mysql_url_option
+@click.option("--snapshot", default=None, help="Compare against this snapshot manifest instead of a fresh one.")
+@fact_options(VerifyOptions)
+@click.option("--report", default=None, type=click.Path(dir_okay=False), help="JSON report file.")
+@configured("verify", required=True, help="The mysql2dynamo config: the mapping, source.mysql_url, verify:.")
+def verify(cfg: Config, mysql_url: str | None, snapshot: str | None, report: str | None, **values) -> None:
+    """Prove DynamoDB equals MySQL under the mapping: missing, extra and different items, exactly."""
+    options = from_facts(VerifyOptions, values, "verify")
+    result = verifier(cfg, source_url(mysql_url, cfg), snapshot, options)()
+    if report:
+        Path(report).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    sys.exit(0 if result["clean"] else 1)
