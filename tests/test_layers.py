@@ -46,7 +46,8 @@ def imports(path: Path, module: str, known: dict[str, Path]) -> set[str]:
             if node.level:
                 parts = package.split(".")
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
-            names = [f"{base}.{a.name}" for a in node.names] + [base]
+            # `from pkg import module` depends on that module; `from module import name` on the module
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
         else:
             continue
         for name in names:
