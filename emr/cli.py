@@ -17,6 +17,8 @@ from pathlib import Path
 import click
 from mysql2dynamo.emr import definitions as d
 
+from mysql2dynamo.ground.files import split_s3
+
 TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 
 
@@ -64,12 +66,9 @@ def plan(config_path: str, overrides: dict, cluster_id: str | None, serverless: 
 
 
 def upload(uploads: dict[str, str], wheel: Path, s3) -> None:
-    from urllib.parse import urlparse
-
     for local, url in uploads.items():
         path = wheel if local == "<wheel>" else Path(local)
-        u = urlparse(url)
-        s3.upload_file(str(path), u.netloc, u.path.lstrip("/"))
+        s3.upload_file(str(path), *split_s3(url))
 
 
 def follow_step(emr_client, cluster_id: str, step_id: str, timeout: float, poll: float = 15.0, say=_say) -> str:

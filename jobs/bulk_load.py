@@ -77,8 +77,9 @@ def _say(msg: str) -> None:
 
 
 def load_mapping(url: str):
-    from mysql2dynamo.jobs.load_report import read_text
     from mysql2dynamo.keymap.spec import load_mapping as parse
+
+    from mysql2dynamo.ground.files import read_text
 
     return parse(read_text(url), url)
 
@@ -263,15 +264,15 @@ def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_
     from mysql2dynamo.jobs.sinks import s3_import
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
 
+    from mysql2dynamo.ground.files import read_text, split_s3
+
     definition = None
     if opts.table_definition:
-        from mysql2dynamo.jobs.load_report import read_text
-
         definition = json.loads(read_text(opts.table_definition))
         definition = definition.get(target, definition) if isinstance(definition, dict) else definition
     base = s3_import.target_prefix(opts.import_s3, target)
     s3_import.write_files(part, spark_url(base, scheme))
-    bucket, prefix = s3_import.split_s3(base)
+    bucket, prefix = split_s3(base)
     creation = s3_import.table_creation_parameters(target, s3_import.key_schema(checked, target), definition)
     request = s3_import.import_request(bucket, prefix, creation)
     desc = s3_import.run_import(make_client(opts.endpoint, opts.region), request, say=say)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from mysql2dynamo.ground.files import is_s3, split_s3
 from mysql2dynamo.ground.paths import package_files
 
 PACKAGES = ("cdc", "keymap", "replay")
@@ -51,8 +52,7 @@ class ReplayDeployment:
 
     def policy(self) -> dict:
         """The function's permissions, and nothing more."""
-        buckets = sorted({u[5:].split("/", 1)[0] for u in (self.manifest_url, self.dead_letter_url)
-                          if u.startswith("s3://")})
+        buckets = sorted({split_s3(u)[0] for u in (self.manifest_url, self.dead_letter_url) if is_s3(u)})
         statements = [
             {"Effect": "Allow", "Action": ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
                                            "kinesis:DescribeStreamSummary", "kinesis:ListShards",
@@ -65,8 +65,8 @@ class ReplayDeployment:
         if buckets:
             statements.append({"Effect": "Allow", "Action": ["s3:GetObject"],
                                "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets]})
-        if self.dead_letter_url.startswith("s3://"):
-            bucket, _, prefix = self.dead_letter_url[5:].partition("/")
+        if is_s3(self.dead_letter_url):
+            bucket, prefix = split_s3(self.dead_letter_url)
             statements.append({"Effect": "Allow", "Action": ["s3:PutObject"],
                                "Resource": [f"arn:aws:s3:::{bucket}/{prefix.rstrip('/')}/*"]})
         if ":sqs:" in self.on_failure_arn:
