@@ -16,8 +16,11 @@ from pathlib import Path
 
 import click
 from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr import jars
+from mysql2dynamo.emr.package import wheel_name as default_wheel_name
 
 from mysql2dynamo.ground.files import split_s3
+from mysql2dynamo.ground.paths import jars_dir
 
 TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 
@@ -42,12 +45,12 @@ def plan(config_path: str, overrides: dict, cluster_id: str | None, serverless: 
     args = d.job_args(load)
     uploads = {
         str(d.ROOT / "jobs" / "bulk_load.py"): urls["script"],
-        str(d.ROOT / "jars" / d.CONVERTER_JAR): urls["converter"],
+        str(jars.converter_jar()): urls["converter"],
         str(config_path): urls["config"],
     }
     out: dict = {"job_args": args, "uploads": uploads}
     if serverless:
-        connector = sorted((d.ROOT / "jars").glob("emr-dynamodb-hadoop-*.jar"))
+        connector = sorted(jars_dir().glob("emr-dynamodb-hadoop-*.jar"))
         connector_url = None
         if connector:
             connector_url = urls["converter"].rsplit("/", 1)[0] + "/" + connector[-1].name
@@ -115,9 +118,14 @@ def submit(config_path, manifest, sink, max_wcu, artifacts, cluster_id, serverle
     overrides = {"load": {k: v for k, v in (("manifest", manifest), ("sink", sink), ("max_wcu", max_wcu))
                           if v is not None},
                  "emr": {"artifacts": artifacts} if artifacts else {}}
-    wheel_name = Path(wheel).name if wheel else "mysql2dynamo-0.1.0-py3-none-any.whl"
+    wheel_name = Path(wheel).name if wheel else default_wheel_name()
     try:
         p = plan(config_path, overrides, cluster_id, serverless, wheel_name)
+        jars.require_converter_jar()
+    except jars.JarsError as e:
+        if not dry_run:
+            raise click.ClickException(str(e)) from e
+        _say(f"note: {e}")
     except d.EmrConfigError as e:
         raise click.ClickException(str(e)) from e
     if dry_run:
@@ -142,6 +150,16 @@ def submit(config_path, manifest, sink, max_wcu, artifacts, cluster_id, serverle
         state = follow_step(client, cluster_id, step_id, timeout, poll)
         if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
             raise click.ClickException(f"step {step_id} ended {state}; see the step's stderr under the log URI")
+
+
+@emr.command("jars")
+def build_jars() -> None:
+    """Build mysql2dynamo-converter.jar and the jars local Spark needs (Maven, from the packaged pom)."""
+    try:
+        jar = jars.build_jars()
+    except jars.JarsError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(str(jar))
 
 
 @emr.command()

@@ -24,11 +24,13 @@ import copy
 from pathlib import Path
 
 import yaml
+from mysql2dynamo.emr.package import wheel_name as default_wheel_name
+
+from mysql2dynamo.ground.paths import CONVERTER_JAR
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CLUSTER_YAML = HERE / "cluster.yaml"
-CONVERTER_JAR = "mysql2dynamo-converter.jar"
 
 # bulk_load.py flags that take a value, in the order they are rendered
 LOAD_FLAGS = ("manifest", "mapping", "sink", "tables", "max_wcu", "max_items_per_second", "write_tasks",
@@ -81,8 +83,7 @@ def job_args(load: dict) -> list[str]:
     return args
 
 
-def artifact_urls(emr: dict, wheel_name: str = "mysql2dynamo-0.1.0-py3-none-any.whl",
-                  config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:
+def artifact_urls(emr: dict, wheel_name: str | None = None, config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:
     base = emr.get("artifacts")
     if not base or not str(base).startswith("s3://"):
         raise EmrConfigError("emr.artifacts must be an s3:// prefix (where the job, jar, wheel and config go)")
@@ -90,7 +91,7 @@ def artifact_urls(emr: dict, wheel_name: str = "mysql2dynamo-0.1.0-py3-none-any.
     return {
         "script": f"{base}/jobs/bulk_load.py",
         "converter": f"{base}/jars/{CONVERTER_JAR}",
-        "wheel": f"{base}/dist/{wheel_name}",
+        "wheel": f"{base}/dist/{wheel_name or default_wheel_name()}",
         "bootstrap": f"{base}/emr/bootstrap.sh",
         "config": f"{base}/config/{config_name}",
     }

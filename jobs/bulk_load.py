@@ -128,6 +128,8 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from mysql2dynamo.ground.files import write_text
+
     if opts.sink not in SINKS:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")
     if opts.on_collision not in ("report", "fail"):
@@ -230,7 +232,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
         "wcu_per_second": round(wcu_total / write_seconds, 1) if write_seconds else None,
     }
     if opts.summary:
-        report.write_text(opts.summary, json.dumps(summary, indent=2))
+        write_text(opts.summary, json.dumps(summary, indent=2))
     return summary
 
 

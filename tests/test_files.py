@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mysql2dynamo.ground.files import atomic_write, is_s3, read_text, split_s3, write_text
 
 

@@ -2,14 +2,17 @@
 
 `split_s3` is the only place that takes an `s3://` (or Hadoop's `s3a://`, `s3n://`) URL apart.
 `atomic_file` is the only temp-file-and-rename writer: a reader sees the old file or the new one,
-never half of one. boto3 is imported only when an S3 URL is used.
+never half of one. `zip_bytes` writes archives that depend on their contents only (the Lambda zip,
+the EMR wheel). boto3 is imported only when an S3 URL is used.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import threading
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -83,3 +86,17 @@ def atomic_write(path: str | Path, data: str | bytes, durable: bool = False) -> 
     """Replace `path` with `data` (text is written as UTF-8) in one rename."""
     with atomic_file(path, durable) as f:
         f.write(data.encode() if isinstance(data, str) else data)
+
+
+def zip_bytes(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """A deflated zip of (name, data) in the given order with a fixed timestamp and permissions, so the
+    same entries give the same bytes (and sha256) on any machine, at any time, under any umask."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, wherever it is built
+            z.writestr(info, data, compresslevel=9)
+    return buf.getvalue()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mysql2dynamo.emr import definitions as d
 from mysql2dynamo.emr.cli import emr, follow_step
 
+from mysql2dynamo import __version__
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
 
@@ -58,7 +59,7 @@ def test_dry_run_prints_the_requests_and_sends_nothing(local_stack, tmp_path, bu
                                                      "InstanceType": "m6i.2xlarge", "InstanceCount": 3}
     boot = req["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert boot == {"Path": f"s3://{bucket}/m2d/emr/bootstrap.sh",
-                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-0.1.0-py3-none-any.whl"]}
+                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl"]}
     args = req["Steps"][0]["HadoopJarStep"]["Args"]
     assert req["Steps"][0]["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--jars",
