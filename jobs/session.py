@@ -76,8 +76,19 @@ def base_conf(master: str = "local[2]", shuffle_partitions: int = 4) -> dict[str
     }
 
 
+def require_pyspark():
+    """The pyspark module, or an error that names the extra that brings it (the base install has none)."""
+    try:
+        import pyspark
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("pyspark is not installed: `pip install 'mysql2dynamo[spark]'` for local Spark "
+                                  "(EMR brings its own)", name="pyspark") from e
+    return pyspark
+
+
 def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extra: str):
     """A local SparkSession with the connector, S3A and JDBC jars (for tests, notebooks, `load`)."""
+    require_pyspark()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
@@ -90,9 +101,7 @@ def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extr
 
 def spark_submit_command(script: str | Path, args: list[str], master: str = "local[2]") -> list[str]:
     """`spark-submit` of pyspark's own install, with the same jars and settings as local_spark."""
-    import pyspark
-
-    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    submit = Path(require_pyspark().__file__).parent / "bin" / "spark-submit"
     cmd = [str(submit)]
     for key, value in base_conf(master).items():
         cmd += ["--conf", f"{key}={value}"]
