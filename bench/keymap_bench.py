@@ -16,6 +16,7 @@ import argparse
 import tempfile
 import time
 
+from mysql2dynamo.jobs.session import local_spark
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.compile_spark import compile_spark
@@ -62,9 +63,8 @@ VERSION = 1234567
 
 
 def session() -> SparkSession:
-    return (SparkSession.builder.master("local[2]").appName("keymap-bench")
-            .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g").getOrCreate())
+    # the project's local session: its Python workers run this interpreter, which imports mysql2dynamo.keymap
+    return local_spark("keymap-bench", "local[2]", **{"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "4g"})
 
 
 def generate(spark: SparkSession, rows: int, path: str) -> None:

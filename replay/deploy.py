@@ -2,10 +2,10 @@
 
 The zip holds the project code the handler imports (cdc, keymap, replay), the pure-Python modules of
 the distributions named in replay/requirements.txt (PyYAML) and the mapping config; boto3 comes with
-the Lambda runtime. Built twice from the same tree, it has the same bytes (see `zip_bytes`). The role gets only what
-the function does (see `policy`), and the Kinesis event source mapping reports batch item
-failures, bisects failing batches, retries a bounded number of times and sends what still fails
-to an on-failure destination. The same settings are in replay/template.yaml for SAM users.
+the Lambda runtime. Built twice from the same tree, it has the same bytes (see `zip_bytes`). The
+role gets only what the function does (see `policy`), and the Kinesis event source mapping reports
+batch item failures, bisects failing batches, retries a bounded number of times and sends what
+still fails to an on-failure destination. The same settings are in replay/template.yaml for SAM users.
 """
 
 from __future__ import annotations

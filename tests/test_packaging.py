@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,8 +44,12 @@ def _sha256(path: Path) -> str:
 def dist(tmp_path_factory) -> Path:
     """sdist and wheel of `python -m build` (the wheel is built from the sdist, so from a clean tree)."""
     out = tmp_path_factory.mktemp("dist")
+    egg_info = ROOT / "mysql2dynamo.egg-info"  # the sdist step leaves it in the tree
+    had_egg_info = egg_info.exists()
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
          env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH})
+    if not had_egg_info:
+        shutil.rmtree(egg_info, ignore_errors=True)
     return out
 
 
