@@ -96,6 +96,9 @@ def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extr
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # an in-process session starts its Python workers with $PYSPARK_PYTHON or "python3", not with
+    # spark.pyspark.python: this interpreter is the one that imports the mysql2dynamo namespace
+    spark.sparkContext.pythonExec = sys.executable
     return spark
 
 
