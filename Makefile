@@ -1,13 +1,18 @@
 # Two entry points for a fresh machine: `make demo` and `make test`. Both install what is
 # missing first (Debian's MariaDB, a venv with the package, npm's dynalite/kinesalite, the
 # Maven jars) and are safe to run again: each step is skipped when its inputs did not change.
+# `make bench` runs every benchmark at full size (long: about an hour on 2 cores); `make dist`
+# builds the sdist and the (reproducible) wheel into dist/.
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 ROWS   ?= 1000
+BENCHES := keymap_bench snapshot_bench stream_bench replay_bench load_bench
+# wheel timestamps: the last commit's time, so the same commit builds the same wheel
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
 
-.PHONY: setup demo test lint clean stop
+.PHONY: setup demo test bench dist lint clean stop
 
 setup: .local/.mariadb $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
 
@@ -37,6 +42,14 @@ demo: setup
 test: setup
 	$(PYTEST) -q
 
+bench: setup
+	$(VENV)/bin/mysql2dynamo local up
+	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done
+
+dist: $(VENV)/.installed
+	rm -rf dist
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(PY) -m build --outdir dist
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
@@ -44,4 +57,4 @@ stop:
 	-$(VENV)/bin/mysql2dynamo local down
 
 clean: stop
-	rm -rf .local .build jars node_modules $(VENV)
+	rm -rf .local .build build dist *.egg-info jars node_modules $(VENV)

@@ -4,7 +4,7 @@
 then mapped three ways in one Spark session, each fully evaluated (written to the `noop`
 format) and timed. The three ways are checked to produce the same item strings first.
 
-    .venv/bin/python bench/keymap_bench.py [--rows N]
+    .venv/bin/python -m bench.keymap_bench [--rows N]     (from the repository root)
 
 The last line is `BENCH keymap ratio=<compiled/handwritten> vs_udf=<compiled/udf> ...`;
 the figures also go to docs/benchmarks.md (section `## keymap`).
@@ -13,24 +13,21 @@ the figures also go to docs/benchmarks.md (section `## keymap`).
 from __future__ import annotations
 
 import argparse
-import re
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mysql2dynamo.jobs.session import local_spark
+from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.compile_python import compile_python
+from mysql2dynamo.keymap.compile_spark import compile_spark
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.spec import load_mapping
+from mysql2dynamo.keymap.types import Column
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from mysql2dynamo.keymap.checker import check  # noqa: E402
-from mysql2dynamo.keymap.compile_python import compile_python  # noqa: E402
-from mysql2dynamo.keymap.compile_spark import compile_spark  # noqa: E402
-from mysql2dynamo.keymap.schema import TableSchema  # noqa: E402
-from mysql2dynamo.keymap.spec import load_mapping  # noqa: E402
-from mysql2dynamo.keymap.types import Column  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-from pyspark.sql import types as T  # noqa: E402
+from bench.report import write_section
 
 SCHEMA = TableSchema("shop", "orders", (
     Column("id", "bigint", False),
@@ -66,9 +63,8 @@ VERSION = 1234567
 
 
 def session() -> SparkSession:
-    return (SparkSession.builder.master("local[2]").appName("keymap-bench")
-            .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g").getOrCreate())
+    # the project's local session: its Python workers run this interpreter, which imports mysql2dynamo.keymap
+    return local_spark("keymap-bench", "local[2]", **{"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "4g"})
 
 
 def generate(spark: SparkSession, rows: int, path: str) -> None:
@@ -142,24 +138,19 @@ def timed(label: str, frame, rows: int) -> float:
 
 
 def write_figures(line: str, figures: dict) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = (
-        "## keymap\n\n"
-        f"`bench/keymap_bench.py`: {figures['rows']:,} generated orders from Parquet, mapped with a realistic "
+    write_section("keymap", line, [
+        f"`python -m bench.keymap_bench`: {figures['rows']:,} generated orders from Parquet, mapped with a realistic "
         "mapping (composite PK/SK with fmt_time and pad, two GSI keys, hash_mod sharding, 11 attributes, "
         "version), each way written to Spark's `noop` sink; local[2], 2 cores; compiled and hand-written "
-        "are warmed up, then alternate 7 times and keep their best run; the UDF runs once.\n\n"
-        "| way | rows/s |\n|---|---|\n"
-        f"| compiled keymap (native Column expressions; rejection checks the checker cannot rule out) "
-        f"| {figures['compiled']:,.0f} |\n"
-        f"| hand-written Spark expressions (same items, no checks) | {figures['handwritten']:,.0f} |\n"
-        f"| Python UDF (keymap's Python engine per row) | {figures['udf']:,.0f} |\n\n"
-        f"```\n{line}\n```\n"
-    )
-    pattern = re.compile(r"^## keymap\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+        "are warmed up, then alternate 7 times and keep their best run; the UDF runs once.",
+        "",
+        "| way | rows/s |",
+        "|---|---|",
+        "| compiled keymap (native Column expressions; rejection checks the checker cannot rule out) "
+        f"| {figures['compiled']:,.0f} |",
+        f"| hand-written Spark expressions (same items, no checks) | {figures['handwritten']:,.0f} |",
+        f"| Python UDF (keymap's Python engine per row) | {figures['udf']:,.0f} |",
+    ])
 
 
 def main() -> None:

@@ -110,7 +110,7 @@ def main() -> None:
     from mysql2dynamo.keymap.spec import load_mapping
     from pyspark.sql import functions as F
 
-    from tests.load.conftest import mapping_text
+    from mysql2dynamo.sample.mappings import mapping_text
 
     ddb = cfg.client("dynamodb")
     endpoint = cfg.url(cfg.dynamodb_port)

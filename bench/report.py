@@ -8,9 +8,13 @@ import platform
 import re
 from pathlib import Path
 
+from mysql2dynamo.ground.files import atomic_write
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = ("# Benchmarks\n\nEach benchmark in `bench/` measures ours against a baseline in the same run and "
-          "writes its own section here. Figures are from one run on the machine named in the section.\n")
+          "writes its own section here. Figures are from one run on the machine named in the section.\n\n"
+          "Run them from the repository root: `make bench` (all, full size), or one as "
+          "`.venv/bin/python -m bench.<name>` (`--help` lists its sizes).\n")
 
 
 def bench_line(name: str, ratio: float, figures: dict[str, object]) -> str:
@@ -25,5 +29,4 @@ def write_section(name: str, line: str, details: list[str]) -> None:
                       *details, ""])
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(body + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + body
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
+    atomic_write(DOC, text)

@@ -12,12 +12,13 @@ which the replay's version guard makes harmless. Two stores:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from mysql2dynamo.cdc.server import BinlogPosition
+
+from mysql2dynamo.ground.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,7 @@ class FileCheckpointStore:
             return None
 
     def save(self, checkpoint: Checkpoint) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(checkpoint.as_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(checkpoint.as_dict()), durable=True)
 
     def __str__(self) -> str:
         return str(self.path)

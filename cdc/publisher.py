@@ -28,6 +28,8 @@ from mysql2dynamo.cdc.binlog import Transaction
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.server import BinlogPosition
 
+from mysql2dynamo.ground.files import split_s3
+
 log = logging.getLogger("mysql2dynamo.cdc")
 
 MAX_RECORD_BYTES = 1024 * 1024  # data + partition key
@@ -74,10 +76,8 @@ class ClaimCheck:
     """Stores oversize change envelopes in S3 (`s3://bucket/prefix`)."""
 
     def __init__(self, s3_client, url: str) -> None:
-        if not url.startswith("s3://"):
-            raise ValueError(f"claim-check location must be s3://bucket/prefix, got {url!r}")
         self.s3 = s3_client
-        self.bucket, _, self.prefix = url[5:].partition("/")
+        self.bucket, self.prefix = split_s3(url)
 
     def store(self, change: Change, data: bytes) -> str:
         key = f"{self.prefix.rstrip('/')}/{change.db}.{change.table}/{change.ver}.json".lstrip("/")

@@ -25,6 +25,7 @@ from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishErro
 from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, check_binlog_settings, current_position, server_info
 from mysql2dynamo.keymap.schema import read_table_schema
 
+from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import MySQLTarget, redact
 
 log = logging.getLogger("mysql2dynamo.cdc")
@@ -283,11 +284,8 @@ def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: Binlo
              f"{m['lag_binlog_bytes'] if m['lag_binlog_bytes'] is not None else '-'} binlog bytes, "
              f"checkpoint {m['checkpoint'] or '-'}")
     if settings.metrics_path:
-        settings.metrics_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = settings.metrics_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**m, "stream": settings.stream, "tables": settings.tables,
-                                   "publisher": publisher.stats.__dict__}, indent=2))
-        tmp.replace(settings.metrics_path)
+        atomic_write(settings.metrics_path, json.dumps({**m, "stream": settings.stream, "tables": settings.tables,
+                                                        "publisher": publisher.stats.__dict__}, indent=2))
 
 
 def binlog_bytes_behind(conn, info, position: BinlogPosition) -> int:

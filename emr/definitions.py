@@ -25,13 +25,13 @@ import copy
 from pathlib import Path
 
 import yaml
+from mysql2dynamo.emr.package import wheel_name
 
-from mysql2dynamo import __version__
+from mysql2dynamo.ground.paths import CONVERTER_JAR
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CLUSTER_YAML = HERE / "cluster.yaml"
-CONVERTER_JAR = "mysql2dynamo-converter.jar"
 
 
 class EmrConfigError(ValueError):
@@ -49,11 +49,6 @@ def emr_settings(section: dict | None = None, overrides: dict | None = None) -> 
     """emr/cluster.yaml, then the config's `emr:` section, then explicit overrides."""
     base = yaml.safe_load(CLUSTER_YAML.read_text())
     return _merge(_merge(base, section or {}), overrides or {})
-
-
-def wheel_name() -> str:
-    """The file name of this version's wheel."""
-    return f"mysql2dynamo-{__version__}-py3-none-any.whl"
 
 
 def artifact_urls(emr: dict, wheel: str | None = None, config_name: str = "mysql2dynamo.yaml") -> dict[str, str]:

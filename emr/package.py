@@ -1,22 +1,32 @@
-"""A pure-Python wheel of mysql2dynamo for EMR nodes, built without network or the `wheel` package.
+"""The mysql2dynamo wheel that `emr submit` uploads for the EMR bootstrap action (and EMR Serverless's
+--py-files), re-packed from the code that runs this command: a checkout (editable install) or a plain
+`pip install`, no build tools or network needed.
 
-The bootstrap action installs it with `pip install --no-deps` (EMR brings pyspark; the bootstrap
-adds the few other requirements), so the wheel carries the project's packages and metadata only.
+It holds what the standard build (`python -m build --wheel`) puts in the wheel: the whole
+`mysql2dynamo` package with the phase folders under it, its data files, and the installed metadata
+(name, version, dependencies, the console script). Entries are sorted, with fixed timestamps and
+permissions, so the same code gives the same wheel bytes.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import zipfile
+import importlib.metadata
 from pathlib import Path
 
-from setuptools import find_packages
+from mysql2dynamo import __version__
+from mysql2dynamo.ground.files import zip_bytes
+from mysql2dynamo.ground.paths import package_files
 
-ROOT = Path(__file__).resolve().parent.parent
-NAME, VERSION = "mysql2dynamo", "0.1.0"
-PACKAGES = ["mysql2dynamo*", "keymap*", "cdc*", "jobs*", "replay*", "emr*"]
-DATA_SUFFIXES = (".py", ".js", ".yaml", ".yml", ".sh")
+NAME = "mysql2dynamo"
+# the kinds of file setup.py's package_data ships (tests/test_packaging.py compares with the real build)
+SUFFIXES = (".py", ".yaml", ".sh", ".js", ".json", ".txt", ".xml", ".java", ".interceptors")
+WHEEL = b"Wheel-Version: 1.0\nGenerator: mysql2dynamo.emr.package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+
+
+def wheel_name() -> str:
+    return f"{NAME}-{__version__}-py3-none-any.whl"
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -24,29 +34,30 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def wheel_name() -> str:
-    return f"{NAME}-{VERSION}-py3-none-any.whl"
+def _metadata() -> dict[str, bytes]:
+    """METADATA and entry_points.txt of the installed distribution, which must be this code's version."""
+    dist = importlib.metadata.distribution(NAME)
+    if dist.version != __version__:
+        raise RuntimeError(f"the installed {NAME} metadata says {dist.version}, the code says {__version__}: "
+                           "reinstall (`pip install -e .` in a checkout)")
+    # a checkout's build leaves mysql2dynamo.egg-info (PKG-INFO) where sys.path may find it first
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    return {"METADATA": metadata.encode(), "entry_points.txt": (dist.read_text("entry_points.txt") or "").encode()}
+
+
+def wheel_bytes() -> bytes:
+    dist_info = f"{NAME}-{__version__}.dist-info"
+    files = {name: path.read_bytes() for name, path in package_files(None, SUFFIXES)}
+    meta = {**_metadata(), "WHEEL": WHEEL, "top_level.txt": f"{NAME}\n".encode()}
+    files.update({f"{dist_info}/{name}": data for name, data in sorted(meta.items())})
+    record = [_record_line(n, d) for n, d in files.items()] + [f"{dist_info}/RECORD,,"]
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    return zip_bytes(files.items())
 
 
 def build_wheel(out_dir: Path) -> Path:
+    """Write the wheel into `out_dir`; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / wheel_name()
-    dist_info = f"{NAME}-{VERSION}.dist-info"
-    files: dict[str, bytes] = {}
-    for pkg in find_packages(str(ROOT), include=PACKAGES):
-        folder = ROOT / pkg.replace(".", "/")
-        for f in sorted(folder.iterdir()):
-            if f.is_file() and f.suffix in DATA_SUFFIXES:
-                files[f.relative_to(ROOT).as_posix()] = f.read_bytes()
-    files[f"{dist_info}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n"
-        "Summary: Move live MySQL tables into DynamoDB with a new key design\nRequires-Python: >=3.10\n").encode()
-    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: mysql2dynamo.emr.package\n"
-                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
-    files[f"{dist_info}/entry_points.txt"] = b"[console_scripts]\nmysql2dynamo = mysql2dynamo.cli:main\n"
-    record = [_record_line(n, d) for n, d in files.items()] + [f"{dist_info}/RECORD,,"]
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, d in files.items():
-            z.writestr(n, d)
+    path.write_bytes(wheel_bytes())
     return path

@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
 from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr.jars import converter_jar
 
+from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.ground.log import say
+from mysql2dynamo.ground.paths import jars_dir
 
 TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 WHEEL = "<wheel>"  # the uploads' stand-in for the wheel, built or given at submit time
@@ -24,12 +26,12 @@ def submit_plan(emr: dict, urls: dict[str, str], args: list[str], config_path: s
     """Everything submit does, as data: uploads (local file -> s3 url) and the request."""
     uploads = {
         str(d.ROOT / "jobs" / "bulk_load.py"): urls["script"],
-        str(d.ROOT / "jars" / d.CONVERTER_JAR): urls["converter"],
+        str(converter_jar()): urls["converter"],
         str(config_path): urls["config"],
     }
     out: dict = {"job_args": args, "uploads": uploads}
     if serverless:
-        connector = sorted((d.ROOT / "jars").glob("emr-dynamodb-hadoop-*.jar"))
+        connector = sorted(jars_dir().glob("emr-dynamodb-hadoop-*.jar"))
         connector_url = None
         if connector:
             connector_url = urls["converter"].rsplit("/", 1)[0] + "/" + connector[-1].name
@@ -50,8 +52,7 @@ def submit_plan(emr: dict, urls: dict[str, str], args: list[str], config_path: s
 def upload(uploads: dict[str, str], wheel: Path, s3) -> None:
     for local, url in uploads.items():
         path = wheel if local == WHEEL else Path(local)
-        u = urlparse(url)
-        s3.upload_file(str(path), u.netloc, u.path.lstrip("/"))
+        s3.upload_file(str(path), *split_s3(url))
 
 
 def follow_step(emr_client, cluster_id: str, step_id: str, timeout: float, poll: float = 15.0,

@@ -134,6 +134,8 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from mysql2dynamo.ground.files import write_text
+
     if opts.sink not in SINKS:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")
     if opts.on_collision not in ("report", "fail"):
@@ -236,7 +238,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
         "wcu_per_second": round(wcu_total / write_seconds, 1) if write_seconds else None,
     }
     if opts.summary:
-        report.write_text(opts.summary, json.dumps(summary, indent=2))
+        write_text(opts.summary, json.dumps(summary, indent=2))
     return summary
 
 
@@ -270,15 +272,15 @@ def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_
     from mysql2dynamo.jobs.sinks import s3_import
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
 
+    from mysql2dynamo.ground.files import read_text, split_s3
+
     definition = None
     if opts.table_definition:
-        from mysql2dynamo.jobs.load_report import read_text
-
         definition = json.loads(read_text(opts.table_definition))
         definition = definition.get(target, definition) if isinstance(definition, dict) else definition
     base = s3_import.target_prefix(opts.import_s3, target)
     s3_import.write_files(part, spark_url(base, scheme))
-    bucket, prefix = s3_import.split_s3(base)
+    bucket, prefix = split_s3(base)
     creation = s3_import.table_creation_parameters(target, s3_import.key_schema(checked, target), definition)
     request = s3_import.import_request(bucket, prefix, creation)
     desc = s3_import.run_import(make_client(opts.endpoint, opts.region), request, say=say)

@@ -175,33 +175,3 @@ class Progress:
                 print(self.line(), file=self.out, flush=True)
             except Exception:  # noqa: BLE001 - progress must never break the load
                 pass
-
-
-def write_text(url: str, text: str) -> None:
-    """Write a small text file to a local path or s3://bucket/key."""
-    from urllib.parse import urlparse
-
-    u = urlparse(url)
-    if u.scheme in ("s3", "s3a"):
-        import boto3
-
-        boto3.client("s3").put_object(Bucket=u.netloc, Key=u.path.lstrip("/"), Body=text.encode())
-        return
-    from pathlib import Path
-
-    p = Path(url)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-
-
-def read_text(url: str) -> str:
-    from urllib.parse import urlparse
-
-    u = urlparse(url)
-    if u.scheme in ("s3", "s3a"):
-        import boto3
-
-        return boto3.client("s3").get_object(Bucket=u.netloc, Key=u.path.lstrip("/"))["Body"].read().decode()
-    from pathlib import Path
-
-    return Path(url).read_text()

@@ -1,7 +1,7 @@
 """SparkSession and spark-submit with the project's jars on the classpath.
 
 On EMR the connector is already installed (/usr/share/aws/emr/ddb/lib) and S3 is EMRFS; locally
-the same jobs need the jars that `mvn -f emr/pom.xml package` copied to jars/ and an S3A
+the same jobs need the jars that `mysql2dynamo emr jars` (Maven) put in jars/ and an S3A
 configuration that follows boto3's own endpoint variables (AWS_ENDPOINT_URL_S3), so code runs
 unchanged against the local stack and against AWS.
 """
@@ -12,9 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-from mysql2dynamo.ground.paths import jars_dir
+from mysql2dynamo.emr.jars import HOW
 
-CONVERTER_JAR = "mysql2dynamo-converter.jar"
+from mysql2dynamo.ground.paths import CONVERTER_JAR, jars_dir
+
 CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"
 
 
@@ -28,9 +29,7 @@ def local_jars() -> list[Path]:
     """
     jars = sorted(jars_dir().glob("*.jar"), key=lambda j: (j.name.startswith(CONNECTOR_JAR_PREFIX), j.name))
     if not any(j.name == CONVERTER_JAR for j in jars):
-        raise FileNotFoundError(
-            f"no {CONVERTER_JAR} in {jars_dir()}: run `mvn -q -f emr/pom.xml package` (make setup does)"
-        )
+        raise FileNotFoundError(f"no {CONVERTER_JAR} in {jars_dir()}: {HOW}; `make setup` does it in a checkout")
     return jars
 
 
@@ -77,8 +76,19 @@ def base_conf(master: str = "local[2]", shuffle_partitions: int = 4) -> dict[str
     }
 
 
+def require_pyspark():
+    """The pyspark module, or an error that names the extra that brings it (the base install has none)."""
+    try:
+        import pyspark
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("pyspark is not installed: `pip install 'mysql2dynamo[spark]'` for local Spark "
+                                  "(EMR brings its own)", name="pyspark") from e
+    return pyspark
+
+
 def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extra: str):
     """A local SparkSession with the connector, S3A and JDBC jars (for tests, notebooks, `load`)."""
+    require_pyspark()
     from pyspark.sql import SparkSession
 
     # in-process PySpark starts its workers with $PYSPARK_PYTHON (default: `python3` on PATH) and ignores
@@ -94,9 +104,7 @@ def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extr
 
 def spark_submit_command(script: str | Path, args: list[str], master: str = "local[2]") -> list[str]:
     """`spark-submit` of pyspark's own install, with the same jars and settings as local_spark."""
-    import pyspark
-
-    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    submit = Path(require_pyspark().__file__).parent / "bin" / "spark-submit"
     cmd = [str(submit)]
     for key, value in base_conf(master).items():
         cmd += ["--conf", f"{key}={value}"]

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from mysql2dynamo.ground.files import is_s3, split_s3
+
 
 @dataclass(frozen=True)
 class Poison:
@@ -54,7 +56,7 @@ class FolderDeadLetter:
 class S3DeadLetter:
     def __init__(self, s3, url: str) -> None:
         self.s3 = s3
-        self.bucket, _, self.prefix = url[len("s3://"):].partition("/")
+        self.bucket, self.prefix = split_s3(url)
 
     def put(self, poisons: list[Poison]) -> None:
         if poisons:
@@ -79,7 +81,7 @@ class SqsDeadLetter:
 def open_dead_letter(url: str) -> DeadLetter:
     import boto3
 
-    if url.startswith("s3://"):
+    if is_s3(url):
         return S3DeadLetter(boto3.client("s3"), url)
     if url.startswith(("https://", "http://")):  # an SQS queue URL
         return SqsDeadLetter(boto3.client("sqs"), url)

@@ -1,27 +1,30 @@
 """`mysql2dynamo deploy replay`: package the replay Lambda and create or update it with boto3.
 
-The zip holds the project code the handler imports (cdc, keymap, replay), PyYAML's pure-Python
-modules and the mapping config; boto3 comes with the Lambda runtime. The role gets only what
-the function does (see `policy`), and the Kinesis event source mapping reports batch item
-failures, bisects failing batches, retries a bounded number of times and sends what still fails
-to an on-failure destination. The same settings are in replay/template.yaml for SAM users.
+The zip holds the project code the handler imports (cdc, keymap, replay), the pure-Python modules of
+the distributions named in replay/requirements.txt (PyYAML) and the mapping config; boto3 comes with
+the Lambda runtime. Built twice from the same tree, it has the same bytes (see `zip_bytes`). The
+role gets only what the function does (see `policy`), and the Kinesis event source mapping reports
+batch item failures, bisects failing batches, retries a bounded number of times and sends what
+still fails to an on-failure destination. The same settings are in replay/template.yaml for SAM users.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from mysql2dynamo.ground.files import is_s3, split_s3, zip_bytes
 from mysql2dynamo.ground.paths import package_files
 
 PACKAGES = ("cdc", "keymap", "replay")
 HANDLER = "mysql2dynamo.replay.handler.handler"
 CONFIG_IN_ZIP = "config/mysql2dynamo.yaml"
+REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
 
 
 @dataclass
@@ -51,8 +54,7 @@ class ReplayDeployment:
 
     def policy(self) -> dict:
         """The function's permissions, and nothing more."""
-        buckets = sorted({u[5:].split("/", 1)[0] for u in (self.manifest_url, self.dead_letter_url)
-                          if u.startswith("s3://")})
+        buckets = sorted({split_s3(u)[0] for u in (self.manifest_url, self.dead_letter_url) if is_s3(u)})
         statements = [
             {"Effect": "Allow", "Action": ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
                                            "kinesis:DescribeStreamSummary", "kinesis:ListShards",
@@ -65,8 +67,8 @@ class ReplayDeployment:
         if buckets:
             statements.append({"Effect": "Allow", "Action": ["s3:GetObject"],
                                "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets]})
-        if self.dead_letter_url.startswith("s3://"):
-            bucket, _, prefix = self.dead_letter_url[5:].partition("/")
+        if is_s3(self.dead_letter_url):
+            bucket, prefix = split_s3(self.dead_letter_url)
             statements.append({"Effect": "Allow", "Action": ["s3:PutObject"],
                                "Resource": [f"arn:aws:s3:::{bucket}/{prefix.rstrip('/')}/*"]})
         if ":sqs:" in self.on_failure_arn:
@@ -84,17 +86,25 @@ class ReplayDeployment:
         }
 
 
+def vendored_files() -> list[tuple[str, Path]]:
+    """(name in the zip, file) of the pure-Python modules of each distribution in requirements.txt,
+    as installed here (the C extensions are built for this machine, not for the Lambda's)."""
+    out = []
+    for line in REQUIREMENTS.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if not requirement:
+            continue
+        dist = importlib.metadata.distribution(re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0])
+        tops = {t for t in (dist.read_text("top_level.txt") or "").split() if not t.startswith("_")}
+        out += [(f.as_posix(), Path(dist.locate_file(f))) for f in dist.files or ()
+                if f.suffix == ".py" and f.parts[0] in tops]
+    return out
+
+
 def build_zip(config_path: Path) -> bytes:
-    """The deployment package: project code, PyYAML (pure Python), the config."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, path in package_files(PACKAGES):
-            z.write(path, name)
-        yaml_dir = Path(yaml.__file__).parent
-        for path in sorted(yaml_dir.glob("*.py")):  # not the C extension: built for this machine
-            z.write(path, f"yaml/{path.name}")
-        z.write(config_path, CONFIG_IN_ZIP)
-    return buf.getvalue()
+    """The deployment package: project code, the vendored requirements, the config."""
+    files = [*package_files(PACKAGES), *vendored_files(), (CONFIG_IN_ZIP, Path(config_path))]
+    return zip_bytes((name, path.read_bytes()) for name, path in sorted(files))
 
 
 def plan(d: ReplayDeployment, package: bytes) -> dict:

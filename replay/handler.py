@@ -19,6 +19,8 @@ from mysql2dynamo.replay.apply import ApplyOutcome
 from mysql2dynamo.replay.dead_letter import Poison
 from mysql2dynamo.replay.runtime import ReplayRuntime
 
+from mysql2dynamo.ground.files import split_s3
+
 log = logging.getLogger("mysql2dynamo.replay")
 SAFETY_MS = 3000  # stop retrying this long before Lambda's own timeout
 
@@ -54,7 +56,7 @@ def _resolve(pointer: Change, s3) -> Change:
         import boto3
 
         s3 = boto3.client("s3")
-    bucket, _, key = pointer.claim_check[5:].partition("/")
+    bucket, key = split_s3(pointer.claim_check)
     full = Change.from_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     if full.ver != pointer.ver:
         raise ValueError(f"claim check {pointer.claim_check} holds ver {full.ver}, the record says {pointer.ver}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from pathlib import Path
 from mysql2dynamo.replay.apply import ApplyStats
 from mysql2dynamo.replay.handler import process
 from mysql2dynamo.replay.runtime import ReplayRuntime
+
+from mysql2dynamo.ground.files import atomic_write
 
 ACCOUNT = "000000000000"
 
@@ -39,10 +40,7 @@ class ShardCheckpoints:
     def set(self, shard: str, sequence: str) -> None:
         with self.lock:
             self.state[shard] = sequence
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(self.state))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(self.state))
 
 
 @dataclass
@@ -125,10 +123,8 @@ class ReplayRunner:
                       f"{m['tombstones']} tombstones, {m['stale']} stale, {m['rejected']} dead letters, "
                       f"{m['coalesced']} coalesced, lag {lag} ms")
         if self.metrics_path:
-            self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.metrics_path.with_name(f".{self.metrics_path.name}.tmp")
-            tmp.write_text(json.dumps({**m, "stream": self.stream, "updated_at": time.time()}, indent=2))
-            os.replace(tmp, self.metrics_path)
+            atomic_write(self.metrics_path, json.dumps({**m, "stream": self.stream, "updated_at": time.time()},
+                                                       indent=2))
 
     def _iterator(self, shard: str, at: str | None = None) -> str:
         if at:

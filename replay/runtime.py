@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import PythonMapper, compile_python
@@ -24,14 +23,7 @@ from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
 from mysql2dynamo.replay.apply import ApplyEngine
 from mysql2dynamo.replay.dead_letter import DeadLetter, open_dead_letter
 
-
-def read_text(url: str) -> str:
-    if url.startswith("s3://"):
-        import boto3
-
-        bucket, _, key = url[5:].partition("/")
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return Path(url).read_text()
+from mysql2dynamo.ground.files import read_text
 
 
 @dataclass

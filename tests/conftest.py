@@ -21,6 +21,7 @@ from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.sample.mappings import mapping_text  # noqa: F401 - the tests import it from here
 
 # Property tests draw the same examples on every run (CI must not pass or fail by chance); a failure
 # they find is a bug to fix. `M2D_HYPOTHESIS=random` draws new examples (a longer exploratory run).
@@ -172,39 +173,3 @@ def read_stream(kinesis, stream: str) -> dict[str, list[Change]]:
 
 def all_changes(kinesis, stream: str) -> list[Change]:
     return [c for shard in read_stream(kinesis, stream).values() for c in shard]
-
-
-# The sample shop into one table, every sample type through the mapping; `birthday` is nullable,
-# so that rule refuses some rows (they go to the rejects of the load and the dead letters of the replay)
-MAPPING = """
-version: 1
-tables:
-  {db}.customers:
-    - name: profile
-      target: {table}
-      key: {{PK: "CUSTOMER#{{id}}", SK: "PROFILE"}}
-      attributes:
-        email: "{{lower(email)}}"
-        GSI1PK: "EMAIL#{{lower(email)}}"
-        entity: "'Customer'"
-      exclude: [password_hash]
-      rest: true
-    - name: birthday
-      target: {table}
-      key: {{PK: "BIRTHDAY#{{birthday}}", SK: "CUSTOMER#{{pad(id, 8)}}"}}
-      attributes: {{name: name}}
-  {db}.orders:
-    target: {table}
-    key: {{PK: "CUSTOMER#{{customer_id}}", SK: "ORDER#{{fmt_time(created_at, '%Y-%m-%d')}}#{{pad(id, 10)}}"}}
-    attributes: {{shipping: "{{json(shipping)}}"}}
-    rest: true
-    where: "status != 'draft'"
-  {db}.order_items:
-    target: {table}
-    key: {{PK: "ORDER#{{pad(order_id, 10)}}", SK: "ITEM#{{pad(line_no, 4)}}"}}
-    rest: true
-"""
-
-
-def mapping_text(db: str, table: str) -> str:
-    return MAPPING.format(db=db, table=table)

@@ -25,6 +25,8 @@ from mysql2dynamo.cdc.server import BinlogPosition
 from mysql2dynamo.keymap.schema import ForeignKey, TableSchema
 from mysql2dynamo.keymap.types import Column, arrow_type
 
+from mysql2dynamo.ground.files import is_s3, split_s3
+
 from .storage import Storage, open_storage
 
 FORMAT = "mysql2dynamo-snapshot"
@@ -112,8 +114,9 @@ class TableEntry:
 
 
 def _scheme(url: str, scheme: str | None) -> str:
-    if scheme and "://" in url and url.split("://", 1)[0] in ("s3", "s3a", "s3n"):
-        return f"{scheme}://{url.split('://', 1)[1]}"
+    if scheme and is_s3(url):
+        bucket, key = split_s3(url)
+        return f"{scheme}://{bucket}/{key}"
     return url
 
 

@@ -7,12 +7,11 @@ atomically (local: temp file + rename; S3: a PUT is atomic), so a reader never s
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from urllib.parse import urlparse
+
+from mysql2dynamo.ground.files import atomic_file, atomic_write, is_s3, split_s3
 
 MB = 1024 * 1024
 
@@ -53,19 +52,11 @@ class LocalStorage(Storage):
         return self.path / rel
 
     def put_file(self, local: str | Path, rel: str) -> None:
-        dest = self._p(rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-        shutil.copyfile(local, tmp)
-        os.replace(tmp, dest)
+        with open(local, "rb") as src, atomic_file(self._p(rel)) as dest:
+            shutil.copyfileobj(src, dest)
 
     def put_bytes(self, rel: str, data: bytes) -> None:
-        dest = self._p(rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
+        atomic_write(self._p(rel), data)
 
     def get_bytes(self, rel: str) -> bytes | None:
         try:
@@ -88,8 +79,8 @@ class S3Storage(Storage):
     """`s3://bucket/prefix`; files above `multipart_mb` go up as multipart uploads."""
 
     def __init__(self, url: str, multipart_mb: int = 64, client=None) -> None:
-        u = urlparse(url)
-        self.bucket, self.prefix = u.netloc, u.path.strip("/")
+        self.bucket, prefix = split_s3(url)
+        self.prefix = prefix.strip("/")
         self.root = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         self.multipart_mb = multipart_mb
         self._client = client
@@ -137,9 +128,9 @@ class S3Storage(Storage):
 def open_storage(url: str | Path, multipart_mb: int = 64) -> Storage:
     """A `Storage` for `s3://bucket/prefix` (also `s3a://`, `s3n://`) or a local directory."""
     text = str(url)
-    scheme = urlparse(text).scheme
-    if scheme in ("s3", "s3a", "s3n"):
-        return S3Storage("s3://" + text.split("://", 1)[1], multipart_mb)
-    if scheme in ("", "file"):
-        return LocalStorage(text[7:] if scheme == "file" else text)
+    if is_s3(text):
+        return S3Storage(text, multipart_mb)
+    scheme, sep, path = text.partition("://")
+    if not sep or scheme == "file":
+        return LocalStorage(path if sep else text)
     raise ValueError(f"unsupported snapshot destination {text!r}: use a local path or s3://bucket/prefix")

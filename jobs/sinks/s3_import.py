@@ -10,7 +10,6 @@ come from the mapping's key rules, GSIs and billing from an optional table defin
 from __future__ import annotations
 
 import time
-from urllib.parse import urlparse
 
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.item_rules import KEY_KINDS
@@ -20,13 +19,6 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 class ImportError_(RuntimeError):  # noqa: N801 - not the builtin
     pass
-
-
-def split_s3(url: str) -> tuple[str, str]:
-    u = urlparse(url)
-    if u.scheme not in ("s3", "s3a"):
-        raise ValueError(f"expected an s3:// URL for the import files, got {url!r}")
-    return u.netloc, u.path.lstrip("/")
 
 
 def target_prefix(base: str, target: str) -> str:

@@ -19,7 +19,10 @@ import click
 from mysql2dynamo.commands.common import ConfigFailure, configured
 from mysql2dynamo.config import Config
 from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr import jars
+from mysql2dynamo.emr.package import wheel_name
 from mysql2dynamo.emr.submit import follow_step, submit_plan, upload
+from mysql2dynamo.ground.log import say
 from mysql2dynamo.jobs.bulk_load import SINKS, job_args
 
 
@@ -61,9 +64,15 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
                           if v is not None},
                  "emr": {"artifacts": artifacts} if artifacts else {}}
     try:
-        p = emr_plan(cfg, overrides, cluster_id, serverless, Path(wheel).name if wheel else d.wheel_name())
+        p = emr_plan(cfg, overrides, cluster_id, serverless, Path(wheel).name if wheel else wheel_name())
     except ValueError as e:  # EmrConfigError, ConfigError, a bad load: setting
         raise ConfigFailure(f"{cfg.path}: {e}") from e
+    try:
+        jars.require_converter_jar()
+    except jars.JarsError as e:
+        if not dry_run:
+            raise click.ClickException(str(e)) from e
+        say(f"note: {e}")
     if dry_run:
         click.echo(json.dumps(p, indent=2, default=str))
         return
@@ -91,6 +100,16 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
         state = follow_step(client, cluster_id, step_id, timeout, poll)
         if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
             raise click.ClickException(f"step {step_id} ended {state}; see the step's stderr under the log URI")
+
+
+@emr.command("jars")
+def build_jars() -> None:
+    """Build mysql2dynamo-converter.jar and the jars local Spark needs (Maven, from the packaged pom)."""
+    try:
+        jar = jars.build_jars()
+    except jars.JarsError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(str(jar))
 
 
 @emr.command()

@@ -32,8 +32,12 @@ def data_home() -> Path:
     return (root / ".local" if root else Path.cwd() / ".mysql2dynamo").resolve()
 
 
+CONVERTER_JAR = "mysql2dynamo-converter.jar"
+
+
 def jars_dir() -> Path:
-    """Folder that `mvn -f emr/pom.xml package` fills with the connector, S3A and JDBC jars."""
+    """Folder that the Maven build of emr/pom.xml (`mysql2dynamo emr jars`) fills with the converter,
+    the connector, S3A and JDBC jars."""
     if os.environ.get("M2D_JARS"):
         return Path(os.environ["M2D_JARS"]).resolve()
     root = checkout()
@@ -46,18 +50,31 @@ def node_modules() -> Path:
     return root / "node_modules" if root else data_home() / "node_modules"
 
 
-def package_files(subpackages: tuple[str, ...], suffixes: tuple[str, ...] = (".py",)) -> list[tuple[str, Path]]:
-    """(name in an archive, file) for `mysql2dynamo/__init__.py`, the ground and the named subpackages
-    (`"keymap"` -> `mysql2dynamo/keymap/...`), sorted; the same from a checkout and from an install."""
+def _files(folder: Path, prefix: str, suffixes: tuple[str, ...], skip: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
+    out = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if path.is_file() and path.suffix in suffixes and "__pycache__" not in rel.parts and rel.parts[0] not in skip:
+            out.append((f"{prefix}/{rel.as_posix()}", path))
+    return out
+
+
+def package_files(subpackages: tuple[str, ...] | None = None,
+                  suffixes: tuple[str, ...] = (".py",)) -> list[tuple[str, Path]]:
+    """(name in an archive, file), sorted, the same from a checkout and from an install: for named
+    subpackages (`"keymap"` -> `mysql2dynamo/keymap/...`) `mysql2dynamo/__init__.py`, the ground and
+    those; for None the whole package (the shell and every phase folder)."""
     import importlib.util
 
-    out = [("mysql2dynamo/__init__.py", PACKAGE_DIR / "__init__.py")]
-    for sub in ("ground", *subpackages):
+    from mysql2dynamo import PHASE_FOLDERS
+
+    if subpackages is None:
+        out, subs = _files(PACKAGE_DIR, "mysql2dynamo", suffixes, skip=PHASE_FOLDERS), PHASE_FOLDERS
+    else:
+        out, subs = [("mysql2dynamo/__init__.py", PACKAGE_DIR / "__init__.py")], ("ground", *subpackages)
+    for sub in subs:
         spec = importlib.util.find_spec(f"mysql2dynamo.{sub}")
         if spec is None or not spec.submodule_search_locations:
             raise LookupError(f"mysql2dynamo.{sub} is not importable")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in suffixes and "__pycache__" not in path.parts:
-                out.append((f"mysql2dynamo/{sub}/{path.relative_to(folder).as_posix()}", path))
+        out += _files(Path(next(iter(spec.submodule_search_locations))), f"mysql2dynamo/{sub}", suffixes)
     return sorted(out)

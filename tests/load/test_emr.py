@@ -16,6 +16,7 @@ from mysql2dynamo.emr import definitions as d
 from mysql2dynamo.emr.submit import follow_step, upload
 from mysql2dynamo.jobs.bulk_load import job_args
 
+from mysql2dynamo import __version__
 from mysql2dynamo.commands.emr import emr
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
@@ -60,7 +61,7 @@ def test_dry_run_prints_the_requests_and_sends_nothing(local_stack, tmp_path, bu
                                                      "InstanceType": "m6i.2xlarge", "InstanceCount": 3}
     boot = req["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert boot == {"Path": f"s3://{bucket}/m2d/emr/bootstrap.sh",
-                    "Args": [f"s3://{bucket}/m2d/dist/{d.wheel_name()}"]}
+                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl"]}
     args = req["Steps"][0]["HadoopJarStep"]["Args"]
     assert req["Steps"][0]["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--jars",

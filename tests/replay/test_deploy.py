@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -108,3 +111,19 @@ def test_package_holds_only_what_the_lambda_imports(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == "OK ['app.things']"
+
+
+def test_the_zip_has_the_same_sha256_when_built_twice(tmp_path):
+    """Fixed timestamps, sorted entries, fixed permissions: the file times and modes on disk do not count."""
+    from mysql2dynamo.replay.deploy import build_zip
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(CONFIG)
+    second.write_text(CONFIG)
+    os.utime(first, (0, 0))
+    second.chmod(0o600)
+    digests = {hashlib.sha256(build_zip(p)).hexdigest() for p in (first, second)}
+    assert len(digests) == 1
+    infos = zipfile.ZipFile(io.BytesIO(build_zip(first))).infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {(i.date_time, i.external_attr >> 16) for i in infos} == {((1980, 1, 1, 0, 0, 0), 0o100644)}
