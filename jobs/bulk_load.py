@@ -127,14 +127,13 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
     from mysql2dynamo.cdc.snapshot import load_manifest
     from mysql2dynamo.jobs import load_report as report
-    from mysql2dynamo.jobs.load_report import read_text
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
     from mysql2dynamo.keymap.checker import check
     from mysql2dynamo.keymap.spec import mapping_from_config
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from mysql2dynamo.ground.files import write_text
+    from mysql2dynamo.ground.files import read_text, write_text
 
     if opts.sink not in SINKS:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")

@@ -252,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
-    from mysql2dynamo.jobs.load_report import read_text
     from pyspark.sql import SparkSession
+
+    from mysql2dynamo.ground.files import read_text
 
     mapping = mapping_from_config(read_text(args.config), args.config)
     if args.snapshot:
