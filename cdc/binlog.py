@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
-from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import (

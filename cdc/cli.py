@@ -12,7 +12,7 @@ import boto3
 import click
 from mysql2dynamo.cdc.binlog import CaptureError
 from mysql2dynamo.cdc.checkpoint import open_store
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS, StreamSettings, run_stream
 
 from mysql2dynamo.config import load_config

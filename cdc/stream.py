@@ -21,8 +21,9 @@ from pathlib import Path
 import pymysql
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher
-from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, check_binlog_settings, current_position, server_info
+from mysql2dynamo.cdc.server import binlog_files, check_binlog_settings, current_position, server_info
 from mysql2dynamo.keymap.schema import read_table_schema
 
 from mysql2dynamo.ground.mysql import MySQLTarget, redact

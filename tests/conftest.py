@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.server import BinlogPosition, current_position, server_info
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import ensure_stream
 from mysql2dynamo.jobs.targets import create_table
 

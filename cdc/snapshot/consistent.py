@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo, current_position
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo, current_position
 
 START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 SNAPSHOT_STATUS = "SHOW STATUS LIKE 'binlog_snapshot_%'"

@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 import pymysql.converters
-from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, server_info
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import binlog_files, server_info
 from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
 from mysql2dynamo.keymap.types import Column, arrow_type, snapshot_value
 

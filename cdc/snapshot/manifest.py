@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.keymap.schema import ForeignKey, TableSchema
 from mysql2dynamo.keymap.types import Column, arrow_type
 

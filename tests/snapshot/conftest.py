@@ -8,7 +8,7 @@ import struct
 from types import SimpleNamespace
 
 import pytest
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.types import snapshot_value
 from pymysqlreplication import BinLogStreamReader
