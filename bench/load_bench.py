@@ -73,7 +73,7 @@ def bare_loader(path: str, count: int, table: str, endpoint: str, procs: int) ->
 
 
 def ensure_snapshot(cfg: StackConfig, customers: int, bucket: str) -> str:
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
     from mysql2dynamo.sample.create import create_sample
 

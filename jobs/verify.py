@@ -219,8 +219,8 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
 def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str | None = None, say=lambda m: None):
     """A new consistent snapshot of the mapped tables (to `dest`, or a temporary folder)."""
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
     dest = dest or tempfile.mkdtemp(prefix="m2d-verify-")
     run_snapshot(mysql_url, mapping.sources, dest, say=say)

@@ -72,7 +72,8 @@ def snapshot(config_path, dest, tables, mysql_url, workers, chunk_rows, file_mb,
              schema_path, database) -> None:
     """Consistent, chunked, parallel snapshot of MySQL tables to Parquet + manifest.json, with the
     binlog position of the snapshot (docs/snapshot.md)."""
-    from .dump import SnapshotOptions, run_snapshot
+    from .options import SnapshotOptions
+    from .run import run_snapshot
 
     cfg = _from_config(config_path) if config_path else {}
     dest = dest or cfg.get("to")

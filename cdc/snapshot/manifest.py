@@ -16,6 +16,7 @@ no manifest references. While a run is going the state lives in `_snapshot_state
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -222,3 +223,8 @@ def load_manifest(url: str | Path) -> Manifest:
 
 def dumps(doc: dict) -> bytes:
     return json.dumps(doc, indent=1, sort_keys=False, default=str).encode()
+
+
+def utc_timestamp() -> str:
+    """Now, as the manifest and the state write their times: ISO-8601 UTC in milliseconds, `Z`."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

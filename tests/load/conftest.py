@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from mysql2dynamo.cdc.snapshot import load_manifest
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import load_mapping

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
 from mysql2dynamo.keymap.spec import load_mapping_file
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.jobs.verify import run_verify
 from mysql2dynamo.keymap.checker import check
