@@ -191,7 +191,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
             part = items.where(F.col("_target") == target).repartition(tasks)
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
-            with report.Progress(spark, label, n, tasks, opts.progress_interval):
+            with report.SparkStageReporter(spark, label, n, tasks, opts.progress_interval):
                 stats = _write(spark, opts, part, target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
             secs = time.monotonic() - t0
             targets[target] = {"items": n, "wcu_estimated": wcu, "bytes": counts.bytes_by_target[target],
