@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 
-SINKS = ("emr-connector", "dynamodb", "s3-import")
+from mysql2dynamo.jobs.session import on_emr, spark_url
+from mysql2dynamo.jobs.sinks import SINKS
 
 
 class LoadError(RuntimeError):
@@ -59,17 +58,6 @@ class LoadOptions:
         from mysql2dynamo.jobs.rate import Budget
 
         return Budget(items_per_second=self.max_items_per_second, wcu_per_second=self.max_wcu)
-
-
-def on_emr() -> bool:
-    return os.path.isdir("/usr/share/aws/emr")
-
-
-def spark_url(url: str, scheme: str) -> str:
-    for prefix in ("s3://", "s3a://", "s3n://"):
-        if url.startswith(prefix):
-            return f"{scheme}://" + url[len(prefix):]
-    return url
 
 
 def _say(msg: str) -> None:
@@ -122,6 +110,8 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
     from mysql2dynamo.cdc.snapshot import load_manifest
     from mysql2dynamo.jobs import load_report as report
+    from mysql2dynamo.jobs.sinks import make_sink
+    from mysql2dynamo.jobs.sinks.base import WriteJob
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
     from mysql2dynamo.keymap.checker import check
     from pyspark import StorageLevel
@@ -131,8 +121,10 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")
     if opts.on_collision not in ("report", "fail"):
         raise LoadError("--on-collision must be report or fail")
-    if opts.sink == "s3-import" and not opts.import_s3:
-        raise LoadError("the s3-import sink needs --import-s3 s3://bucket/prefix for its files")
+    try:
+        sink = make_sink(opts.sink, opts)
+    except ValueError as e:  # an option the sink needs is missing
+        raise LoadError(str(e)) from e
     budget = opts.budget()
     started = time.monotonic()
     scheme = opts.fs_scheme or ("s3" if on_emr() else "s3a")
@@ -151,7 +143,7 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
-    if opts.sink != "s3-import":  # s3-import creates its table
+    if not sink.creates_table:
         check_targets(make_client(opts.endpoint, opts.region), checked)
     rows_in = {s: manifest.table(s).rows for s in sources}
     say(f"load: {sum(rows_in.values()):,} rows of {len(sources)} tables from {opts.manifest} "
@@ -191,8 +183,9 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
             part = items.where(F.col("_target") == target).repartition(tasks)
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
+            job = WriteJob(target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
             with report.SparkStageReporter(spark, label, n, tasks, opts.progress_interval):
-                stats = _write(spark, opts, part, target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
+                stats = sink.write(part, job)
             secs = time.monotonic() - t0
             targets[target] = {"items": n, "wcu_estimated": wcu, "bytes": counts.bytes_by_target[target],
                                "seconds": round(secs, 3), "items_per_second": round(n / secs, 1) if secs else None,
@@ -231,52 +224,6 @@ def run_load(spark, opts: LoadOptions, say=_say) -> dict:
     if opts.summary:
         report.write_text(opts.summary, json.dumps(summary, indent=2))
     return summary
-
-
-def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_per_item: float, checked,
-           scheme: str, say) -> dict:
-    per_task = budget.per_task(tasks)
-    if opts.sink == "dynamodb":
-        from mysql2dynamo.jobs.sinks import dynamodb
-
-        fd, stats_path = tempfile.mkstemp(prefix="m2d-load-", suffix=".json")
-        os.close(fd)
-        try:
-            stats = dynamodb.write_items(part, target, tasks=tasks, per_task_rate_items=per_task.items_per_second,
-                                         per_task_rate_wcu=per_task.wcu_per_second, endpoint=opts.endpoint,
-                                         region=opts.region, threads=opts.threads, stats_path=stats_path,
-                                         client_factory=opts.client_factory)
-        finally:
-            os.unlink(stats_path)
-        return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None}
-    if opts.sink == "emr-connector":
-        from mysql2dynamo.jobs.sinks import connector
-
-        table_wcu = None
-        if not budget.limited:
-            from mysql2dynamo.jobs.sinks.dynamodb import make_client
-
-            table_wcu = connector.provisioned_wcu(make_client(opts.endpoint, opts.region), target)
-        return connector.write_items(part, target, tasks=tasks, budget=budget, wcu_per_item=wcu_per_item,
-                                     table_wcu=table_wcu, write_percent=opts.write_percent,
-                                     endpoint=opts.endpoint, region=opts.region)
-    from mysql2dynamo.jobs.sinks import s3_import
-    from mysql2dynamo.jobs.sinks.dynamodb import make_client
-
-    definition = None
-    if opts.table_definition:
-        from mysql2dynamo.jobs.load_report import read_text
-
-        definition = json.loads(read_text(opts.table_definition))
-        definition = definition.get(target, definition) if isinstance(definition, dict) else definition
-    base = s3_import.target_prefix(opts.import_s3, target)
-    s3_import.write_files(part, spark_url(base, scheme))
-    bucket, prefix = s3_import.split_s3(base)
-    creation = s3_import.table_creation_parameters(target, s3_import.key_schema(checked, target), definition)
-    request = s3_import.import_request(bucket, prefix, creation)
-    desc = s3_import.run_import(make_client(opts.endpoint, opts.region), request, say=say)
-    return {"import_arn": desc["ImportArn"], "imported_items": desc.get("ImportedItemCount"),
-            "import_errors": desc.get("ErrorCount"), "files": base}
 
 
 # --- command line ---------------------------------------------------------------------------------

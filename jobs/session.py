@@ -18,6 +18,19 @@ CONVERTER_JAR = "mysql2dynamo-converter.jar"
 CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"
 
 
+def on_emr() -> bool:
+    return os.path.isdir("/usr/share/aws/emr")
+
+
+def spark_url(url: str, scheme: str) -> str:
+    """`url` as Spark reads and writes it here: s3:// (also s3a://, s3n://) with `scheme`, s3a locally,
+    s3 (EMRFS) on EMR; other URLs unchanged."""
+    for prefix in ("s3://", "s3a://", "s3n://"):
+        if url.startswith(prefix):
+            return f"{scheme}://" + url[len(prefix):]
+    return url
+
+
 def local_jars() -> list[Path]:
     """Every jar in jars/, the connector last; a clear error when the Maven step has not run.
 
