@@ -23,8 +23,8 @@ def on_emr() -> bool:
 
 
 def spark_url(url: str, scheme: str) -> str:
-    """`url` as Spark reads and writes it here: s3:// (also s3a://, s3n://) with `scheme`, s3a locally,
-    s3 (EMRFS) on EMR; other URLs unchanged."""
+    """`url` for Spark to read or write: an s3:// (s3a://, s3n://) URL gets `scheme` (s3a locally, s3 for
+    EMRFS on EMR); any other URL stays as it is."""
     for prefix in ("s3://", "s3a://", "s3n://"):
         if url.startswith(prefix):
             return f"{scheme}://" + url[len(prefix):]
