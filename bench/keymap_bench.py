@@ -16,6 +16,11 @@ import argparse
 import tempfile
 import time
 
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from bench.report import write_section
 from mysql2dynamo.jobs.session import local_spark
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
@@ -23,11 +28,6 @@ from mysql2dynamo.keymap.compile_spark import compile_spark
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import load_mapping
 from mysql2dynamo.keymap.types import Column
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
-
-from bench.report import write_section
 
 SCHEMA = TableSchema("shop", "orders", (
     Column("id", "bigint", False),

@@ -73,8 +73,7 @@ def bare_loader(path: str, count: int, table: str, endpoint: str, procs: int) ->
 
 
 def ensure_snapshot(cfg: StackConfig, customers: int, bucket: str) -> str:
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
-
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
     from mysql2dynamo.sample.create import create_sample
 
     s3 = cfg.client("s3")
@@ -104,12 +103,12 @@ def main() -> None:
 
     cfg = StackConfig()
     os.environ.update(cfg.env())
+    from pyspark.sql import functions as F
+
     from mysql2dynamo.jobs.bulk_load import LoadOptions, mapped_frame, run_load
     from mysql2dynamo.jobs.session import local_spark
     from mysql2dynamo.keymap.checker import check
     from mysql2dynamo.keymap.spec import load_mapping
-    from pyspark.sql import functions as F
-
     from mysql2dynamo.sample.mappings import mapping_text
 
     ddb = cfg.client("dynamodb")

@@ -16,6 +16,7 @@ import os
 import random
 import time
 
+from bench.report import bench_line, write_section
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.keymap.checker import check
@@ -23,11 +24,9 @@ from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import mapping_from_dict
 from mysql2dynamo.keymap.types import Column
+from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.replay.apply import ApplyEngine, ApplyStats
 from mysql2dynamo.replay.writers import HttpPutter
-
-from bench.report import bench_line, write_section
-from mysql2dynamo.local.config import StackConfig
 
 DB, TABLE = "shop", "orders"
 SCHEMA = TableSchema(DB, TABLE, (

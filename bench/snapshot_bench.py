@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
-from mysql2dynamo.keymap.schema import read_table_schema
-from mysql2dynamo.keymap.types import arrow_type, snapshot_value
 
 from bench.report import write_section
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import read_table_schema
+from mysql2dynamo.keymap.types import arrow_type, snapshot_value
 from mysql2dynamo.local.config import StackConfig
 
 DB, TABLE = "bench_snapshot", "orders"

@@ -19,13 +19,13 @@ import time
 import uuid
 from pathlib import Path
 
-from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
-from mysql2dynamo.cdc.server import current_position, server_info
-from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from bench.report import bench_line, write_section
+from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.local.config import StackConfig
 

@@ -15,12 +15,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from mysql2dynamo.cdc.charsets import UnsupportedCharset, python_codec
-from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
-from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
-from mysql2dynamo.cdc.envelope import Change, Source
-from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
-from mysql2dynamo.cdc.statements import Statement, classify
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import (
@@ -41,6 +35,13 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
+from mysql2dynamo.cdc.charsets import UnsupportedCharset, python_codec
+from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
+from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
+from mysql2dynamo.cdc.envelope import Change, Source
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo
+from mysql2dynamo.cdc.statements import Statement, classify
 from mysql2dynamo.ground.mysql import MySQLTarget
 
 log = logging.getLogger("mysql2dynamo.cdc")

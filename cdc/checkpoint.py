@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mysql2dynamo.cdc.server import BinlogPosition
-
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.ground.files import atomic_write
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mysql2dynamo.cdc.codec import decode_row, encode_row, encode_value
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
 
 ENVELOPE_VERSION = 1
 OPS = ("insert", "update", "delete")

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 
 from mysql2dynamo.cdc.binlog import Transaction
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.server import BinlogPosition
-
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.ground.files import split_s3
 
 log = logging.getLogger("mysql2dynamo.cdc")

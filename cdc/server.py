@@ -1,4 +1,5 @@
-"""What kind of MySQL server we talk to, and where its binlog is.
+"""What kind of MySQL server we talk to, and where its binlog is (the position itself and the `ver`
+order of changes: cdc/position.py).
 
 Production sources are MySQL 5.7, 8.0, 8.4 and MariaDB; they differ in how the binlog position is
 asked for (SHOW MASTER STATUS; SHOW BINARY LOG STATUS from MySQL 8.2, the only form in 8.4), in
@@ -9,13 +10,9 @@ binlog_row_metadata exists (MySQL 8.0.14+, MariaDB 10.5+). Every such branch liv
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# A change's `ver`: file index, position and row index packed into one decimal number that
-# totally orders the changes of one server (< 38 digits, so a DynamoDB N holds it exactly).
-POS_DIGITS = 10  # binlog positions are < 2**32
-ROW_DIGITS = 7  # rows within one rows event
-ROW_MAX = 10**ROW_DIGITS - 1
+from mysql2dynamo.cdc.position import BinlogPosition
 
 
 @dataclass(frozen=True)
@@ -60,38 +57,6 @@ def server_info(conn) -> ServerInfo:
             cur.execute("SELECT @@gtid_mode")
             gtid_mode = str(cur.fetchone()[0]).upper() == "ON"
     return ServerInfo(flavour, numbers, int(server_id), gtid_mode)
-
-
-@dataclass(frozen=True, order=True)
-class BinlogPosition:
-    """A point in the binlog: after the event that ends at `pos` in `file` (ordered by file, pos)."""
-
-    file: str
-    pos: int
-    gtid: str | None = field(default=None, compare=False)
-
-    @property
-    def file_index(self) -> int:
-        m = re.search(r"\.(\d+)$", self.file)
-        if not m:
-            raise ValueError(f"binlog file name without a numeric extension: {self.file!r}")
-        return int(m[1])
-
-    def ver(self, row: int = ROW_MAX) -> int:
-        """The `ver` of the row change number `row` of the rows event ending here.
-
-        With the default row index the result is the largest `ver` at this position, so a snapshot
-        taken here has `ver` >= every change it contains and < every change after it.
-        """
-        if not 0 <= row <= ROW_MAX or not 0 <= self.pos < 10**POS_DIGITS:
-            raise ValueError(f"position out of range for ver: {self} row {row}")
-        return (self.file_index * 10**POS_DIGITS + self.pos) * 10**ROW_DIGITS + row
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.pos}" + (f" (gtid {self.gtid})" if self.gtid else "")
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "pos": self.pos, "gtid": self.gtid}
 
 
 def current_position(conn, info: ServerInfo) -> BinlogPosition:

@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
+
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
-from mysql2dynamo.cdc.server import BinlogPosition, binlog_files, check_binlog_settings, current_position, server_info
-from mysql2dynamo.keymap.schema import read_table_schema
-
+from mysql2dynamo.cdc.server import binlog_files, check_binlog_settings, current_position, server_info
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import MySQLTarget, redact
+from mysql2dynamo.keymap.schema import read_table_schema
 
 log = logging.getLogger("mysql2dynamo.cdc")
 DEFAULT_RETENTION_HOURS = 7 * 24

@@ -25,8 +25,8 @@ import copy
 from pathlib import Path
 
 import yaml
-from mysql2dynamo.emr.package import wheel_name
 
+from mysql2dynamo.emr.package import wheel_name
 from mysql2dynamo.ground.paths import CONVERTER_JAR
 
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from mysql2dynamo.emr import definitions as d
 from mysql2dynamo.emr.jars import converter_jar
-
 from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import jars_dir

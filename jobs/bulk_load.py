@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,8 +26,8 @@ from typing import Any
 
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.options import add_arguments, as_arguments, from_values, option_values, setting
-
-SINKS = ("emr-connector", "dynamodb", "s3-import")
+from mysql2dynamo.jobs.session import on_emr, spark_url
+from mysql2dynamo.jobs.sinks import SINKS
 
 
 class LoadError(RuntimeError):
@@ -77,15 +75,6 @@ class LoadOptions:
         return Budget(items_per_second=self.max_items_per_second, wcu_per_second=self.max_wcu)
 
 
-def on_emr() -> bool:
-    return os.path.isdir("/usr/share/aws/emr")
-
-
-def spark_url(url: str, scheme: str) -> str:
-    for prefix in ("s3://", "s3a://", "s3n://"):
-        if url.startswith(prefix):
-            return f"{scheme}://" + url[len(prefix):]
-    return url
 
 
 def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
@@ -93,9 +82,10 @@ def mapped_frame(spark, manifest, checked, sources: list[str], scheme: str):
     and `_source_key` (the row's primary key as JSON, for reject and collision examples)."""
     from functools import reduce
 
+    from pyspark.sql import functions as F
+
     from mysql2dynamo.cdc.snapshot.spark import VER_COLUMN, read_table
     from mysql2dynamo.keymap.compile_spark import OUTPUT_COLUMNS, compile_spark, quote
-    from pyspark.sql import functions as F
 
     frames = []
     for source in sources:
@@ -125,22 +115,26 @@ def check_targets(client, checked) -> None:
 
 def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
-    from mysql2dynamo.cdc.snapshot import load_manifest
-    from mysql2dynamo.jobs import load_report as report
-    from mysql2dynamo.jobs.sinks.dynamodb import make_client
-    from mysql2dynamo.keymap.checker import check
-    from mysql2dynamo.keymap.spec import mapping_from_config
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from mysql2dynamo.cdc.snapshot import load_manifest
     from mysql2dynamo.ground.files import read_text, write_text
+    from mysql2dynamo.jobs import load_report as report
+    from mysql2dynamo.jobs.sinks import make_sink
+    from mysql2dynamo.jobs.sinks.base import WriteJob
+    from mysql2dynamo.jobs.sinks.dynamodb import make_client
+    from mysql2dynamo.keymap.checker import check
+    from mysql2dynamo.keymap.spec import mapping_from_config
 
     if opts.sink not in SINKS:
         raise LoadError(f"unknown sink {opts.sink!r}: expected one of {', '.join(SINKS)}")
     if opts.on_collision not in ("report", "fail"):
         raise LoadError("--on-collision must be report or fail")
-    if opts.sink == "s3-import" and not opts.import_s3:
-        raise LoadError("the s3-import sink needs --import-s3 s3://bucket/prefix for its files")
+    try:
+        sink = make_sink(opts.sink, opts)
+    except ValueError as e:  # an option the sink needs is missing
+        raise LoadError(str(e)) from e
     budget = opts.budget()
     started = time.monotonic()
     scheme = opts.fs_scheme or ("s3" if on_emr() else "s3a")
@@ -159,7 +153,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
-    if opts.sink != "s3-import":  # s3-import creates its table
+    if not sink.creates_table:
         check_targets(make_client(opts.endpoint, opts.region), checked)
     rows_in = {s: manifest.table(s).rows for s in sources}
     say(f"load: {sum(rows_in.values()):,} rows of {len(sources)} tables from {opts.manifest} "
@@ -199,8 +193,9 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
             part = items.where(F.col("_target") == target).repartition(tasks)
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
-            with report.Progress(spark, label, n, tasks, opts.progress_interval):
-                stats = _write(spark, opts, part, target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
+            job = WriteJob(target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
+            with report.SparkStageReporter(spark, label, n, tasks, opts.progress_interval):
+                stats = sink.write(part, job)
             secs = time.monotonic() - t0
             targets[target] = {"items": n, "wcu_estimated": wcu, "bytes": counts.bytes_by_target[target],
                                "seconds": round(secs, 3), "items_per_second": round(n / secs, 1) if secs else None,
@@ -239,52 +234,6 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     if opts.summary:
         write_text(opts.summary, json.dumps(summary, indent=2))
     return summary
-
-
-def _write(spark, opts: LoadOptions, part, target: str, tasks: int, budget, wcu_per_item: float, checked,
-           scheme: str, say) -> dict:
-    per_task = budget.per_task(tasks)
-    if opts.sink == "dynamodb":
-        from mysql2dynamo.jobs.sinks import dynamodb
-
-        fd, stats_path = tempfile.mkstemp(prefix="m2d-load-", suffix=".json")
-        os.close(fd)
-        try:
-            stats = dynamodb.write_items(part, target, tasks=tasks, per_task_rate_items=per_task.items_per_second,
-                                         per_task_rate_wcu=per_task.wcu_per_second, endpoint=opts.endpoint,
-                                         region=opts.region, threads=opts.threads, stats_path=stats_path,
-                                         client_factory=opts.client_factory)
-        finally:
-            os.unlink(stats_path)
-        return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None}
-    if opts.sink == "emr-connector":
-        from mysql2dynamo.jobs.sinks import connector
-
-        table_wcu = None
-        if not budget.limited:
-            from mysql2dynamo.jobs.sinks.dynamodb import make_client
-
-            table_wcu = connector.provisioned_wcu(make_client(opts.endpoint, opts.region), target)
-        return connector.write_items(part, target, tasks=tasks, budget=budget, wcu_per_item=wcu_per_item,
-                                     table_wcu=table_wcu, write_percent=opts.write_percent,
-                                     endpoint=opts.endpoint, region=opts.region)
-    from mysql2dynamo.jobs.sinks import s3_import
-    from mysql2dynamo.jobs.sinks.dynamodb import make_client
-
-    from mysql2dynamo.ground.files import read_text, split_s3
-
-    definition = None
-    if opts.table_definition:
-        definition = json.loads(read_text(opts.table_definition))
-        definition = definition.get(target, definition) if isinstance(definition, dict) else definition
-    base = s3_import.target_prefix(opts.import_s3, target)
-    s3_import.write_files(part, spark_url(base, scheme))
-    bucket, prefix = split_s3(base)
-    creation = s3_import.table_creation_parameters(target, s3_import.key_schema(checked, target), definition)
-    request = s3_import.import_request(bucket, prefix, creation)
-    desc = s3_import.run_import(make_client(opts.endpoint, opts.region), request, say=say)
-    return {"import_arn": desc["ImportArn"], "imported_items": desc.get("ImportedItemCount"),
-            "import_errors": desc.get("ErrorCount"), "files": base}
 
 
 # --- command line ---------------------------------------------------------------------------------

@@ -119,9 +119,10 @@ def one_item_per_key(items):
     return items.groupBy("_target", "_key").agg(win.alias("w")).select("_target", "w._item", "w._size")
 
 
-class Progress:
-    """A progress line on stderr every `interval` s while Spark writes: tasks done of the write
-    stages, the items they stand for, items/s and ETA (from the tasks' share of the items)."""
+class SparkStageReporter:
+    """A progress line on stderr every `interval` s while Spark writes, from Spark's status tracker:
+    tasks done of the write stages, the items they stand for, items/s and ETA (from the tasks' share
+    of the items)."""
 
     def __init__(self, spark, label: str, total_items: int, tasks: int, interval: float = 10.0, out=None):
         self.sc = spark.sparkContext
@@ -132,7 +133,7 @@ class Progress:
         self.started = 0.0
         self.group = f"m2d-load-{id(self)}"
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> SparkStageReporter:
         self.started = time.monotonic()
         self.sc.setJobGroup(self.group, self.label, interruptOnCancel=False)
         if self.interval > 0:

@@ -13,10 +13,22 @@ import sys
 from pathlib import Path
 
 from mysql2dynamo.emr.jars import HOW
-
 from mysql2dynamo.ground.paths import CONVERTER_JAR, jars_dir
 
 CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"
+
+
+def on_emr() -> bool:
+    return os.path.isdir("/usr/share/aws/emr")
+
+
+def spark_url(url: str, scheme: str) -> str:
+    """`url` for Spark to read or write: an s3:// (s3a://, s3n://) URL gets `scheme` (s3a locally, s3 for
+    EMRFS on EMR); any other URL stays as it is."""
+    for prefix in ("s3://", "s3a://", "s3n://"):
+        if url.startswith(prefix):
+            return f"{scheme}://" + url[len(prefix):]
+    return url
 
 
 def local_jars() -> list[Path]:

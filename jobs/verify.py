@@ -25,14 +25,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mysql2dynamo.ground.log import say
+from mysql2dynamo.ground.options import add_arguments, from_values, setting
 from mysql2dynamo.jobs.canonical import canonical_item, differing_attributes
 from mysql2dynamo.jobs.dynamodb_scan import scan_tables
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
-
-from mysql2dynamo.ground.log import say
-from mysql2dynamo.ground.options import add_arguments, from_values, setting
 
 DELETED = "_deleted"
 TTL = "_ttl"
@@ -88,9 +87,10 @@ class VerifyReport:
 
 
 def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport):
+    from pyspark.sql import functions as F
+
     from mysql2dynamo.cdc.snapshot.spark import read_table
     from mysql2dynamo.keymap.compile_spark import compile_spark
-    from pyspark.sql import functions as F
 
     frames = []
     for source in checked.mapping.sources:
@@ -163,9 +163,8 @@ def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple
     """Item keys touched by changes after the snapshot's binlog position (still being replayed)."""
     from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
     from mysql2dynamo.cdc.server import server_info
-    from mysql2dynamo.keymap.compile_python import compile_python
-
     from mysql2dynamo.ground.mysql import MySQLTarget
+    from mysql2dynamo.keymap.compile_python import compile_python
 
     if manifest.binlog is None:
         return set()
@@ -234,8 +233,8 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
 def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str | None = None, say=lambda m: None):
     """A new consistent snapshot of the mapped tables (to `dest`, or a temporary folder)."""
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
     dest = dest or tempfile.mkdtemp(prefix="m2d-verify-")
     run_snapshot(mysql_url, mapping.sources, dest, say=say)
@@ -251,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(ap, VerifyOptions)
     args = ap.parse_args(argv)
 
-    from mysql2dynamo.cdc.snapshot.manifest import load_manifest
     from pyspark.sql import SparkSession
 
+    from mysql2dynamo.cdc.snapshot.manifest import load_manifest
     from mysql2dynamo.ground.files import read_text
 
     mapping = mapping_from_config(read_text(args.config), args.config)

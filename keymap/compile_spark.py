@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
 from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
 from mysql2dynamo.keymap.checked import CheckedMapping, CheckedRule
 from mysql2dynamo.keymap.functions import FUNCTIONS
@@ -29,9 +33,6 @@ from mysql2dynamo.keymap.item_rules import KEY_LIMITS, MAX_ITEM_BYTES, value_bou
 from mysql2dynamo.keymap.spark_value import SV, first_error, null_text
 from mysql2dynamo.keymap.text import float_error_spark, to_text_spark
 from mysql2dynamo.keymap.types import JSON_MAX_DEPTH, Kind, VType
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 JSON_OPTIONS = {"ignoreNullFields": "true"}
 

@@ -12,10 +12,10 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 
 import yaml
-from mysql2dynamo.keymap.ast import Expr, KeymapError, Location
-from mysql2dynamo.keymap.parser import parse_expression, parse_value
 
 from mysql2dynamo.ground.interpolate import interpolate_nodes
+from mysql2dynamo.keymap.ast import Expr, KeymapError, Location
+from mysql2dynamo.keymap.parser import parse_expression, parse_value
 
 RULE_KEYS = ("name", "target", "key", "attributes", "exclude", "rest", "where", "nulls", "ttl")
 NULL_POLICIES = ("omit", "null")

@@ -92,7 +92,7 @@ def _plan(cfg: StackConfig):
 
 def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Path | None = None) -> dict:
     from mysql2dynamo.cdc.server import current_position, server_info
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
     from mysql2dynamo.cutover import CutoverOptions, run_cutover
     from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
     from mysql2dynamo.jobs.session import local_spark

@@ -15,11 +15,10 @@ import time
 from typing import Any
 
 from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.replay.apply import ApplyOutcome
 from mysql2dynamo.replay.dead_letter import Poison
 from mysql2dynamo.replay.runtime import ReplayRuntime
-
-from mysql2dynamo.ground.files import split_s3
 
 log = logging.getLogger("mysql2dynamo.replay")
 SAFETY_MS = 3000  # stop retrying this long before Lambda's own timeout

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.replay.apply import ApplyStats
 from mysql2dynamo.replay.handler import process
 from mysql2dynamo.replay.runtime import ReplayRuntime
-
-from mysql2dynamo.ground.files import atomic_write
 
 ACCOUNT = "000000000000"
 

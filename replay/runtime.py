@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mysql2dynamo.ground.files import read_text
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import PythonMapper, compile_python
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
 from mysql2dynamo.replay.apply import ApplyEngine
 from mysql2dynamo.replay.dead_letter import DeadLetter, open_dead_letter
-
-from mysql2dynamo.ground.files import read_text
 
 
 @dataclass
@@ -37,6 +36,7 @@ class ReplayRuntime:
         mapper: PythonMapper = compile_python(check(mapping, schemas))
         if dynamodb is None:
             import boto3
+
             from mysql2dynamo.replay.writers import HttpPutter
 
             dynamodb = HttpPutter.from_client(boto3.client("dynamodb"))

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
+
 from mysql2dynamo.replay.apply import DELETED_ATTRIBUTE
 
 

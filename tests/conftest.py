@@ -13,12 +13,13 @@ import uuid
 
 import pytest
 from hypothesis import settings
-from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.server import BinlogPosition, current_position, server_info
-from mysql2dynamo.cdc.stream import ensure_stream
-from mysql2dynamo.jobs.targets import create_table
 
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.stream import ensure_stream
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.sample.mappings import mapping_text  # noqa: F401 - the tests import it from here

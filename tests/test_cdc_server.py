@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from mysql2dynamo.cdc.server import (
-    ROW_MAX,
-    BinlogPosition,
-    ServerInfo,
-    check_binlog_settings,
-    current_position,
-    parse_version,
-    server_info,
-)
 
+from mysql2dynamo.cdc.position import ROW_MAX, BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo, check_binlog_settings, current_position, parse_version, server_info
 from mysql2dynamo.ground.mysql import connect
 
 

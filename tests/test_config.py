@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
-from mysql2dynamo.keymap.ast import KeymapError
-from mysql2dynamo.keymap.spec import mapping_from_config
 
 from mysql2dynamo.cli import main
 from mysql2dynamo.config import ConfigError, load_config, load_config_text, schema
+from mysql2dynamo.keymap.ast import KeymapError
+from mysql2dynamo.keymap.spec import mapping_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "mysql2dynamo" / "sample" / "mapping.yaml"
@@ -177,9 +177,8 @@ def test_the_schema_refuses_what_the_reader_refuses():
 def test_load_options_have_one_definition():
     """argparse (the spark-submit job), click (`load`) and the config's `load:` come from LoadOptions."""
     from mysql2dynamo.cdc.stream import StreamSettings
-    from mysql2dynamo.jobs.bulk_load import LoadOptions, options_from_args
-
     from mysql2dynamo.commands.load import load
+    from mysql2dynamo.jobs.bulk_load import LoadOptions, options_from_args
 
     assert options_from_args(["--manifest", "m", "--mapping", "c.yaml"]) == LoadOptions("m", "c.yaml")
     clicked = {p.name: p.default for p in load.params}

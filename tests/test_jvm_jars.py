@@ -19,7 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from boto3.dynamodb.types import TypeDeserializer
-from mysql2dynamo.jobs.emr_connector import write_json_items
+
+from mysql2dynamo.jobs.rate import Budget
+from mysql2dynamo.jobs.sinks.connector import write_items
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 
@@ -40,8 +42,8 @@ def _item(i: int) -> dict:
 def test_emr_connector_writes_items_that_boto3_reads_back(spark, dynamodb_table, local_stack):
     table = dynamodb_table()
     items = [_item(i) for i in range(120)]
-    df = spark.createDataFrame([(json.dumps(it, ensure_ascii=False),) for it in items], "item string")
-    write_json_items(df.repartition(3), table)
+    df = spark.createDataFrame([(json.dumps(it, ensure_ascii=False),) for it in items], "_item string")
+    write_items(df.repartition(3), table, tasks=3, budget=Budget(), wcu_per_item=1.0)
 
     ddb = local_stack.client("dynamodb")
     got = {}

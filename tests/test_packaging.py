@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mysql2dynamo.emr.package import build_wheel as repack_wheel
 
 from mysql2dynamo import __version__
+from mysql2dynamo.emr.package import build_wheel as repack_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCH = "315532800"  # 1980-01-01, the zip format's first day: any fixed value makes the wheel reproducible

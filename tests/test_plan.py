@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from mysql2dynamo.jobs.targets import create_table
 
 from mysql2dynamo.cli import main
+from mysql2dynamo.jobs.targets import create_table
 from tests.conftest import unique
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "mysql2dynamo" / "sample" / "mapping.yaml"

@@ -18,18 +18,20 @@ Two methods (docs/snapshot.md):
 
 The algorithm talks to "sessions" (anything with `query(sql, args) -> rows`) so the SQL sequence of
 each branch is unit-tested without a server of that flavour; production sessions are the worker
-processes' connections (dump.py) and the control connection.
+processes' connections (workers.py) and the control connection.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo, current_position
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo, current_position
+
+from .manifest import utc_timestamp
 
 START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 SNAPSHOT_STATUS = "SHOW STATUS LIKE 'binlog_snapshot_%'"
@@ -108,10 +110,6 @@ class ConsistentPoint:
                 "attempts": self.attempts, "lock_ms": self.lock_ms}
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def choose_method(info: ServerInfo, method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"unknown consistency method {method!r} (one of {', '.join(METHODS)})")
@@ -148,7 +146,7 @@ def open_point(control: Session, workers: list[Session], info: ServerInfo, metho
             if len(set(seen)) == 1:
                 file, pos = seen[0]
                 gtid = control.query("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))[0][0] or None
-                return ConsistentPoint(BinlogPosition(file, pos, gtid), chosen, _now(), attempt)
+                return ConsistentPoint(BinlogPosition(file, pos, gtid), chosen, utc_timestamp(), attempt)
             for w in workers:
                 w.query("ROLLBACK")
             sleep(random.uniform(0.001, 0.02) * attempt)
@@ -174,4 +172,4 @@ def _ftwrl_point(control: Session, workers: list[Session], info: ServerInfo, loc
     finally:
         control.query("UNLOCK TABLES")
     lock_ms = round((time.monotonic() - locked) * 1000, 2)
-    return ConsistentPoint(position, "ftwrl", _now(), 1, lock_ms)
+    return ConsistentPoint(position, "ftwrl", utc_timestamp(), 1, lock_ms)

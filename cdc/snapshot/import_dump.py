@@ -28,10 +28,12 @@ from pathlib import Path
 from mysql2dynamo.keymap.schema import TableSchema, foreign_key_line, parse_members, read_table_schema
 from mysql2dynamo.keymap.types import Column
 
+from .arrow_rows import BatchConverter
 from .consistent import SnapshotError
-from .dump import BatchConverter, ChunkWriter, SnapshotOptions, _now
-from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, dumps, schema_to_dict
-from .progress import Progress
+from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, dumps, schema_to_dict, utc_timestamp
+from .options import SnapshotOptions
+from .parquet_writer import ChunkWriter
+from .progress import SnapshotProgress
 from .storage import open_storage
 
 _ESCAPES = {b"0": b"\0", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"Z": b"\x1a"}
@@ -229,8 +231,8 @@ def import_dump(dump_dir: str | Path, dest: str, tables: list[str] | None = None
     if storage.exists(MANIFEST) or any(p.endswith(".parquet") for p in storage.list()):
         raise SnapshotError(f"{storage.root} is not empty: import into a new destination")
     opts = SnapshotOptions(file_mb=file_mb, compression=compression, zero_dates=zero_dates)
-    progress = Progress(say, 5.0)
-    started = _now()
+    progress = SnapshotProgress(say, 5.0)
+    started = utc_timestamp()
     t0 = time.monotonic()
     out = {}
     import tempfile
@@ -276,7 +278,7 @@ def import_dump(dump_dir: str | Path, dest: str, tables: list[str] | None = None
         "format": FORMAT, "format_version": FORMAT_VERSION, "snapshot_id": str(uuid.uuid4()), "kind": "import",
         "source": {"dump": str(directory.resolve()), "format": fmt}, "status": "complete",
         "binlog": None, "ver": None, "consistent": False, "points": [],
-        "started_at": started, "finished_at": _now(), "seconds": round(time.monotonic() - t0, 2),
+        "started_at": started, "finished_at": utc_timestamp(), "seconds": round(time.monotonic() - t0, 2),
         "options": {"dump_format": fmt, "zero_dates": zero_dates, "file_mb": file_mb, "compression": compression},
         "tables": out, "summary": progress.summary(),
     }

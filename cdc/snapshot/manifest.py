@@ -16,16 +16,16 @@ no manifest references. While a run is going the state lives in `_snapshot_state
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.ground.files import is_s3, split_s3
 from mysql2dynamo.keymap.schema import ForeignKey, TableSchema
 from mysql2dynamo.keymap.types import Column, arrow_type
-
-from mysql2dynamo.ground.files import is_s3, split_s3
 
 from .storage import Storage, open_storage
 
@@ -225,3 +225,8 @@ def load_manifest(url: str | Path) -> Manifest:
 
 def dumps(doc: dict) -> bytes:
     return json.dumps(doc, indent=1, sort_keys=False, default=str).encode()
+
+
+def utc_timestamp() -> str:
+    """Now, as the manifest and the state write their times: ISO-8601 UTC in milliseconds, `Z`."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -43,8 +43,9 @@ def _eta(seconds: float) -> str:
 
 
 @dataclass
-class Progress:
-    """Collects worker reports; `line(table)` / `lines()` render them; `summary()` at the end."""
+class SnapshotProgress:
+    """A snapshot's progress: the workers' reports per table, rendered by `line(table)` every `interval` s,
+    and `summary()` at the end."""
 
     say: Callable[[str], None] = lambda msg: None
     interval: float = 5.0

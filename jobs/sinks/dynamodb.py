@@ -17,14 +17,22 @@ the table and the item's key.
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from mysql2dynamo.jobs.rate import TokenBucket, item_wcu
+
+from .base import SinkResult, WriteJob
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 FORMAT = "m2d_dynamodb"
 BATCH = 25
@@ -310,3 +318,25 @@ def write_items(items_df, table: str, *, tasks: int, per_task_rate_items: float 
     return {}
 
 
+@dataclass(frozen=True)
+class DynamoDBSink:
+    name: ClassVar[str] = "dynamodb"
+    creates_table: ClassVar[bool] = False
+
+    endpoint: str | None
+    region: str | None
+    threads: int  # batches in flight per task
+    client_factory: str | None  # `module:function(endpoint, region)` (tests)
+
+    def write(self, frame: DataFrame, job: WriteJob) -> SinkResult:
+        per_task = job.budget.per_task(job.tasks)
+        fd, stats_path = tempfile.mkstemp(prefix="m2d-load-", suffix=".json")
+        os.close(fd)
+        try:
+            stats = write_items(frame, job.target, tasks=job.tasks, per_task_rate_items=per_task.items_per_second,
+                                per_task_rate_wcu=per_task.wcu_per_second, endpoint=self.endpoint,
+                                region=self.region, threads=self.threads, stats_path=stats_path,
+                                client_factory=self.client_factory)
+        finally:
+            os.unlink(stats_path)
+        return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None}

@@ -9,10 +9,21 @@ come from the mapping's key rules, GSIs and billing from an optional table defin
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from mysql2dynamo.ground.files import read_text, split_s3
+from mysql2dynamo.jobs.session import spark_url
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.item_rules import KEY_KINDS
+
+from .base import SinkResult, WriteJob
+from .dynamodb import make_client
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
@@ -96,3 +107,32 @@ def run_import(client, request: dict, poll_seconds: float = 2.0, timeout_seconds
                            f"{desc.get('ImportStatus')}: {desc.get('FailureCode')} {desc.get('FailureMessage')} "
                            f"({desc.get('ErrorCount')} errors; see its CloudWatch log group)")
     return desc
+
+
+@dataclass(frozen=True)
+class S3ImportSink:
+    name: ClassVar[str] = "s3-import"
+    creates_table: ClassVar[bool] = True
+
+    import_s3: str | None  # s3://bucket/prefix for the import files (one prefix per target below it)
+    table_definition: str | None  # JSON of extra TableCreationParameters, optionally keyed by target table
+    endpoint: str | None
+    region: str | None
+
+    def __post_init__(self) -> None:
+        if not self.import_s3:
+            raise ValueError("the s3-import sink needs --import-s3 s3://bucket/prefix for its files")
+
+    def write(self, frame: DataFrame, job: WriteJob) -> SinkResult:
+        definition = None
+        if self.table_definition:
+            definition = json.loads(read_text(self.table_definition))
+            definition = definition.get(job.target, definition) if isinstance(definition, dict) else definition
+        base = target_prefix(self.import_s3, job.target)
+        write_files(frame, spark_url(base, job.scheme))
+        bucket, prefix = split_s3(base)
+        creation = table_creation_parameters(job.target, key_schema(job.checked, job.target), definition)
+        request = import_request(bucket, prefix, creation)
+        desc = run_import(make_client(self.endpoint, self.region), request, say=job.say)
+        return {"import_arn": desc["ImportArn"], "imported_items": desc.get("ImportedItemCount"),
+                "import_errors": desc.get("ErrorCount"), "files": base}

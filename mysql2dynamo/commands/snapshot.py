@@ -9,7 +9,7 @@ import sys
 import click
 
 from mysql2dynamo.cdc.snapshot.consistent import METHODS
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
 from mysql2dynamo.commands.common import configured, default_of, say, source_url
 from mysql2dynamo.config import Config
 from mysql2dynamo.ground.mysql import redact
@@ -67,8 +67,8 @@ def snapshot(cfg: Config | None, to: str | None, tables: str | None, mysql_url: 
     """Consistent, chunked, parallel snapshot of MySQL tables to Parquet + manifest.json, with the
     binlog position of the snapshot (docs/snapshot.md)."""
     from mysql2dynamo.cdc.snapshot.consistent import SnapshotError
-    from mysql2dynamo.cdc.snapshot.dump import run_snapshot
     from mysql2dynamo.cdc.snapshot.manifest import ManifestError
+    from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
     if not to:
         raise click.UsageError("no destination: pass --to s3://bucket/prefix (or a local directory), or set "

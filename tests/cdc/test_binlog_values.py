@@ -12,7 +12,6 @@ import datetime as dt
 
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.server import server_info
-
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from tests.conftest import binlog_now
 

@@ -6,12 +6,12 @@ import json
 import os
 
 import pytest
+
 from mysql2dynamo.cdc.binlog import CaptureError
 from mysql2dynamo.cdc.checkpoint import Checkpoint, DynamoCheckpointStore, FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.server import BinlogPosition
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.stream import PurgedBinlogError, StreamSettings, run_stream
-
 from mysql2dynamo.ground.mysql import connect
 from tests.conftest import all_changes, binlog_now, unique
 

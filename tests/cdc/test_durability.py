@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from botocore.exceptions import ClientError
+
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic

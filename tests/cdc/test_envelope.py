@@ -6,13 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.codec import decode_value, encode_value
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-from mysql2dynamo.keymap.values import to_float32
-
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.values import to_float32
 from mysql2dynamo.sample.create import create_sample
 from tests.conftest import all_changes, binlog_now
 

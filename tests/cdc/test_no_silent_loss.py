@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.publisher import PublishError
 from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from tests.conftest import binlog_now, unique
 

@@ -8,10 +8,10 @@ a SAVEPOINT ended the "transaction", so a checkpoint could land inside one; XA r
 from __future__ import annotations
 
 import pytest
+
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, Transaction
 from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.statements import classify
-
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from tests.conftest import binlog_now
 

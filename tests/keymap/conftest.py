@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.preview import preview_rows, preview_spark

@@ -14,8 +14,9 @@ import random
 import struct
 
 import pytest
-from mysql2dynamo.keymap.values import BadValue, float_text, to_float32
 from pyspark.sql import functions as F
+
+from mysql2dynamo.keymap.values import BadValue, float_text, to_float32
 
 NUMBER_TEXT = "io.mysql2dynamo.emr.NumberText"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from mysql2dynamo.keymap.function_entry import Function, FunctionEntryError, Nulls, registry
 from mysql2dynamo.keymap.functions import FUNCTIONS
 

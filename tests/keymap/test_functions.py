@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+
 from mysql2dynamo.keymap.preview import item_dict as attrs
 from mysql2dynamo.keymap.types import Column
 

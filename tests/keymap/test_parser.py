@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from mysql2dynamo.keymap.ast import BinOp, Call, Col, In, IsNull, KeymapError, Lit, Location, Not, Template
 from mysql2dynamo.keymap.parser import parse_expression, parse_template, parse_value
 from mysql2dynamo.keymap.spec import load_mapping, mapping_from_dict

@@ -10,6 +10,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.preview import item_dict as attrs
@@ -17,8 +20,6 @@ from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import mapping_from_dict
 from mysql2dynamo.keymap.types import Column, arrow_type, spark_type, time_text
 from mysql2dynamo.keymap.values import float_in_safe_range, java_float_text
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 TYPES = [
     (Column("ti", "tinyint"), -128, {"N": "-128"}, T.LongType(), pa.int64()),

@@ -6,13 +6,13 @@ import json
 import uuid
 
 import pytest
+
 from mysql2dynamo.cdc.snapshot import load_manifest
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
+from mysql2dynamo.ground.dynamo_json import from_client_item
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import load_mapping
-
-from mysql2dynamo.ground.dynamo_json import from_client_item
 from tests.replay.conftest import normalise
 
 TABLES = ("customers", "orders", "order_items")

@@ -12,12 +12,12 @@ import boto3
 import pytest
 import yaml
 from click.testing import CliRunner
-from mysql2dynamo.emr import definitions as d
-from mysql2dynamo.emr.submit import follow_step, upload
-from mysql2dynamo.jobs.bulk_load import job_args
 
 from mysql2dynamo import __version__
 from mysql2dynamo.commands.emr import emr
+from mysql2dynamo.emr import definitions as d
+from mysql2dynamo.emr.submit import follow_step, upload
+from mysql2dynamo.jobs.bulk_load import job_args
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from mysql2dynamo.jobs.rate import UNLIMITED_WCU, Budget, TokenBucket, connector_conf, item_wcu
 
 from mysql2dynamo.commands.load import load
+from mysql2dynamo.jobs.rate import UNLIMITED_WCU, Budget, TokenBucket, connector_conf, item_wcu
 
 
 class FakeClock:

@@ -9,8 +9,8 @@ import uuid
 
 import boto3
 import pytest
-from mysql2dynamo.jobs.bulk_load import LoadError, LoadOptions, run_load
 
+from mysql2dynamo.jobs.bulk_load import LoadError, LoadOptions, run_load
 from tests.conftest import mapping_text, unique
 from tests.load.conftest import assert_same_items, expected_items, scan
 from tests.replay.conftest import normalise

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter, WriteError
 
+from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter, WriteError
 from tests.load.conftest import scan
 from tests.load.faults import CODES, ThrottlingClient, ThrottlingProxy
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+from mysql2dynamo.ground.dynamo_json import from_client_item
 from mysql2dynamo.jobs.canonical import canonical_value
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.types import Column
-
-from mysql2dynamo.ground.dynamo_json import from_client_item
 
 DB, TABLE = "app", "things"
 SOURCE = f"{DB}.{TABLE}"

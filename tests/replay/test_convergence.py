@@ -13,6 +13,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
@@ -20,7 +21,6 @@ from mysql2dynamo.keymap.spec import mapping_from_dict
 from mysql2dynamo.replay.apply import ApplyEngine
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 from mysql2dynamo.replay.writers import HttpPutter
-
 from tests.replay.conftest import DB, SCHEMA, SOURCE, TABLE, TYPES, normalise, scan_items, tables_spec
 
 IDS = (1, 2, 3, 4)

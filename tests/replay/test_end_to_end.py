@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.ground.dynamo_json import from_client_item
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.schema import read_schemas
 from mysql2dynamo.keymap.spec import load_mapping
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
-
-from mysql2dynamo.ground.dynamo_json import from_client_item
-from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
 from tests.conftest import binlog_now, mapping_text

@@ -7,20 +7,20 @@ import json
 import time
 from pathlib import Path
 
-import mysql2dynamo.replay.handler as lambda_handler
 import pytest
 from botocore.exceptions import ClientError
+
+import mysql2dynamo.replay.handler as lambda_handler
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
+from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.keymap.spec import load_mapping
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.runner import lambda_event
 from mysql2dynamo.replay.runtime import ReplayRuntime
-
-from mysql2dynamo.ground.mysql import connect
 from tests.conftest import binlog_now
 
 CONFIG = """

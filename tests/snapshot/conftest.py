@@ -8,15 +8,15 @@ import struct
 from types import SimpleNamespace
 
 import pytest
-from mysql2dynamo.cdc.server import BinlogPosition
-from mysql2dynamo.keymap.schema import TableSchema
-from mysql2dynamo.keymap.types import snapshot_value
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
+from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.types import snapshot_value
 
 SAMPLE_TABLES = ("customers", "orders", "order_items")
 

@@ -8,12 +8,13 @@ import time
 import uuid
 
 import pytest
+
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.snapshot import load_manifest
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
-from mysql2dynamo.keymap.schema import read_table_schema
-
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import read_table_schema
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
 

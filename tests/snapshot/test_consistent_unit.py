@@ -4,7 +4,9 @@ here): fake sessions record every statement in one shared log."""
 from __future__ import annotations
 
 import pytest
-from mysql2dynamo.cdc.server import BinlogPosition, ServerInfo
+
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import ServerInfo
 from mysql2dynamo.cdc.snapshot.consistent import START, WORKER_SETUP, SnapshotError, open_point
 
 MYSQL_80 = ServerInfo("mysql", (8, 0, 36), 1, True)

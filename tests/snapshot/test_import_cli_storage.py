@@ -9,12 +9,13 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from mysql2dynamo.cdc.snapshot import load_manifest
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
-from mysql2dynamo.cdc.snapshot.import_dump import read_records
-from mysql2dynamo.cdc.snapshot.progress import Progress
-from mysql2dynamo.cdc.snapshot.storage import open_storage
 
+from mysql2dynamo.cdc.snapshot import load_manifest
+from mysql2dynamo.cdc.snapshot.import_dump import read_records
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.progress import SnapshotProgress
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
+from mysql2dynamo.cdc.snapshot.storage import open_storage
 from mysql2dynamo.commands.snapshot import snapshot
 from mysql2dynamo.ground.mysql import MySQLTarget
 
@@ -72,7 +73,7 @@ def test_cli_prints_progress_and_summary(local_stack, sample_db, tmp_path):
 def test_progress_line_eta_and_summary():
     now = [100.0]
     lines = []
-    p = Progress(lines.append, interval=10, clock=lambda: now[0])
+    p = SnapshotProgress(lines.append, interval=10, clock=lambda: now[0])
     p.add_table("shop.orders", estimate=1000, chunks=4, skipped=1, rows_skipped=0)
     p.rows("shop.orders", 100, 1024 * 1024)
     now[0] = 110.0

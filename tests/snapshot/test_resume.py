@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mysql2dynamo.cdc.snapshot import load_manifest
 from mysql2dynamo.cdc.snapshot.consistent import SnapshotError
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import STATE
-from mysql2dynamo.keymap.schema import read_table_schema
-
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import read_table_schema
 from mysql2dynamo.sample.create import create_sample
 
 

@@ -9,15 +9,16 @@ from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
+
 from mysql2dynamo.cdc.snapshot import load_manifest
 from mysql2dynamo.cdc.snapshot.chunks import plan_chunks, quote
 from mysql2dynamo.cdc.snapshot.consistent import SnapshotError
-from mysql2dynamo.cdc.snapshot.dump import SnapshotOptions, run_snapshot
 from mysql2dynamo.cdc.snapshot.manifest import arrow_schema
+from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.cdc.snapshot.storage import open_storage
-from mysql2dynamo.keymap.schema import read_table_schema
-
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import read_table_schema
 
 
 def test_every_sample_type_survives_exactly_via_s3(local_stack, sample_db, s3_bucket, snapcheck):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from mysql2dynamo.cdc.snapshot.dump import run_snapshot
+
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+from mysql2dynamo.cdc.snapshot.run import run_snapshot
+from mysql2dynamo.ground.dynamo_json import to_client_item
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.jobs.verify import VerifyOptions, run_verify
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import mapping_from_dict
-
-from mysql2dynamo.ground.dynamo_json import to_client_item
 
 
 def shop_mapping(db: str, table: str) -> dict:

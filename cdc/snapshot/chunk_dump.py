@@ -1,0 +1,55 @@
+"""One chunk of a table -> Parquet files: a SELECT of its key range through a server-side cursor
+(`fetchmany`), each batch converted to Arrow (arrow_rows.py) and written (parquet_writer.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pymysql
+
+from mysql2dynamo.keymap.schema import TableSchema
+
+from .arrow_rows import BatchConverter
+from .chunks import Chunk, quote
+from .manifest import FileEntry
+from .options import SnapshotOptions
+from .parquet_writer import ChunkWriter
+from .storage import Storage
+
+
+def select_sql(schema: TableSchema, chunk: Chunk) -> tuple[str, list]:
+    cond, args = chunk.where()
+    cols = ", ".join(quote(c) for c in schema.names)
+    return f"SELECT {cols} FROM {quote(schema.db)}.{quote(schema.name)} WHERE {cond}", args
+
+
+def dump_chunk(conn: pymysql.Connection, schema: TableSchema, chunk: Chunk, storage: Storage, point: int | None,
+               ver: int | None, opts: SnapshotOptions, tmpdir: str,
+               report: Callable[[int, int], None] = lambda r, b: None, rate: float | None = None,
+               raw: bool = False) -> tuple[list[FileEntry], int, dict[str, int]]:
+    """Stream one chunk through a server-side cursor into Parquet; returns (files, rows, zero dates).
+    `raw`: the connection was made with `conv=RAW_CONV` (workers do; faster)."""
+    converter = BatchConverter(schema, opts.zero_dates)
+    writer = ChunkWriter(storage, schema.full_name, chunk.index, point, ver, converter, opts, tmpdir)
+    sql, args = select_sql(schema, chunk)
+    rows_total = 0
+    started = time.monotonic()
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, args)
+        while True:
+            rows = cur.fetchmany(opts.fetch_rows)
+            if not rows:
+                break
+            table = converter.convert_raw(rows) if raw else converter.convert(rows)
+            writer.add(table)
+            rows_total += len(rows)
+            report(len(rows), table.nbytes)
+            if rate:
+                ahead = rows_total / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+    finally:
+        cur.close()
+    return writer.finish(), rows_total, converter.zero_counts

@@ -1,0 +1,213 @@
+"""The snapshot's worker processes and the messages between them and the coordinator.
+
+Workers are processes (pymysql's row decoding is pure Python, so threads would share one core).
+Each holds one connection, read raw (`arrow_rows.RAW_CONV`), with one consistent-snapshot
+transaction for the whole run, in two phases:
+
+1. the consistent point: the coordinator runs its SQL on each worker's connection through a pipe,
+   the worker seen as a `consistent.Session` (`WorkerSession`): ("sql", sql, args) is answered
+   ("ok", rows) or ("err", text); ("go",) ends the phase, ("quit",) the worker;
+2. the dump: chunk tasks come through a queue ({"table", "chunk", "point", "ver"}; None: no more),
+   each dumped by `chunk_dump.dump_chunk`; the worker reports on the results queue, which
+   `WorkerPool.collect` reads: ("start", wid, table), ("rows", wid, table, rows, bytes),
+   ("done", wid, table, chunk index, files, rows, zero dates), ("error", wid, chunk key, detail),
+   and last ("exit", wid).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from urllib.parse import quote as quote_url
+
+from mysql2dynamo.ground.mysql import MySQLTarget
+from mysql2dynamo.keymap.schema import TableSchema
+
+from .arrow_rows import RAW_CONV
+from .chunk_dump import dump_chunk
+from .chunks import Chunk
+from .consistent import SnapshotError
+from .manifest import schema_from_dict, schema_to_dict
+from .options import SnapshotOptions
+from .progress import SnapshotProgress
+from .storage import open_storage
+
+# what the coordinator does with a finished chunk: (table, chunk index, files as dicts, rows, zero dates per column)
+ChunkDone = Callable[[str, int, list[dict], int, dict[str, int]], None]
+
+
+def _worker_main(wid: int, url: str, cmd: Connection, tasks: Queue, results: Queue, storage_url: str,
+                 opts: dict, schemas: dict) -> None:
+    """A worker: run the coordinator's SQL until told to dump, then dump chunks until a None task."""
+    options = SnapshotOptions(**opts)
+    parent = mp.parent_process()
+    tmpdir = tempfile.mkdtemp(prefix=f"m2d-snapshot-w{wid}-")
+    conn = None
+    try:
+        conn = MySQLTarget.parse(url).connect(streaming=True, conv=RAW_CONV)
+        while True:  # phase 1: the consistent point, driven by the coordinator
+            if not cmd.poll(1.0):
+                if parent is not None and not parent.is_alive():
+                    return
+                continue
+            msg = cmd.recv()
+            if msg[0] == "quit":
+                return
+            if msg[0] == "go":
+                break
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(msg[1], msg[2])
+                    rows = list(cur.fetchall()) if cur.description else []
+                cmd.send(("ok", rows))
+            except Exception as e:  # noqa: BLE001 - reported to the coordinator
+                cmd.send(("err", f"{type(e).__name__}: {e}"))
+        storage = open_storage(storage_url, options.multipart_mb)
+        tables = {name: schema_from_dict(d) for name, d in schemas.items()}
+        rate = options.max_rows_per_second / options.workers if options.max_rows_per_second else None
+        while True:  # phase 2: chunks
+            try:
+                task = tasks.get(timeout=1.0)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    return
+                continue
+            if task is None:
+                break
+            chunk = Chunk.from_dict(task["table"], task["chunk"])
+
+            def report(rows: int, nbytes: int, _t=task["table"]) -> None:
+                results.put(("rows", wid, _t, rows, nbytes))
+
+            results.put(("start", wid, chunk.table))
+            try:
+                files, rows, zeros = dump_chunk(conn, tables[chunk.table], chunk, storage, task["point"],
+                                                task["ver"], options, tmpdir, report, rate, raw=True)
+            except Exception as e:  # noqa: BLE001 - reported to the coordinator
+                detail = str(e) if isinstance(e, SnapshotError) else traceback.format_exc()
+                results.put(("error", wid, chunk.key, detail))
+                return
+            results.put(("done", wid, chunk.table, chunk.index, [asdict(f) for f in files], rows, zeros))
+        conn.rollback()
+    finally:
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        results.put(("exit", wid))
+
+
+class WorkerSession:
+    """A `consistent.Session` whose SQL runs on a worker process's connection."""
+
+    def __init__(self, wid: int, pipe: Connection, process: BaseProcess, timeout: float = 120.0) -> None:
+        self.wid, self.pipe, self.process, self.timeout = wid, pipe, process, timeout
+
+    def query(self, sql: str, args: tuple | list | None = None) -> list[tuple]:
+        try:
+            self.pipe.send(("sql", sql, args))
+            return self._answer(sql)
+        except (EOFError, OSError) as e:
+            raise SnapshotError(f"snapshot worker {self.wid} died (exit code {self.process.exitcode}): {e}") from e
+
+    def _answer(self, sql: str) -> list[tuple]:
+        deadline = time.monotonic() + self.timeout
+        while not self.pipe.poll(0.5):
+            if not self.process.is_alive():
+                raise SnapshotError(f"snapshot worker {self.wid} died (exit code {self.process.exitcode})")
+            if time.monotonic() > deadline:
+                raise SnapshotError(f"snapshot worker {self.wid}: no answer to {sql!r} in {self.timeout:.0f}s")
+        tag, payload = self.pipe.recv()
+        if tag == "err":
+            raise SnapshotError(f"snapshot worker {self.wid}: {sql}: {payload}")
+        return payload
+
+
+class WorkerPool:
+    """`n` started worker processes with their sessions, the task queue and the results queue."""
+
+    def __init__(self, n: int, target: MySQLTarget, storage_root: str, opts: SnapshotOptions,
+                 schemas: dict[str, TableSchema]) -> None:
+        ctx = mp.get_context("spawn")
+        self.tasks, self.results = ctx.Queue(), ctx.Queue()
+        self.procs: list[BaseProcess] = []
+        self.sessions: list[WorkerSession] = []
+        schema_dicts = {name: schema_to_dict(s) for name, s in schemas.items()}
+        url = f"mysql://{quote_url(target.user, safe='')}:{quote_url(target.password, safe='')}@" \
+              f"{target.host}:{target.port}/"
+        for wid in range(n):
+            here, there = ctx.Pipe()
+            p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True,
+                            args=(wid, url, there, self.tasks, self.results, storage_root, asdict(opts),
+                                  schema_dicts))
+            p.start()
+            self.procs.append(p)
+            self.sessions.append(WorkerSession(wid, here, p))
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dump(self, tasks: list[dict]) -> None:
+        """End the consistent-point phase and hand the workers `tasks`, in this order."""
+        for s in self.sessions:
+            s.pipe.send(("go",))
+        for task in tasks:
+            self.tasks.put(task)
+        for _ in self.procs:
+            self.tasks.put(None)
+
+    def collect(self, expected: int, progress: SnapshotProgress, chunk_done: ChunkDone) -> None:
+        """Read the workers' reports until `expected` chunks are done and every worker has exited."""
+        procs, done, exited = self.procs, 0, set()
+        while done < expected or len(exited) < len(procs):
+            try:
+                msg = self.results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [i for i, p in enumerate(procs) if not p.is_alive() and i not in exited]
+                if dead and self.results.empty():
+                    raise SnapshotError(f"snapshot worker {dead[0]} died (exit code {procs[dead[0]].exitcode}); "
+                                        "the finished chunks are kept: run again with --resume") from None
+                progress.tick()
+                continue
+            tag = msg[0]
+            if tag == "start":
+                progress.start(msg[2])
+            elif tag == "rows":
+                progress.rows(msg[2], msg[3], msg[4])
+            elif tag == "done":
+                _, wid, table, index, files, rows, zeros = msg
+                chunk_done(table, index, files, rows, zeros)
+                progress.chunk_done(table, len(files))
+                done += 1
+            elif tag == "error":
+                raise SnapshotError(f"snapshot worker {msg[1]} failed on chunk {msg[2]}: {msg[3]}\n"
+                                    "the finished chunks are kept: run again with --resume")
+            elif tag == "exit":
+                exited.add(msg[1])
+                if done < expected and len(exited) == len(procs):
+                    raise SnapshotError("all snapshot workers stopped before every chunk was done: "
+                                        "run again with --resume")
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.is_alive():
+                p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+        self.tasks.close()
+        self.results.close()
