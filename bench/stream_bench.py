@@ -131,7 +131,7 @@ def main() -> None:
                                   FileCheckpointStore(Path(tmp) / "cp.json"), start=start, stop_at_end=True,
                                   progress_every=30)
         t0 = time.perf_counter()
-        metrics = run_stream(settings, kinesis, install_signals=False, progress=lambda m: None)
+        metrics = run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
         c_s = time.perf_counter() - t0
     c_rows = metrics.records
     print(f"(c) mysql2dynamo stream:  {c_rows} records in {c_s:.1f}s = {c_rows / c_s:,.0f} rows/s "
@@ -142,7 +142,7 @@ def main() -> None:
                                   FileCheckpointStore(Path(tmp) / "cp.json"), start=start, stop_at_end=True,
                                   progress_every=30)
         t0 = time.perf_counter()
-        d_metrics = run_stream(settings, AcknowledgeAll(), install_signals=False, progress=lambda m: None)
+        d_metrics = run_stream(settings, AcknowledgeAll(), install_signals=False, say=lambda m: None)
         d_s = time.perf_counter() - t0
     d_rows = d_metrics.records
     print(f"(d) ours, no Kinesis:     {d_rows} records in {d_s:.1f}s = {d_rows / d_s:,.0f} rows/s "

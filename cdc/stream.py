@@ -93,7 +93,7 @@ def ensure_stream(kinesis, name: str, shards: int, retention_hours: int) -> None
         kinesis.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=retention_hours)
 
 
-def run_stream(settings: StreamSettings, kinesis, s3=None, progress: Callable[[str], None] = log.info,
+def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], None] = log.info,
                install_signals: bool = True) -> StreamMetrics:
     target = MySQLTarget.parse(settings.mysql_url)
     ctl = target.connect()
@@ -102,7 +102,7 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, progress: Callable[[s
     metrics.warnings.extend(check_binlog_settings(ctl, info))
     metrics.warnings.extend(cascading_foreign_keys(ctl, settings.tables))
     for w in metrics.warnings:
-        progress(f"WARNING: {w}")
+        say(f"WARNING: {w}")
 
     saved = settings.checkpoint.load()
     start = saved.position if saved else settings.start or current_position(ctl, info)
@@ -110,10 +110,10 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, progress: Callable[[s
     ctl.close()
     if settings.create_stream:
         ensure_stream(kinesis, settings.stream, settings.shards, settings.retention_hours)
-    progress(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
+    say(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
              f"({'checkpoint ' + str(settings.checkpoint) if saved else 'no checkpoint yet'}) -> {settings.stream}")
 
-    loop = _CaptureLoop(settings, target, info, metrics, start, kinesis, s3, progress)
+    loop = _CaptureLoop(settings, target, info, metrics, start, kinesis, s3, say)
     previous = {}
     if install_signals:
         previous = {s: signal.signal(s, loop.stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -130,8 +130,8 @@ class _CaptureLoop:
     """The state of one `run_stream`: reader position, publisher, checkpoint, stop reason."""
 
     def __init__(self, settings: StreamSettings, target: MySQLTarget, info, metrics: StreamMetrics,
-                 start: BinlogPosition, kinesis, s3, progress: Callable[[str], None]) -> None:
-        self.settings, self.target, self.info, self.metrics, self.progress = settings, target, info, metrics, progress
+                 start: BinlogPosition, kinesis, s3, say: Callable[[str], None]) -> None:
+        self.settings, self.target, self.info, self.metrics, self.say = settings, target, info, metrics, say
         claim = ClaimCheck(s3, settings.claim_check) if settings.claim_check else None
         self.publisher = KinesisPublisher(kinesis, settings.stream, in_flight=settings.in_flight, claim_check=claim)
         self.policy = CapturePolicy(on_truncate=settings.on_truncate)
@@ -157,7 +157,7 @@ class _CaptureLoop:
                 if _is_purged(e):
                     raise PurgedBinlogError(_purged_message(self.read_to)) from e
                 self.metrics.reconnects += 1
-                self.progress(f"MySQL connection lost ({e.args[-1]}); reconnecting in {backoff:.0f}s "
+                self.say(f"MySQL connection lost ({e.args[-1]}); reconnecting in {backoff:.0f}s "
                               f"from {self.read_to}")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -187,7 +187,7 @@ class _CaptureLoop:
                 self.save_checkpoint()
                 self.next_checkpoint = now + s.checkpoint_every
             if now >= self.next_progress:
-                _report(metrics, publisher, self.read_to, self.ctl, self.info, s, self.progress)
+                _report(metrics, publisher, self.read_to, self.ctl, self.info, s, self.say)
                 self.next_progress = now + s.progress_every
             if self.deadline and now >= self.deadline:
                 self.reason = "max-seconds"
@@ -207,19 +207,19 @@ class _CaptureLoop:
     def finish(self) -> None:
         """Send what is queued and store the last acknowledged position, whatever stopped us."""
         try:
-            self.progress(f"stopping ({self.reason}): sending {self.publisher.backlog} queued records")
+            self.say(f"stopping ({self.reason}): sending {self.publisher.backlog} queued records")
             try:
                 drained = self.publisher.drain(timeout=60)
             except PublishError:
                 drained = False
             if not drained:
-                self.progress(f"WARNING: {self.publisher.backlog} records not acknowledged; "
+                self.say(f"WARNING: {self.publisher.backlog} records not acknowledged; "
                               "they are sent again on restart")
             self.save_checkpoint()
         finally:
             self.publisher.close()
             self.metrics.warnings = sorted(set(self.metrics.warnings + self.policy.warnings))
-            _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.progress)
+            _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
             self.ctl.close()
 
 
@@ -269,7 +269,7 @@ def cascading_foreign_keys(conn, tables: list[str]) -> list[str]:
 
 
 def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: BinlogPosition, ctl, info,
-            settings: StreamSettings, progress: Callable[[str], None]) -> None:
+            settings: StreamSettings, say: Callable[[str], None]) -> None:
     metrics.records = publisher.stats.records
     metrics.bytes = publisher.stats.bytes
     metrics.position = str(position)
@@ -279,7 +279,7 @@ def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: Binlo
         except pymysql.err.Error:
             pass
     m = metrics.as_dict()
-    progress(f"stream {settings.stream}: {m['events']} changes, {m['records']} records "
+    say(f"stream {settings.stream}: {m['events']} changes, {m['records']} records "
              f"({m['records_per_s']}/s, {m['bytes_per_s'] / 1e6:.2f} MB/s), backlog {publisher.backlog}, "
              f"lag {m['lag_seconds'] if m['lag_seconds'] is not None else '-'}s / "
              f"{m['lag_binlog_bytes'] if m['lag_binlog_bytes'] is not None else '-'} binlog bytes, "

@@ -109,7 +109,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     say("== 1/9 local stack")
     stack.up(cfg, say)
     say(f"== 2/9 sample shop: {rows} customers")
-    create_sample(cfg.mysql_url, DB, rows, progress=say)
+    create_sample(cfg.mysql_url, DB, rows, say=say)
     _fresh_aws(cfg)
     _clear_state(state)
     logs = cfg.home / "demo"

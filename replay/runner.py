@@ -73,11 +73,11 @@ def lambda_event(records: list[dict], shard: str, stream_arn: str, region: str) 
 class ReplayRunner:
     def __init__(self, rt: ReplayRuntime, kinesis, stream: str, checkpoints: ShardCheckpoints, *,
                  batch_size: int = 500, batch_timeout: float = 60.0, poll_interval: float = 0.05,
-                 progress: Callable[[str], None] = lambda m: None, metrics_path: Path | None = None) -> None:
+                 say: Callable[[str], None] = lambda m: None, metrics_path: Path | None = None) -> None:
         self.rt, self.kinesis, self.stream = rt, kinesis, stream
         self.checkpoints = checkpoints
         self.batch_size, self.batch_timeout, self.poll_interval = batch_size, batch_timeout, poll_interval
-        self.progress = progress
+        self.say = say
         self.stats = RunnerStats()
         self.stop = threading.Event()
         self.metrics_path = metrics_path
@@ -118,7 +118,7 @@ class ReplayRunner:
         with self.stats.lock:
             m = self.stats.as_dict()
         lag = max(m["millis_behind_latest"].values(), default=0)
-        self.progress(f"replay {self.stream}: {m['records']} records in {m['batches']} batches, {m['puts']} puts, "
+        self.say(f"replay {self.stream}: {m['records']} records in {m['batches']} batches, {m['puts']} puts, "
                       f"{m['tombstones']} tombstones, {m['stale']} stale, {m['rejected']} dead letters, "
                       f"{m['coalesced']} coalesced, lag {lag} ms")
         if self.metrics_path:
@@ -166,7 +166,7 @@ class ReplayRunner:
                     self.stats.records += position
                     self.stats.retried_batches += 1
                 attempt += 1
-                self.progress(f"{shard}: batch failed from {failed_seq}, retrying (attempt {attempt})")
+                self.say(f"{shard}: batch failed from {failed_seq}, retrying (attempt {attempt})")
                 time.sleep(min(30.0, 0.5 * 2 ** attempt))
                 iterator = self._iterator(shard, at=failed_seq)
                 continue

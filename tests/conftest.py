@@ -154,6 +154,26 @@ def binlog_now(url: str) -> BinlogPosition:
         conn.close()
 
 
+def read_binlog(local_stack: StackConfig, tables: list[str], start: BinlogPosition, **kw) -> list:
+    """The Transactions capture reads from `start` to the end of the binlog (no Kinesis in between)."""
+    from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
+    from mysql2dynamo.ground.mysql import MySQLTarget
+
+    conn = connect(local_stack.mysql_url)
+    info = server_info(conn)
+    conn.close()
+    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), tables, start, info, blocking=False, **kw)
+    try:
+        return [tx for tx in source if isinstance(tx, Transaction)]
+    finally:
+        source.close()
+
+
+def after_images(local_stack: StackConfig, tables: list[str], start: BinlogPosition) -> dict:
+    """The last after-image of every row captured from `start`, by its `id` column."""
+    return {c.after["id"]: c.after for tx in read_binlog(local_stack, tables, start) for c in tx.changes if c.after}
+
+
 def read_stream(kinesis, stream: str) -> dict[str, list[Change]]:
     """Every record of the stream, decoded, per shard in stream order."""
     shards = kinesis.list_shards(StreamName=stream)["Shards"]

@@ -65,7 +65,7 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
     rt = ReplayRuntime.build(cfg.mapping, schemas, ver, open_dead_letter(dead_letter or str(state.dead_letters)))
     runner = ReplayRunner(rt, boto3.client("kinesis"), stream,
                           ShardCheckpoints(checkpoint or state.replay_checkpoints), batch_size=batch_size,
-                          progress=say, metrics_path=state.replay_metrics)
+                          say=say, metrics_path=state.replay_metrics)
     say(f"replaying {stream} into {sorted({r.target for r in cfg.mapping.rules})} (skipping ver <= {ver})")
     try:
         stats = runner.run(until_caught_up=until_caught_up, max_seconds=max_seconds)

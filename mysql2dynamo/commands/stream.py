@@ -84,7 +84,7 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
     )
     try:
         result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None,
-                            progress=say)
+                            say=say)
     except CaptureError as e:
         raise click.ClickException(str(e)) from e
     click.echo(json.dumps(result.as_dict(), indent=2))

@@ -31,7 +31,7 @@ class SampleCounts:
 
 
 def create_sample(url: str, database: str = "shop", customers: int = 1000, seed: int = 42,
-                  progress: Callable[[str], None] = lambda msg: None) -> SampleCounts:
+                  say: Callable[[str], None] = lambda msg: None) -> SampleCounts:
     """Drop and recreate `database` with `customers` customers, ~2 orders each, 1-4 lines per order.
 
     Ids are assigned in the generator (not AUTO_INCREMENT) so one seed always gives the same rows.
@@ -64,7 +64,7 @@ def create_sample(url: str, database: str = "shop", customers: int = 1000, seed:
                 if len(batch["c"]) >= BATCH or cid == customers:
                     _flush(cur, batch, counts)
                     conn.commit()
-                    progress(f"sample {database}: {counts.customers}/{customers} customers, "
+                    say(f"sample {database}: {counts.customers}/{customers} customers, "
                              f"{counts.orders} orders, {counts.order_items} order items")
     finally:
         conn.close()

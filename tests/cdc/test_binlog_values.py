@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
-from mysql2dynamo.cdc.server import server_info
-from mysql2dynamo.ground.mysql import MySQLTarget, connect
-from tests.conftest import binlog_now
+from mysql2dynamo.ground.mysql import connect
+from tests.conftest import after_images, binlog_now, read_binlog
 
 T = dt.timedelta
 
@@ -46,14 +44,10 @@ def test_bit_and_negative_fractional_time_arrive_as_the_table_holds_them(local_s
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO v VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS)
         cur.execute("UPDATE v SET t6 = t6 - INTERVAL 1 MICROSECOND, b8 = b8 ^ 1 WHERE id = 3")
-    info = server_info(conn)
     conn.close()
     assert _table_rows(url, fresh_db)[:2] == ROWS[:2]  # the test's own expectations are the table's
 
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.v"], start, info,
-                          blocking=False)
-    changes = [c for tx in source if isinstance(tx, Transaction) for c in tx.changes]
-    source.close()
+    changes = [c for tx in read_binlog(local_stack, [f"{fresh_db}.v"], start) for c in tx.changes]
     latest = {}
     for c in changes:
         latest[c.after["id"]] = c.after
@@ -75,12 +69,8 @@ def test_zero_dates_are_none_in_the_stream_as_in_the_snapshot(local_stack, fresh
         cur.execute("INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', "
                     "'0000-00-00 00:00:00'), (2, '2024-02-29', '1970-01-01 00:00:00', '1970-01-01 00:00:01', "
                     "'2038-01-19 03:14:07.999')")
-    info = server_info(conn)
     conn.close()
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.z"], start, info,
-                          blocking=False)
-    after = {c.after["id"]: c.after for tx in source if isinstance(tx, Transaction) for c in tx.changes}
-    source.close()
+    after = after_images(local_stack, [f"{fresh_db}.z"], start)
     assert after[1] == {"id": 1, "d": None, "dt6": None, "ts": None, "ts3": None}
     assert after[2] == {"id": 2, "d": dt.date(2024, 2, 29), "dt6": dt.datetime(1970, 1, 1),
                         "ts": dt.datetime(1970, 1, 1, 0, 0, 1), "ts3": dt.datetime(2038, 1, 19, 3, 14, 7, 999000)}
@@ -120,11 +110,7 @@ def test_every_character_set_decodes_as_mysql_decodes(local_stack, fresh_db):
         cur.execute("SELECT * FROM cs ORDER BY id")
         names = [d[0] for d in cur.description]
         table = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-    info = server_info(conn)
     conn.close()
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.cs"], start, info,
-                          blocking=False)
-    after = {c.after["id"]: c.after for tx in source if isinstance(tx, Transaction) for c in tx.changes}
-    source.close()
+    after = after_images(local_stack, [f"{fresh_db}.cs"], start)
     wrong = [(i, name) for i in (1, 2) for name in names if after[i][name] != table[i][name]]
     assert wrong == [], [(i, n, after[i][n], table[i][n]) for i, n in wrong][:5]

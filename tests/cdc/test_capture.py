@@ -37,7 +37,7 @@ def test_insert_update_delete_carry_before_and_after(local_stack, fresh_db, kine
          "UPDATE t SET id = 3 WHERE id = 2",  # the primary key changes
          "DELETE FROM t WHERE id = 1")
     run_stream(_settings(local_stack, [f"{fresh_db}.t"], stream_name, FileCheckpointStore(tmp_path / "cp"),
-                         start=start), kinesis, install_signals=False, progress=lambda m: None)
+                         start=start), kinesis, install_signals=False, say=lambda m: None)
     changes = sorted(all_changes(kinesis, stream_name), key=lambda c: c.ver)
     assert [(c.op, c.key) for c in changes] == [
         ("insert", {"id": 1}), ("insert", {"id": 2}), ("update", {"id": 1}), ("update", {"id": 3}),
@@ -63,13 +63,13 @@ def test_alter_table_follows_and_truncate_is_refused(local_stack, fresh_db, kine
     store = FileCheckpointStore(tmp_path / "cp")
     with pytest.raises(CaptureError, match=r"TRUNCATE of .*\.t at binlog\.\d+:\d+.*new snapshot"):
         run_stream(_settings(local_stack, [f"{fresh_db}.t"], stream_name, store, start=start),
-                   kinesis, install_signals=False, progress=lambda m: None)
+                   kinesis, install_signals=False, say=lambda m: None)
     changes = sorted(all_changes(kinesis, stream_name), key=lambda c: c.ver)
     assert [c.after for c in changes] == [{"id": 1, "a": 10}, {"id": 2, "b": "new", "a": 20}]
     assert store.load().position.ver() >= changes[-1].ver  # acknowledged work was checkpointed
 
     metrics = run_stream(_settings(local_stack, [f"{fresh_db}.t"], stream_name, store, on_truncate="warn"),
-                         kinesis, install_signals=False, progress=lambda m: None)
+                         kinesis, install_signals=False, say=lambda m: None)
     assert any("TRUNCATE" in w for w in metrics.warnings)
     assert [c.after for c in sorted(all_changes(kinesis, stream_name), key=lambda c: c.ver)][-1] == \
         {"id": 3, "b": "after", "a": 30}
@@ -82,10 +82,10 @@ def test_resume_after_rotation_continues_without_gap_or_repeat(local_stack, fres
          *[f"INSERT INTO t VALUES ({i})" for i in range(1, 11)])
     store = FileCheckpointStore(tmp_path / "cp")
     settings = _settings(local_stack, [f"{fresh_db}.t"], stream_name, store, start=start)
-    run_stream(settings, kinesis, install_signals=False, progress=lambda m: None)
+    run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
     first = store.load().position
     _sql(local_stack.mysql_url, fresh_db, "FLUSH BINARY LOGS", *[f"INSERT INTO t VALUES ({i})" for i in range(11, 21)])
-    run_stream(settings, kinesis, install_signals=False, progress=lambda m: None)
+    run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
     assert store.load().position.file_index > first.file_index
     keys = sorted(c.key["id"] for c in all_changes(kinesis, stream_name))
     assert keys == list(range(1, 21))
@@ -96,7 +96,7 @@ def test_purged_binlog_is_a_loud_error(local_stack, fresh_db, kinesis, stream_na
     store.save(Checkpoint(BinlogPosition("binlog.000000", 4), stream_name, 0.0))
     with pytest.raises(PurgedBinlogError, match=r"binlog\.000000:4 is no longer on the server.*new snapshot"):
         run_stream(_settings(local_stack, [f"{fresh_db}.t"], stream_name, store), kinesis,
-                   install_signals=False, progress=lambda m: None)
+                   install_signals=False, say=lambda m: None)
 
 
 def test_oversize_change_travels_by_claim_check(local_stack, fresh_db, kinesis, stream_name, s3_bucket, tmp_path):
@@ -110,7 +110,7 @@ def test_oversize_change_travels_by_claim_check(local_stack, fresh_db, kinesis, 
     s3 = local_stack.client("s3")
     run_stream(_settings(local_stack, [f"{fresh_db}.docs"], stream_name, FileCheckpointStore(tmp_path / "cp"),
                          start=start, claim_check=f"s3://{s3_bucket}/claims"),
-               kinesis, s3, install_signals=False, progress=lambda m: None)
+               kinesis, s3, install_signals=False, say=lambda m: None)
     changes = {c.key["id"]: c for c in all_changes(kinesis, stream_name)}
     pointer = changes[1]
     assert pointer.claim_check.startswith(f"s3://{s3_bucket}/claims/") and pointer.after == {"id": 1}
@@ -128,7 +128,7 @@ def test_cascading_foreign_keys_are_reported(local_stack, fresh_db, kinesis, str
     messages: list[str] = []
     metrics = run_stream(_settings(local_stack, [f"{fresh_db}.parent", f"{fresh_db}.child"], stream_name,
                                    FileCheckpointStore(tmp_path / "cp")),
-                         kinesis, install_signals=False, progress=messages.append)
+                         kinesis, install_signals=False, say=messages.append)
     assert any(f"{fresh_db}.child: foreign key" in w and "ON DELETE CASCADE" in w for w in metrics.warnings)
     assert any(m.startswith("WARNING:") and "cascade" in m for m in messages)
 

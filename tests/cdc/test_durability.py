@@ -103,7 +103,7 @@ def test_partial_failures_never_reorder_a_row(local_stack, fresh_db, kinesis, st
     flaky = FlakyKinesis(kinesis, seed=11)
     settings = StreamSettings(local_stack.cdc_mysql_url, tables, stream_name, FileCheckpointStore(tmp_path / "cp"),
                               start=start, stop_at_end=True, in_flight=4)
-    run_stream(settings, flaky, install_signals=False, progress=lambda m: None)
+    run_stream(settings, flaky, install_signals=False, say=lambda m: None)
     assert flaky.failed_entries > 20 and flaky.throttled_calls > 0
     assert_complete_and_ordered(expected_changes(local_stack, tables, start), read_stream(kinesis, stream_name),
                                 exact=True)

@@ -6,13 +6,12 @@ import time
 
 import pytest
 
-from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, Transaction
+from mysql2dynamo.cdc.binlog import CaptureError
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.publisher import PublishError
-from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
-from mysql2dynamo.ground.mysql import MySQLTarget, connect
-from tests.conftest import binlog_now, unique
+from mysql2dynamo.ground.mysql import connect
+from tests.conftest import binlog_now, read_binlog, unique
 
 
 def test_a_missing_stream_stops_capture_at_once_with_the_way_out(local_stack, fresh_db, kinesis, tmp_path):
@@ -48,13 +47,9 @@ def test_compressed_binlog_events_are_refused(local_stack, fresh_db):
             cur.execute("INSERT INTO t VALUES (1, %s)", ("compressible " * 200,))
         finally:
             cur.execute("SET GLOBAL log_bin_compress = OFF")
-        info = server_info(conn)
     conn.close()
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.t"], start, info,
-                          blocking=False)
     with pytest.raises(CaptureError, match="compressed binlog event.*log_bin_compress=OFF"):
-        list(source)
-    source.close()
+        read_binlog(local_stack, [f"{fresh_db}.t"], start)
 
 
 def test_a_large_transaction_comes_in_parts_with_no_resume_point_inside(local_stack, fresh_db, kinesis, stream_name,
@@ -67,12 +62,8 @@ def test_a_large_transaction_comes_in_parts_with_no_resume_point_inside(local_st
         start = binlog_now(local_stack.mysql_url)
         cur.execute("UPDATE t SET n = n + 1")  # one transaction, 5,000 row changes
         after = binlog_now(local_stack.mysql_url)
-        info = server_info(conn)
     conn.close()
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{fresh_db}.t"], start, info,
-                          blocking=False, max_changes=700)
-    parts = [tx for tx in source if isinstance(tx, Transaction) and tx.changes]
-    source.close()
+    parts = [tx for tx in read_binlog(local_stack, [f"{fresh_db}.t"], start, max_changes=700) if tx.changes]
     assert max(len(p.changes) for p in parts) < 700 + 500  # one rows event holds a few hundred rows at most
     assert sum(len(p.changes) for p in parts) == 5000 and len(parts) > 4
     assert [p.end is None for p in parts] == [True] * (len(parts) - 1) + [False]

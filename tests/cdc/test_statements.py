@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, Transaction
-from mysql2dynamo.cdc.server import server_info
+from mysql2dynamo.cdc.binlog import CaptureError
 from mysql2dynamo.cdc.statements import classify
-from mysql2dynamo.ground.mysql import MySQLTarget, connect
-from tests.conftest import binlog_now
+from mysql2dynamo.ground.mysql import connect
+from tests.conftest import binlog_now, read_binlog
 
 
 @pytest.mark.parametrize(("query", "kind", "tables"), [
@@ -45,45 +44,40 @@ def _setup(local_stack, db):
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
         cur.execute("CREATE TABLE other (id INT PRIMARY KEY)")
-    return conn, binlog_now(url), server_info(conn)
+    return conn, binlog_now(url)
 
 
-def _read(local_stack, db, start, info, tables=("t",)):
-    source = BinlogSource(MySQLTarget.parse(local_stack.cdc_mysql_url), [f"{db}.{t}" for t in tables], start, info,
-                          blocking=False)
-    try:
-        return [tx for tx in source if isinstance(tx, Transaction)]
-    finally:
-        source.close()
+def _read(local_stack, db, start):
+    return read_binlog(local_stack, [f"{db}.t"], start)
 
 
 @pytest.mark.parametrize("binlog_format", ["STATEMENT", "MIXED"])
 def test_dml_logged_as_a_statement_is_refused(local_stack, fresh_db, binlog_format):
-    conn, start, info = _setup(local_stack, fresh_db)
+    conn, start = _setup(local_stack, fresh_db)
     with conn.cursor() as cur:
         cur.execute("INSERT INTO t VALUES (1, 1)")
         cur.execute(f"SET SESSION binlog_format = {binlog_format}")
         cur.execute("UPDATE t SET v = v + 1 WHERE id = 1")
     conn.close()
     with pytest.raises(CaptureError, match=rf"statement-based DML on {fresh_db}\.t .*binlog_format=ROW"):
-        _read(local_stack, fresh_db, start, info)
+        _read(local_stack, fresh_db, start)
 
 
 @pytest.mark.parametrize("statement", ["/* app */ TRUNCATE TABLE t", "tRuNcAtE table t", "DROP TABLE other, t",
                                        "DROP DATABASE {db}", "RENAME TABLE t TO t_old",
                                        "ALTER TABLE t RENAME TO t_new"])
 def test_rows_leaving_without_row_events_are_refused(local_stack, fresh_db, statement):
-    conn, start, info = _setup(local_stack, fresh_db)
+    conn, start = _setup(local_stack, fresh_db)
     with conn.cursor() as cur:
         cur.execute("INSERT INTO t VALUES (1, 1)")
         cur.execute(statement.format(db=fresh_db))
     conn.close()
     with pytest.raises(CaptureError, match=rf"{fresh_db}\.t"):
-        _read(local_stack, fresh_db, start, info)
+        _read(local_stack, fresh_db, start)
 
 
 def test_a_savepoint_does_not_end_the_transaction(local_stack, fresh_db):
-    conn, start, info = _setup(local_stack, fresh_db)
+    conn, start = _setup(local_stack, fresh_db)
     with conn.cursor() as cur:
         cur.execute("BEGIN")
         cur.execute("INSERT INTO t VALUES (1, 1)")
@@ -95,12 +89,12 @@ def test_a_savepoint_does_not_end_the_transaction(local_stack, fresh_db):
         cur.execute("RELEASE SAVEPOINT s1")
         cur.execute("COMMIT")
     conn.close()
-    with_changes = [tx for tx in _read(local_stack, fresh_db, start, info) if tx.changes]
+    with_changes = [tx for tx in _read(local_stack, fresh_db, start) if tx.changes]
     assert [[c.after["id"] for c in tx.changes] for tx in with_changes] == [[1, 3]]
 
 
 def test_an_xa_transaction_on_a_captured_table_is_refused(local_stack, fresh_db):
-    conn, start, info = _setup(local_stack, fresh_db)
+    conn, start = _setup(local_stack, fresh_db)
     with conn.cursor() as cur:
         cur.execute("XA START 'm2d'")
         cur.execute("INSERT INTO t VALUES (1, 1)")
@@ -113,11 +107,11 @@ def test_an_xa_transaction_on_a_captured_table_is_refused(local_stack, fresh_db)
         cur.execute("XA COMMIT 'other' ONE PHASE")
     conn.close()
     with pytest.raises(CaptureError, match=rf"XA transaction changing {fresh_db}\.t"):
-        _read(local_stack, fresh_db, start, info)
+        _read(local_stack, fresh_db, start)
 
 
 def test_xa_on_other_tables_passes(local_stack, fresh_db):
-    conn, start, info = _setup(local_stack, fresh_db)
+    conn, start = _setup(local_stack, fresh_db)
     with conn.cursor() as cur:
         cur.execute("XA START 'other'")
         cur.execute("INSERT INTO other VALUES (7)")
@@ -125,4 +119,4 @@ def test_xa_on_other_tables_passes(local_stack, fresh_db):
         cur.execute("XA COMMIT 'other' ONE PHASE")
         cur.execute("INSERT INTO t VALUES (1, 1)")
     conn.close()
-    assert [c.after["id"] for tx in _read(local_stack, fresh_db, start, info) for c in tx.changes] == [1]
+    assert [c.after["id"] for tx in _read(local_stack, fresh_db, start) for c in tx.changes] == [1]

@@ -75,7 +75,7 @@ def scenario(local_stack, fresh_db, dynamodb_table, stream_name, kinesis, tmp_pa
     conn.close()
     run_stream(StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name,
                               FileCheckpointStore(tmp_path / "cp"), start=start, stop_at_end=True),
-               kinesis, install_signals=False, progress=lambda m: None)
+               kinesis, install_signals=False, say=lambda m: None)
     records = []
     for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
         it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
