@@ -18,9 +18,16 @@ from .parquet_writer import ChunkWriter
 from .storage import Storage
 
 
+def _select(column) -> str:
+    # a FLOAT's own text has 6 significant digits (FLT_MIN prints as 1.17549e-38, a different number);
+    # times 1e0 it is the double holding the binary32 value exactly, printed with all its digits
+    name = quote(column.name)
+    return f"{name} * 1e0 AS {name}" if column.data_type == "float" else name
+
+
 def select_sql(schema: TableSchema, chunk: Chunk) -> tuple[str, list]:
     cond, args = chunk.where()
-    cols = ", ".join(quote(c) for c in schema.names)
+    cols = ", ".join(_select(c) for c in schema.columns)
     return f"SELECT {cols} FROM {quote(schema.db)}.{quote(schema.name)} WHERE {cond}", args
 
 

@@ -140,3 +140,33 @@ def test_chunks_partition_the_table(mysql_url, fresh_db, table, pk_sql):
             seen += cur.fetchall()
     assert sorted(seen) == sorted(tuple(d[:-1]) for d in data)  # every row exactly once
     conn.close()
+
+
+def test_float_values_are_exact_and_equal_the_stream(local_stack, fresh_db, tmp_path):
+    """Before, the snapshot read a FLOAT through the server's 6-digit text: FLT_MIN became 1.17549e-38, a
+    subnormal binary32, while the stream carried the exact value; now both carry the binary32 exactly."""
+    import struct
+
+    from tests.conftest import after_images, binlog_now
+
+    def f32(bits: int) -> float:
+        return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+    values = [f32(b) for b in (0x00800000, 0x00800001, 0x007FFFFF, 1, 0x7F7FFFFF, 0x3DCCCCCD, 0x4B800001)]
+    values += [-v for v in values]
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE f (id INT PRIMARY KEY, x FLOAT, y FLOAT NOT NULL)")
+        start = binlog_now(local_stack.mysql_url)
+        cur.executemany("INSERT INTO f VALUES (%s, %s, %s)", [(i, v, v) for i, v in enumerate(values)])
+    conn.close()
+    dest = str(tmp_path / "snap")
+    run_snapshot(local_stack.cdc_mysql_url, [f"{fresh_db}.f"], dest, SnapshotOptions(workers=1))
+    m = load_manifest(dest)
+    storage = open_storage(dest)
+    rows = [r for f in m.table(f"{fresh_db}.f").files
+            for r in pq.read_table(io.BytesIO(storage.get_bytes(f.path))).to_pylist()]
+    snapshot = {r["id"]: (r["x"], r["y"]) for r in rows}
+    assert [snapshot[i] for i in range(len(values))] == [(v, v) for v in values]
+    stream = after_images(local_stack, [f"{fresh_db}.f"], start)
+    assert {i: (r["x"], r["y"]) for i, r in stream.items()} == snapshot
