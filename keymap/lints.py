@@ -12,6 +12,7 @@ from mysql2dynamo.keymap.compile_python import compile_rule
 from mysql2dynamo.keymap.functions import FUNCTIONS
 from mysql2dynamo.keymap.item_rules import KEY_KINDS, KEY_LIMITS, MAX_ITEM_BYTES
 from mysql2dynamo.keymap.preview import sample_row
+from mysql2dynamo.keymap.types import ZERO_DATE_TYPES
 
 HUGE_TYPES = {"json", "mediumtext", "longtext", "mediumblob", "longblob"}
 
@@ -28,10 +29,14 @@ def _null_key_warnings(cr: CheckedRule) -> list[Diagnostic]:
     out = []
     for a in cr.keys:
         if a.type.nullable and a.type.kind in KEY_KINDS:
-            cols = sorted(c for c in columns(a.expr) if (col := cr.schema.column(c)) is not None and col.nullable)
-            out.append(Diagnostic("warning", f"{cr.rule.name}: key attribute {a.name} can be null (nullable "
-                                  f"column(s) {', '.join(cols) or 'in the expression'}): such rows are rejected "
-                                  f"as null_key; wrap with coalesce()", cr.rule.key[a.name].loc))
+            used = [col for c in sorted(columns(a.expr)) if (col := cr.schema.column(c)) is not None]
+            cols = [col.name for col in used if col.nullable]
+            dates = [col.name for col in used if not col.nullable and col.data_type in ZERO_DATE_TYPES]
+            why = f"nullable column(s) {', '.join(cols)}" if cols else \
+                f"a zero date '0000-00-00' in {', '.join(dates)} reads as null, where sql_mode allows one" if dates \
+                else "nullable column(s) in the expression"
+            out.append(Diagnostic("warning", f"{cr.rule.name}: key attribute {a.name} can be null ({why}): such "
+                                  "rows are rejected as null_key; wrap with coalesce()", cr.rule.key[a.name].loc))
     return out
 
 

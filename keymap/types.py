@@ -112,6 +112,9 @@ def _max_string_bytes(col: Column) -> int | None:
     return _MAX_LEN.get(col.data_type)
 
 
+ZERO_DATE_TYPES = ("date", "datetime", "timestamp")  # NOT NULL or not, a zero date reads as None
+
+
 def value_type(col: Column) -> VType:
     """The keymap type of a column's values."""
     dtp, nul = col.data_type, col.nullable
@@ -129,10 +132,12 @@ def value_type(col: Column) -> VType:
     if dtp in _BINARIES:
         return VType(Kind.BINARY, nul, max_bytes=col.length if dtp in ("binary", "varbinary")
                      else _MAX_LEN[dtp])
+    # a zero date ('0000-00-00', allowed under a permissive sql_mode, also in a NOT NULL column) is None
+    # on both paths (the zero-date policy): a date value can be null whatever the column says
     if dtp == "date":
-        return VType(Kind.DATE, nul, max_bytes=10)
-    if dtp in ("datetime", "timestamp"):
-        return VType(Kind.DATETIME, nul, fsp=col.fsp, max_bytes=26)
+        return VType(Kind.DATE, True, max_bytes=10)
+    if dtp in ZERO_DATE_TYPES:
+        return VType(Kind.DATETIME, True, fsp=col.fsp, max_bytes=26)
     if dtp == "time":
         return VType(Kind.TIME, nul, fsp=col.fsp, max_bytes=17)
     if dtp == "json":

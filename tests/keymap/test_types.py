@@ -161,3 +161,16 @@ def test_preview_frame_puts_source_and_item_side_by_side():
     assert list(frame.columns[:2]) == ["src.id", "src.s"]
     assert frame["item"].tolist() == ['{"PK":{"S":"a"}}', None]
     assert frame["reject_reason"].tolist() == [None, "null_key"]
+
+
+def test_a_zero_date_in_a_not_null_key_column_is_a_null_key_in_both_engines(engines):
+    """A zero date ('0000-00-00', in a NOT NULL column under a permissive sql_mode) is None in the snapshot
+    and the stream. Before, the Spark engine trusted NOT NULL, skipped the null test and built `"SK":{}`:
+    load and verify crashed after writing part of the items, while the Python engine said null_key."""
+    columns = [Column("d", "date", False), Column("ts", "timestamp", False, fsp=3)]
+    rule = {"key": {"PK": "{id}", "SK": "D#{d}#{iso(ts)}"}}
+    rows = [{"d": None, "ts": dt.datetime(2024, 1, 1)}, {"d": dt.date(2024, 2, 29), "ts": None},
+            {"d": dt.date(2024, 2, 29), "ts": dt.datetime(2024, 1, 1, 0, 0, 0, 5000)}]
+    results = engines(columns, rule, rows)
+    assert [r.reason for r in results] == ["null_key", "null_key", None]
+    assert attrs(results[2])["SK"] == {"S": "D#2024-02-29#2024-01-01T00:00:00.005"}
