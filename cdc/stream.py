@@ -47,7 +47,10 @@ class StreamSettings:
     create_stream: bool = False
     shards: int = 2  # when the stream is created
     retention_hours: int = DEFAULT_RETENTION_HOURS
-    start: BinlogPosition | None = None  # without a checkpoint: here, else the server's current end
+    # where capture starts when the checkpoint store has none: here, or the server's current end when
+    # from_now; neither is an error (a lost checkpoint must not silently skip what happened meanwhile)
+    start: BinlogPosition | None = None
+    from_now: bool = False
     until: BinlogPosition | None = None
     max_seconds: float | None = None
     stop_at_end: bool = False  # non-blocking: stop when the reader reaches the end of the binlog
@@ -105,8 +108,20 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
         say(f"WARNING: {w}")
 
     saved = settings.checkpoint.load()
-    start = saved.position if saved else settings.start or current_position(ctl, info)
+    if saved:
+        start = saved.position
+    elif settings.start or settings.from_now:
+        start = settings.start or current_position(ctl, info)
+    else:
+        ctl.close()
+        raise CaptureError(f"no checkpoint in {settings.checkpoint} and no start position: capture will not start "
+                           "from an unknown place. On the first run, before the snapshot, pass --from-now (or "
+                           "--from-position FILE:POS). If a checkpoint existed and is lost (another M2D_HOME, a "
+                           "restarted container, a typo in --checkpoint), the changes since it are unknown: point "
+                           "--checkpoint at it, or take a new snapshot after starting capture with --from-now.")
     require_available(ctl, start)
+    if not saved:  # stored at once: a restart before the first change resumes here, not "from now" again
+        settings.checkpoint.save(Checkpoint(start, settings.stream, time.time()))
     ctl.close()
     if settings.create_stream:
         ensure_stream(kinesis, settings.stream, settings.shards, settings.retention_hours)

@@ -41,8 +41,10 @@ def _default(name: str):
               help="Stream retention; must outlast snapshot + bulk load + catch-up.")
 @click.option("--checkpoint", default=None, help="File path or dynamodb://table/id "
               "(default .local/cdc/STREAM.checkpoint.json).")
-@click.option("--from-position", default=None, help="FILE:POS to start at when there is no checkpoint "
-              "(default: the server's current position).")
+@click.option("--from-position", default=None, help="FILE:POS to start at when there is no checkpoint.")
+@click.option("--from-now", is_flag=True, help="Start at the server's current position when there is no checkpoint "
+              "(the first run, before the snapshot). Without a checkpoint, --from-now or --from-position is "
+              "required.")
 @click.option("--until-position", default=None, help="Stop after the transaction that reaches FILE:POS.")
 @click.option("--max-seconds", type=float, default=_default("max_seconds"), help="Stop after this long.")
 @click.option("--stop-at-end", is_flag=True, help="Stop when the end of the binlog is reached.")
@@ -56,7 +58,7 @@ def _default(name: str):
               help="Replica id this reader uses (unique per reader).")
 @configured("stream", help="The mysql2dynamo config: source.mysql_url, the mapped tables, the stream: section.")
 def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream: str | None, create: bool,
-           shards: int, retention_hours: int, checkpoint: str | None, from_position: str | None,
+           shards: int, retention_hours: int, checkpoint: str | None, from_position: str | None, from_now: bool,
            until_position: str | None, max_seconds: float | None, stop_at_end: bool, claim_check: str | None,
            on_truncate: str, metrics: str | None, checkpoint_every: float, server_id: int) -> None:
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
@@ -77,7 +79,7 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
         mysql_url=url, tables=[t.strip() for t in tables.split(",") if t.strip()], stream=stream,
         checkpoint=open_store(checkpoint or str(state.capture_checkpoint), stream),
         create_stream=create, shards=shards, retention_hours=retention_hours, start=_position(from_position),
-        until=_position(until_position), max_seconds=max_seconds, stop_at_end=stop_at_end,
+        from_now=from_now, until=_position(until_position), max_seconds=max_seconds, stop_at_end=stop_at_end,
         claim_check=claim_check, on_truncate=on_truncate, reader_id=server_id,
         metrics_path=Path(metrics) if metrics else state.capture_metrics,
         checkpoint_every=checkpoint_every,

@@ -127,7 +127,7 @@ def test_cascading_foreign_keys_are_reported(local_stack, fresh_db, kinesis, str
          "FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE)")
     messages: list[str] = []
     metrics = run_stream(_settings(local_stack, [f"{fresh_db}.parent", f"{fresh_db}.child"], stream_name,
-                                   FileCheckpointStore(tmp_path / "cp")),
+                                   FileCheckpointStore(tmp_path / "cp"), from_now=True),
                          kinesis, install_signals=False, say=messages.append)
     assert any(f"{fresh_db}.child: foreign key" in w and "ON DELETE CASCADE" in w for w in metrics.warnings)
     assert any(m.startswith("WARNING:") and "cascade" in m for m in messages)

@@ -68,3 +68,22 @@ def test_a_large_transaction_comes_in_parts_with_no_resume_point_inside(local_st
     assert sum(len(p.changes) for p in parts) == 5000 and len(parts) > 4
     assert [p.end is None for p in parts] == [True] * (len(parts) - 1) + [False]
     assert parts[-1].end <= after
+
+
+def test_capture_without_a_checkpoint_or_a_start_refuses(local_stack, fresh_db, kinesis, stream_name, tmp_path):
+    """Before, a missing checkpoint (another M2D_HOME, a typo in --checkpoint) started capture at the server's
+    current end without a word, and the changes in between were lost."""
+    store = FileCheckpointStore(tmp_path / "typo.json")
+    settings = StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name, store, stop_at_end=True)
+    with pytest.raises(CaptureError, match=r"no checkpoint in .*typo.json.*--from-now"):
+        run_stream(settings, kinesis, install_signals=False)
+    assert store.load() is None
+    # told where: it starts, and checkpoints
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+    conn.close()
+    settings = StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name, store, stop_at_end=True,
+                              from_now=True)
+    run_stream(settings, kinesis, install_signals=False)
+    assert store.load() is not None
