@@ -37,8 +37,7 @@ def make_changes(url: str, db: str, total: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     conn = connect(url, autocommit=False)
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        cur.execute(f"CREATE DATABASE `{db}`")
+        cur.execute(f"CREATE DATABASE `{db}`")  # a new name: no DROP inside the captured range
         cur.execute(f"CREATE TABLE `{db}`.orders (id BIGINT PRIMARY KEY, customer VARCHAR(64), "
                     "total DECIMAL(12,2), created DATETIME(6), status VARCHAR(16), qty INT)")
         conn.commit()
