@@ -26,6 +26,7 @@ from dataclasses import dataclass
 _COMMENTS = re.compile(r"/\*(?:M?!\d*)?(.*?)\*/|--[ \t][^\n]*|#[^\n]*", re.DOTALL)
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
 _TABLE = re.compile(rf"({_NAME})(?:\s*\.\s*({_NAME}))?")
+_QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class Statement:
 
 
 def _strip_comments(query: str) -> str:
-    return _COMMENTS.sub(lambda m: f" {m.group(1)} " if m.group(1) is not None and m.group(0).startswith("/*!")
-                         or (m.group(0).startswith("/*M!")) else " ", query)
+    """Comments become a space; an executable comment (`/*!40000 ...*/`, `/*M!...*/`) its content."""
+    return _COMMENTS.sub(lambda m: f" {m.group(1)} " if m.group(0)[:3] in ("/*!", "/*M") else " ", query)
 
 
 def _unquote(name: str) -> str:
@@ -84,16 +85,15 @@ def classify(query: str, default_db: str) -> Statement:
     if first == "RENAME":
         m = re.match(r"RENAME\s+TABLES?\s+(.*)$", text, re.IGNORECASE)
         if m:  # a TO b, c TO d: the sources are gone under their names
-            pairs = re.split(r",", m.group(1))
-            return Statement("gone", tuple(n for p in pairs for n in _names(p.split(" TO ")[0].split(" to ")[0],
-                                                                            default_db)), text=text)
-    if two == "CREATE OR" and re.match(r"CREATE\s+OR\s+REPLACE\s+(?:TEMPORARY\s+)?TABLE\s", text, re.IGNORECASE):
-        m = re.match(r"CREATE\s+OR\s+REPLACE\s+(?:TEMPORARY\s+)?TABLE\s+(" + _NAME + r"(?:\s*\.\s*" + _NAME + ")?)",
-                     text, re.IGNORECASE)
-        return Statement("gone", _names(m.group(1), default_db) if m else (), text=text)
-    if two == "ALTER TABLE" or (first == "ALTER" and " TABLE " in f" {upper} "):
-        m = re.match(r"ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?(" + _NAME + r"(?:\s*\.\s*"
-                     + _NAME + ")?)(.*)$", text, re.IGNORECASE)
+            pairs = m.group(1).split(",")
+            sources = [re.split(r"\s+TO\s+", pair, maxsplit=1, flags=re.IGNORECASE)[0] for pair in pairs]
+            return Statement("gone", tuple(n for source in sources for n in _names(source, default_db)), text=text)
+    m = re.match(rf"CREATE\s+OR\s+REPLACE\s+(?:TEMPORARY\s+)?TABLE\s+({_QUALIFIED})", text, re.IGNORECASE)
+    if m:
+        return Statement("gone", _names(m.group(1), default_db), text=text)
+    if first == "ALTER":
+        m = re.match(rf"ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?({_QUALIFIED})(.*)$", text,
+                     re.IGNORECASE)
         if m:
             named = _names(m.group(1), default_db)[:1]
             if re.search(r"\bRENAME\s+(?:TO\s+|AS\s+)?(?!COLUMN\b|INDEX\b|KEY\b)", m.group(2), re.IGNORECASE):

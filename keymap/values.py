@@ -115,13 +115,17 @@ def float_text(x: float, single: bool) -> str:
 def _reads_back_as_float32(text: str, a: float) -> bool:
     """Exactly: does decimal `text` round (half-even) to the positive binary32 value `a`?"""
     bits = struct.unpack("<I", struct.pack("<f", a))[0]
-    below = struct.unpack("<f", struct.pack("<I", bits - 1))[0]
-    exact, lower = Decimal(a), Decimal(below)
-    low = _CTX.divide(_CTX.add(lower, exact), 2)
-    high = _CTX.add(exact, _CTX.divide(_CTX.subtract(exact, lower), 2)) if bits == 0x7F7FFFFF else \
-        _CTX.divide(_CTX.add(exact, Decimal(struct.unpack("<f", struct.pack("<I", bits + 1))[0])), 2)
+    exact = Decimal(a)
+    below = Decimal(_float32_of(bits - 1))
+    # above the largest float, the next step would be as wide as the one below it
+    above = _CTX.subtract(_CTX.multiply(exact, 2), below) if bits == 0x7F7FFFFF else Decimal(_float32_of(bits + 1))
+    low, high = _CTX.divide(_CTX.add(below, exact), 2), _CTX.divide(_CTX.add(exact, above), 2)
     d = Decimal(text)
     return low < d < high or (bits % 2 == 0 and d in (low, high))
+
+
+def _float32_of(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
 
 
 def to_float32(x: float) -> float:
