@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from bench.report import write_section
+from bench.report import arguments, write_section
 from mysql2dynamo.jobs.session import local_spark
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
@@ -137,7 +137,7 @@ def timed(label: str, frame, rows: int) -> float:
     return rate
 
 
-def write_figures(line: str, figures: dict) -> None:
+def write_figures(line: str, figures: dict, smoke: bool) -> None:
     write_section("keymap", line, [
         f"`python -m bench.keymap_bench`: {figures['rows']:,} generated orders from Parquet, mapped with a realistic "
         "mapping (composite PK/SK with fmt_time and pad, two GSI keys, hash_mod sharding, 11 attributes, "
@@ -150,14 +150,14 @@ def write_figures(line: str, figures: dict) -> None:
         f"| {figures['compiled']:,.0f} |",
         f"| hand-written Spark expressions (same items, no checks) | {figures['handwritten']:,.0f} |",
         f"| Python UDF (keymap's Python engine per row) | {figures['udf']:,.0f} |",
-    ])
+    ], smoke=smoke)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7, help="Alternating runs of compiled and hand-written.")
-    args = parser.parse_args()
+    args = arguments(parser, {"rows": 2000, "repeat": 1})
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
     checked = check(load_mapping(MAPPING, "bench"), {"shop.orders": SCHEMA}).raise_on_errors()
@@ -183,7 +183,7 @@ def main() -> None:
     line = (f"BENCH keymap ratio={figures['compiled'] / figures['handwritten']:.2f} "
             f"vs_udf={figures['compiled'] / figures['udf']:.2f} compiled_rows_s={figures['compiled']:.0f} "
             f"handwritten_rows_s={figures['handwritten']:.0f} udf_rows_s={figures['udf']:.0f} rows={args.rows}")
-    write_figures(line, figures)
+    write_figures(line, figures, args.smoke)
     print(line)
 
 

@@ -26,7 +26,7 @@ import uuid
 
 import boto3
 
-from bench.report import bench_line, write_section
+from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.local.config import StackConfig
 
 DB = "bench_load"
@@ -98,8 +98,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=25_000, help="~8 rows per customer over the 3 tables")
     ap.add_argument("--procs", type=int, default=4, help="bare loader processes")
     ap.add_argument("--budget", type=float, default=2000.0, help="items/s of the budgeted runs")
-    ap.add_argument("--no-doc", action="store_true")
-    args = ap.parse_args()
+    args = arguments(ap, {"customers": 200, "budget": 500.0})
 
     cfg = StackConfig()
     os.environ.update(cfg.env())
@@ -204,8 +203,7 @@ def main() -> None:
         f"{bd['items_s']:,.0f} items/s, emr-connector {bc['items_s']:,.0f} items/s.",
         "- s3-import goes to moto (S3 files + ImportTable), not dynalite: not comparable with the ceiling.",
     ]
-    if not args.no_doc:
-        write_section("load", line, details)
+    write_section("load", line, details, smoke=args.smoke)
     print("\n".join(details))
     print(line)
 

@@ -16,7 +16,7 @@ import os
 import random
 import time
 
-from bench.report import bench_line, write_section
+from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.keymap.checker import check
@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--naive-changes", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=500)
-    args = ap.parse_args()
+    args = arguments(ap, {"changes": 2000, "rows": 200, "naive_changes": 500})
     cfg = StackConfig()
     os.environ.update(cfg.env())  # both appliers find the local DynamoDB through boto3's own chain
     ddb = cfg.client("dynamodb")
@@ -132,7 +132,7 @@ def main() -> None:
         f"- `ApplyEngine` with batches of {args.batch} and 16 writer threads: {ours_rate:,.0f} changes/s on all "
         f"{len(history)}; coalescing dropped {total.coalesced} of {total.planned_writes} writes",
         "- Zipf-like skew (s=1.1) over the rows; 5% deletes, 3% of updates move the item's partition key.",
-    ])
+    ], smoke=args.smoke)
     print(line)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -21,8 +22,11 @@ def bench_line(name: str, ratio: float, figures: dict[str, object]) -> str:
     return f"BENCH {name} ratio={ratio:.2f} " + " ".join(f"{k}={v}" for k, v in figures.items())
 
 
-def write_section(name: str, line: str, details: list[str]) -> None:
-    """Replace the `## name` section of docs/benchmarks.md (other sections stay as they are)."""
+def write_section(name: str, line: str, details: list[str], *, smoke: bool) -> None:
+    """Replace the `## name` section of docs/benchmarks.md (other sections stay as they are); a smoke run's
+    figures are not figures, so it writes nothing."""
+    if smoke:
+        return
     text = DOC.read_text() if DOC.exists() else HEADER
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     body = "\n".join([f"## {name}", "", f"Run {dt.date.today()} on {machine}.", "", "```", line, "```", "",
@@ -30,3 +34,18 @@ def write_section(name: str, line: str, details: list[str]) -> None:
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(body + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + body
     atomic_write(DOC, text)
+
+
+def arguments(ap: argparse.ArgumentParser, smoke: dict[str, object]) -> argparse.Namespace:
+    """A bench's arguments; `--smoke` swaps its sizes for `smoke`'s tiny ones (seconds, figures not written).
+
+    `make test` runs every bench that way, so a bench that no longer runs fails CI instead of rotting.
+    """
+    sizes = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in smoke.items())
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"only check that the bench runs: {sizes}, docs/benchmarks.md left alone")
+    args = ap.parse_args()
+    if args.smoke:
+        for k, v in smoke.items():
+            setattr(args, k, v)
+    return args

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.report import write_section
+from bench.report import arguments, write_section
 from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
 from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.mysql import connect
@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mysql-url", default=os.environ.get("M2D_MYSQL_URL") or StackConfig().mysql_url)
-    args = ap.parse_args()
+    args = arguments(ap, {"rows": 5000})
     ensure_table(args.mysql_url, args.rows)
     tmp = Path(tempfile.mkdtemp(prefix="m2d-snapbench-"))
     try:
@@ -137,7 +137,7 @@ def main() -> None:
             "",
             f"1-minute load average {load:.1f} at the start: the 2 cores are shared with MariaDB itself; the "
             "workers parse the text protocol column-wise with Arrow, the plain read uses pymysql's decoders.",
-        ])
+        ], smoke=args.smoke)
         print(line)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

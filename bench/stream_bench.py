@@ -22,7 +22,7 @@ from pathlib import Path
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from bench.report import bench_line, write_section
+from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=200_000)
     ap.add_argument("--sample-rows", type=int, default=20_000)
     ap.add_argument("--shards", type=int, default=4)
-    args = ap.parse_args()
+    args = arguments(ap, {"changes": 2000, "sample_rows": 500})
 
     cfg = StackConfig()
     kinesis = cfg.client("kinesis")
@@ -166,7 +166,7 @@ def main() -> None:
         f"- (c) `mysql2dynamo stream` into kinesalite with {args.shards} shards: {c:,.0f} rows/s ({c_rows} rows)",
         f"- (d) the same stream with a client that acknowledges at once: {d:,.0f} rows/s: reading, decoding "
         "and building envelopes; the difference to (c) is time spent in PutRecords (kinesalite).",
-    ])
+    ], smoke=args.smoke)
     print(line)
 
 
