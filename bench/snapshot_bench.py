@@ -1,11 +1,12 @@
 """Benchmark: `mysql2dynamo snapshot` (2 worker processes, PK chunks) vs a plain single-cursor
-pymysql read into Parquet, on the same 1,000,000-row table in the same run.
+pymysql read into Parquet, and vs mydumper (the dump operators use: same table, same thread count,
+`--trx-consistency-only`, SQL text files), on the same 1,000,000-row table in the same run.
 
 Both write the same Parquet (keymap.types.arrow_type / snapshot_value) to a local directory, so the
 ratio measures the dump itself. Needs the local stack (`mysql2dynamo local up`). The table is built
 once server-side (MariaDB's seq_1_to_N) and kept in database `bench_snapshot` for later runs.
 
-Prints one line last: BENCH snapshot ratio=<ours/plain> ours_rows_s=... plain_rows_s=... rows=... workers=...
+Prints one line last: BENCH snapshot ratio=<ours/plain> vs_mydumper=<ours/mydumper> ours_rows_s=... rows=...
 and writes the same figures into the `## snapshot` section of docs/benchmarks.md (bench.report).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -21,10 +23,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.report import arguments, write_section
+from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
 from mysql2dynamo.cdc.snapshot.run import run_snapshot
-from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.keymap.schema import read_table_schema
 from mysql2dynamo.keymap.types import arrow_type, snapshot_value
 from mysql2dynamo.local.config import StackConfig
@@ -95,6 +97,15 @@ def plain_dump(url: str, out: Path) -> int:
     return rows
 
 
+def mydumper_dump(url: str, out: Path, threads: int, chunk_rows: int) -> None:
+    """The operators' reference: mydumper (Debian's package, installed by `make setup`)."""
+    target = MySQLTarget.parse(url)
+    subprocess.run(["mydumper", "--host", target.host, "--port", str(target.port), "--user", target.user,
+                    "--database", DB, "--tables-list", f"{DB}.{TABLE}", "--threads", str(threads),
+                    "--rows", str(chunk_rows), "--trx-consistency-only", "--no-schemas", "--outputdir", str(out)],
+                   check=True, capture_output=True, env={**os.environ, "MYSQL_PWD": target.password})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -112,17 +123,22 @@ def main() -> None:
         t0 = time.monotonic()
         plain_rows = plain_dump(args.mysql_url, tmp / "plain.parquet")
         plain_s = time.monotonic() - t0
+        chunk_rows = max(args.rows // 8, 1000)
+        t0 = time.monotonic()
+        mydumper_dump(args.mysql_url, tmp / "mydumper", args.workers, chunk_rows)
+        mydumper_s = time.monotonic() - t0
         t0 = time.monotonic()
         doc = run_snapshot(args.mysql_url, [f"{DB}.{TABLE}"], str(tmp / "ours"),
-                           SnapshotOptions(workers=args.workers, chunk_rows=max(args.rows // 8, 1000),
-                                           progress_interval=30), say=print)
+                           SnapshotOptions(workers=args.workers, chunk_rows=chunk_rows, progress_interval=30),
+                           say=print)
         ours_s = time.monotonic() - t0
         ours_rows = doc["tables"][f"{DB}.{TABLE}"]["rows"]
         assert ours_rows == plain_rows == args.rows, (ours_rows, plain_rows, args.rows)
-        plain_rs, ours_rs = plain_rows / plain_s, ours_rows / ours_s
-        ratio = ours_rs / plain_rs
-        line = (f"BENCH snapshot ratio={ratio:.2f} ours_rows_s={ours_rs:.0f} plain_rows_s={plain_rs:.0f} "
-                f"rows={args.rows} workers={args.workers}")
+        plain_rs, ours_rs, mydumper_rs = plain_rows / plain_s, ours_rows / ours_s, args.rows / mydumper_s
+        line = bench_line("snapshot", ours_rs / plain_rs, {
+            "vs_mydumper": f"{ours_rs / mydumper_rs:.2f}", "ours_rows_s": round(ours_rs),
+            "plain_rows_s": round(plain_rs), "mydumper_rows_s": round(mydumper_rs), "rows": args.rows,
+            "workers": args.workers})
         chunks = len(doc["tables"][f"{DB}.{TABLE}"]["chunks"])
         write_section("snapshot", line, [
             f"`python -m bench.snapshot_bench`: {args.rows:,} rows of an 8-column table (BIGINT, BIGINT UNSIGNED, "
@@ -134,6 +150,8 @@ def main() -> None:
             f"| plain: one pymysql server-side cursor into Parquet | {plain_s:.1f} | {plain_rs:,.0f} |",
             f"| mysql2dynamo snapshot, {args.workers} workers, {chunks} chunks (incl. consistent point, manifest, "
             f"checksums) | {ours_s:.1f} | {ours_rs:,.0f} |",
+            f"| mydumper 0.10, {args.workers} threads, `--trx-consistency-only`, {chunk_rows:,}-row chunks (SQL "
+            f"text, no Parquet) | {mydumper_s:.1f} | {mydumper_rs:,.0f} |",
             "",
             f"1-minute load average {load:.1f} at the start: the 2 cores are shared with MariaDB itself; the "
             "workers parse the text protocol column-wise with Arrow, the plain read uses pymysql's decoders.",
