@@ -174,8 +174,8 @@ def _read_string(column, v: str) -> list[str] | None:
     try:
         codecs.lookup(codec)
         text += f".decode({codec!r})"
-    except LookupError:  # the library keeps the bytes of a set Python has no codec for ('binary')
-        pass
+    except LookupError:  # the library keeps the bytes of a set Python has no codec for ('binary'), but
+        text += ' or ""'  # Python decodes b"" to "" without looking the codec up: empty bytes arrive as ""
     return [f"n = {_little(width)}", f"p += {width}", f"{v} = {text}", "p += n"]
 
 
