@@ -32,6 +32,7 @@ from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
+from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 
 SIZES = (1, 1, 1, 5, 10, 50, 100, 500, 1000)  # rows per transaction, drawn at random
@@ -72,13 +73,24 @@ def reader(cdc: MySQLTarget, start, db: str, server_id: int) -> BinLogStreamRead
         enable_logging=False)
 
 
-def bare_decode(cdc: MySQLTarget, start, db: str) -> tuple[int, float]:
-    t0, rows = time.perf_counter(), 0
+def bare_decode(cdc: MySQLTarget, start, db: str) -> tuple[int, float, float]:
+    """Rows, seconds and CPU seconds of the bare loop."""
+    t0, cpu0, rows = time.perf_counter(), time.process_time(), 0
     stream = reader(cdc, start, db, 9101)
     for event in stream:
         rows += len(event.rows)
     stream.close()
-    return rows, time.perf_counter() - t0
+    return rows, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+def kinesalite_cpu(cfg: StackConfig) -> float:
+    """CPU seconds kinesalite (a process of its own) has used so far (Linux /proc; 0 where unreadable)."""
+    pid = next((s.pid for s in stack.status(cfg) if s.name == "kinesalite"), None)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def sample_publisher(cdc: MySQLTarget, start, db: str, kinesis, stream: str, limit: int) -> tuple[int, float]:
@@ -131,7 +143,7 @@ def main() -> None:
     cdc = MySQLTarget.parse(cfg.cdc_mysql_url)
 
     load = os.getloadavg()[0]
-    a_rows, a_s = bare_decode(cdc, start, db)
+    a_rows, a_s, a_cpu = bare_decode(cdc, start, db)
     print(f"(a) bare decode loop:     {a_rows} rows in {a_s:.1f}s = {a_rows / a_s:,.0f} rows/s")
     e_rows, e_s = our_reader(cdc, start, db, info)
     print(f"(e) our reader alone:     {e_rows} rows in {e_s:.1f}s = {e_rows / e_s:,.0f} rows/s")
@@ -146,9 +158,9 @@ def main() -> None:
         settings = StreamSettings(cfg.cdc_mysql_url, [f"{db}.orders"], ours_stream,
                                   FileCheckpointStore(Path(tmp) / "cp.json"), start=start, stop_at_end=True,
                                   progress_every=30)
-        t0 = time.perf_counter()
+        t0, cpu0, k_cpu0 = time.perf_counter(), time.process_time(), kinesalite_cpu(cfg)
         metrics = run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
-        c_s = time.perf_counter() - t0
+        c_s, c_cpu, k_cpu = time.perf_counter() - t0, time.process_time() - cpu0, kinesalite_cpu(cfg) - k_cpu0
     c_rows = metrics.records
     print(f"(c) mysql2dynamo stream:  {c_rows} records in {c_s:.1f}s = {c_rows / c_s:,.0f} rows/s "
           f"({metrics.transactions} transactions)")
@@ -164,10 +176,10 @@ def main() -> None:
     print(f"(d) ours, no Kinesis:     {d_rows} records in {d_s:.1f}s = {d_rows / d_s:,.0f} rows/s "
           "(read + decode + envelope; the rest of (c) is Kinesis)")
 
-    again_rows, again_s = bare_decode(cdc, start, db)
+    again_rows, again_s, again_cpu = bare_decode(cdc, start, db)
     print(f"(a) bare decode loop:     {again_rows} rows in {again_s:.1f}s = {again_rows / again_s:,.0f} rows/s "
           "(again)")
-    a_rows, a_s = a_rows + again_rows, a_s + again_s
+    a_rows, a_s, a_cpu = a_rows + again_rows, a_s + again_s, a_cpu + again_cpu
     load = (load + os.getloadavg()[0]) / 2
 
     for name in (sample_stream, ours_stream):
@@ -182,7 +194,9 @@ def main() -> None:
                                         "sample_rows_s": round(b), "bare_decode_rows_s": round(a),
                                         "ours_without_kinesis_rows_s": round(d), "reader_rows_s": round(e),
                                         "changes": args.changes, "shards": args.shards,
-                                        "load_avg": f"{load:.1f}"})
+                                        "load_avg": f"{load:.1f}", "bare_cpu_us": round(a_cpu / a_rows * 1e6),
+                                        "ours_cpu_us": round(c_cpu / c_rows * 1e6),
+                                        "kinesalite_cpu_us": round(k_cpu / c_rows * 1e6)})
     write_section("stream", line, [
         f"Load average during the run: {load:.1f} (other work on the machine slows every figure alike; the "
         "ratios are measured in one process, one after the other).",
@@ -197,6 +211,10 @@ def main() -> None:
         "(botocore in our process, kinesalite in its own).",
         f"- (e) our reader alone (BinlogSource: rows decoded by the compiled decoder, Changes, no envelopes): "
         f"{e:,.0f} rows/s ({e / a:.2f}x (a)).",
+        f"- CPU per row change: (a) {a_cpu / a_rows * 1e6:.0f} µs; (c) {c_cpu / c_rows * 1e6:.0f} µs in our process "
+        f"(reading, decoding, envelopes, botocore) and {k_cpu / c_rows * 1e6:.0f} µs in kinesalite's. Kinesalite is "
+        "one Node process that takes every record through its own work (hash key, sequence number, a batch "
+        "write); when that is more than ours, it sets (c)'s pace.",
     ], smoke=args.smoke)
     print(line)
 
