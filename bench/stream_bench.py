@@ -1,18 +1,22 @@
-"""Capture throughput: 200,000 row changes, binlog -> Kinesis, three ways in one run.
+"""Capture throughput: 200,000 row changes, binlog -> Kinesis, measured several ways in one run.
 
-(a) a bare BinLogStreamReader loop that only decodes the rows: the reader's ceiling;
+(a) a bare BinLogStreamReader loop that only decodes the rows (the library's own decoder): the
+    baseline, run before and after the others and averaged, since the machine's load drifts;
 (b) the public sample's publisher: decode, json.dumps, one PutRecord per row (partition key
     "default"), measured on the first `--sample-rows` changes because it is slow;
-(c) our stream (`cdc.stream.run_stream`): envelope + codec, PutRecords batches in parallel with
-    per-key ordering, checkpoints.
+(c) our stream (`cdc.stream.run_stream`): rows decoded by the compiled decoder (cdc/row_decoder.py),
+    envelope + codec, PutRecords batches in parallel with per-key ordering, checkpoints;
+(d) (c) with a Kinesis client that acknowledges at once: our own cost without kinesalite's;
+(e) our reader alone (`cdc.binlog.BinlogSource`): transactions of Changes, no envelopes.
 
-Needs the local stack (`mysql2dynamo local up`). Last line: BENCH stream ratio=c/b ...
+Needs the local stack (`mysql2dynamo local up`). Last line: BENCH stream ratio=c/b vs_bare_decode=c/a ...
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -23,10 +27,12 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from bench.report import arguments, bench_line, write_section
+from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
+from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 
 SIZES = (1, 1, 1, 5, 10, 50, 100, 500, 1000)  # rows per transaction, drawn at random
@@ -67,13 +73,24 @@ def reader(cdc: MySQLTarget, start, db: str, server_id: int) -> BinLogStreamRead
         enable_logging=False)
 
 
-def bare_decode(cdc: MySQLTarget, start, db: str) -> tuple[int, float]:
-    t0, rows = time.perf_counter(), 0
+def bare_decode(cdc: MySQLTarget, start, db: str) -> tuple[int, float, float]:
+    """Rows, seconds and CPU seconds of the bare loop."""
+    t0, cpu0, rows = time.perf_counter(), time.process_time(), 0
     stream = reader(cdc, start, db, 9101)
     for event in stream:
         rows += len(event.rows)
     stream.close()
-    return rows, time.perf_counter() - t0
+    return rows, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+def kinesalite_cpu(cfg: StackConfig) -> float:
+    """CPU seconds kinesalite (a process of its own) has used so far (Linux /proc; 0 where unreadable)."""
+    pid = next((s.pid for s in stack.status(cfg) if s.name == "kinesalite"), None)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def sample_publisher(cdc: MySQLTarget, start, db: str, kinesis, stream: str, limit: int) -> tuple[int, float]:
@@ -87,6 +104,15 @@ def sample_publisher(cdc: MySQLTarget, start, db: str, kinesis, stream: str, lim
             if rows >= limit:
                 source.close()
                 return rows, time.perf_counter() - t0
+    source.close()
+    return rows, time.perf_counter() - t0
+
+
+def our_reader(cdc: MySQLTarget, start, db: str, info) -> tuple[int, float]:
+    t0, rows = time.perf_counter(), 0
+    source = BinlogSource(cdc, [f"{db}.orders"], start, info, reader_id=9103, blocking=False)
+    for item in source:
+        rows += len(item.changes) if isinstance(item, Transaction) else 0
     source.close()
     return rows, time.perf_counter() - t0
 
@@ -116,8 +142,11 @@ def main() -> None:
     print(f"generated {args.changes} row changes in {time.perf_counter() - t0:.1f}s")
     cdc = MySQLTarget.parse(cfg.cdc_mysql_url)
 
-    a_rows, a_s = bare_decode(cdc, start, db)
+    load = os.getloadavg()[0]
+    a_rows, a_s, a_cpu = bare_decode(cdc, start, db)
     print(f"(a) bare decode loop:     {a_rows} rows in {a_s:.1f}s = {a_rows / a_s:,.0f} rows/s")
+    e_rows, e_s = our_reader(cdc, start, db, info)
+    print(f"(e) our reader alone:     {e_rows} rows in {e_s:.1f}s = {e_rows / e_s:,.0f} rows/s")
 
     sample_stream, ours_stream = f"bench-sample-{db}", f"bench-ours-{db}"
     ensure_stream(kinesis, sample_stream, 1, 24)
@@ -129,9 +158,9 @@ def main() -> None:
         settings = StreamSettings(cfg.cdc_mysql_url, [f"{db}.orders"], ours_stream,
                                   FileCheckpointStore(Path(tmp) / "cp.json"), start=start, stop_at_end=True,
                                   progress_every=30)
-        t0 = time.perf_counter()
+        t0, cpu0, k_cpu0 = time.perf_counter(), time.process_time(), kinesalite_cpu(cfg)
         metrics = run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
-        c_s = time.perf_counter() - t0
+        c_s, c_cpu, k_cpu = time.perf_counter() - t0, time.process_time() - cpu0, kinesalite_cpu(cfg) - k_cpu0
     c_rows = metrics.records
     print(f"(c) mysql2dynamo stream:  {c_rows} records in {c_s:.1f}s = {c_rows / c_s:,.0f} rows/s "
           f"({metrics.transactions} transactions)")
@@ -147,6 +176,12 @@ def main() -> None:
     print(f"(d) ours, no Kinesis:     {d_rows} records in {d_s:.1f}s = {d_rows / d_s:,.0f} rows/s "
           "(read + decode + envelope; the rest of (c) is Kinesis)")
 
+    again_rows, again_s, again_cpu = bare_decode(cdc, start, db)
+    print(f"(a) bare decode loop:     {again_rows} rows in {again_s:.1f}s = {again_rows / again_s:,.0f} rows/s "
+          "(again)")
+    a_rows, a_s, a_cpu = a_rows + again_rows, a_s + again_s, a_cpu + again_cpu
+    load = (load + os.getloadavg()[0]) / 2
+
     for name in (sample_stream, ours_stream):
         kinesis.delete_stream(StreamName=name)
     conn.close()
@@ -154,18 +189,32 @@ def main() -> None:
     admin.cursor().execute(f"DROP DATABASE `{db}`")
     admin.close()
 
-    a, b, c, d = a_rows / a_s, b_rows / b_s, c_rows / c_s, d_rows / d_s
+    a, b, c, d, e = a_rows / a_s, b_rows / b_s, c_rows / c_s, d_rows / d_s, e_rows / e_s
     line = bench_line("stream", c / b, {"vs_bare_decode": f"{c / a:.2f}", "ours_rows_s": round(c),
                                         "sample_rows_s": round(b), "bare_decode_rows_s": round(a),
-                                        "ours_without_kinesis_rows_s": round(d),
-                                        "changes": args.changes, "shards": args.shards})
+                                        "ours_without_kinesis_rows_s": round(d), "reader_rows_s": round(e),
+                                        "changes": args.changes, "shards": args.shards,
+                                        "load_avg": f"{load:.1f}", "bare_cpu_us": round(a_cpu / a_rows * 1e6),
+                                        "ours_cpu_us": round(c_cpu / c_rows * 1e6),
+                                        "kinesalite_cpu_us": round(k_cpu / c_rows * 1e6)})
     write_section("stream", line, [
-        f"- (a) bare BinLogStreamReader decode loop: {a:,.0f} rows/s ({a_rows} rows)",
+        f"Load average during the run: {load:.1f} (other work on the machine slows every figure alike; the "
+        "ratios are measured in one process, one after the other).",
+        "",
+        f"- (a) bare BinLogStreamReader decode loop: {a:,.0f} rows/s ({a_rows // 2} rows, run before and after "
+        "the others, averaged)",
         f"- (b) public sample publisher (json.dumps + one PutRecord per row, partition key \"default\"): "
         f"{b:,.0f} rows/s (first {b_rows} rows)",
         f"- (c) `mysql2dynamo stream` into kinesalite with {args.shards} shards: {c:,.0f} rows/s ({c_rows} rows)",
-        f"- (d) the same stream with a client that acknowledges at once: {d:,.0f} rows/s: reading, decoding "
-        "and building envelopes; the difference to (c) is time spent in PutRecords (kinesalite).",
+        f"- (d) the same stream with a client that acknowledges at once: {d:,.0f} rows/s ({d / a:.2f}x (a)): "
+        "reading, decoding and building envelopes; the difference to (c) is time spent in PutRecords "
+        "(botocore in our process, kinesalite in its own).",
+        f"- (e) our reader alone (BinlogSource: rows decoded by the compiled decoder, Changes, no envelopes): "
+        f"{e:,.0f} rows/s ({e / a:.2f}x (a)).",
+        f"- CPU per row change: (a) {a_cpu / a_rows * 1e6:.0f} µs; (c) {c_cpu / c_rows * 1e6:.0f} µs in our process "
+        f"(reading, decoding, envelopes, botocore) and {k_cpu / c_rows * 1e6:.0f} µs in kinesalite's. Kinesalite is "
+        "one Node process that takes every record through its own work (hash key, sequence number, a batch "
+        "write); when that is more than ours, it sets (c)'s pace.",
     ], smoke=args.smoke)
     print(line)
 

@@ -40,6 +40,7 @@ from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.row_decoder import decoded_rows
 from mysql2dynamo.cdc.server import ServerInfo
 from mysql2dynamo.cdc.statements import Statement, classify
 from mysql2dynamo.ground.mysql import MySQLTarget
@@ -187,7 +188,7 @@ class BinlogSource:
                                "(add a primary key or leave the table out of the mapping)")
         op = {WriteRowsEvent: "insert", UpdateRowsEvent: "update", DeleteRowsEvent: "delete"}[type(event)]
         where = f"{event.schema}.{event.table} at {file}:{end}"
-        for index, row in enumerate(event.rows):
+        for index, row in enumerate(decoded_rows(event)):  # the library's rows, compiled per table map
             if op == "update":
                 before = _image(row["before_values"], row["before_none_sources"], widths, fixes, where)
                 after = _image(row["after_values"], row["after_none_sources"], widths, fixes, where)

@@ -26,7 +26,9 @@ import base64
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
+from operator import methodcaller
 from typing import Any
 
 from mysql2dynamo.keymap.types import time_text
@@ -88,31 +90,41 @@ def _time_of(text: str) -> dt.timedelta:
     return -value if sign else value
 
 
-def encode_value(tag: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if tag in ("int", "float", "double", "string"):
+def _decimal_text(value: Any) -> str:
+    return str(value) if isinstance(value, Decimal) else str(Decimal(value))
+
+
+def _base64(value: Any) -> str:
+    raw = value if isinstance(value, bytes | bytearray) else str(value).encode()
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
         return value
-    if tag == "decimal":
-        return str(value) if isinstance(value, Decimal) else str(Decimal(value))
-    if tag == "bytes":
-        raw = value if isinstance(value, bytes | bytearray) else str(value).encode()
-        return base64.b64encode(raw).decode("ascii")
-    if tag == "date":
-        return value.isoformat()
-    if tag == "datetime":
-        return value.isoformat(timespec="microseconds")
-    if tag == "time":
-        return time_text(value)
-    if tag == "json":
-        if isinstance(value, bytes):
-            return value.decode()
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    if tag == "set":
-        return sorted(value) if not isinstance(value, str) else [m for m in value.split(",") if m]
-    raise ValueError(f"unknown codec tag {tag!r}")
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _members(value: Any) -> list[str]:
+    return sorted(value) if not isinstance(value, str) else [m for m in value.split(",") if m]
+
+
+# tag -> encoder of a non-NULL value; None: the value is its own JSON
+_ENCODERS: dict[str, Callable[[Any], Any] | None] = {
+    "int": None, "float": None, "double": None, "string": None,
+    "decimal": _decimal_text, "bytes": _base64, "date": methodcaller("isoformat"),
+    "datetime": methodcaller("isoformat", timespec="microseconds"), "time": time_text,
+    "json": _json_text, "set": _members,
+}
+
+
+def encode_value(tag: str, value: Any) -> Any:
+    if tag not in _ENCODERS:
+        raise ValueError(f"unknown codec tag {tag!r}")
+    encode = _ENCODERS[tag]
+    return value if value is None or encode is None else encode(value)
 
 
 def decode_value(tag: str, raw: Any) -> Any:
@@ -137,10 +149,39 @@ def decode_value(tag: str, raw: Any) -> Any:
     raise ValueError(f"unknown codec tag {tag!r}")
 
 
-def encode_row(types: dict[str, str], row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {name: encode_value(types[name], value) for name, value in row.items()}
+class RowEncoder:
+    """Encodes the rows of one table's types, the per-tag dispatch done once: a row is copied and only
+    its columns whose values are not their own JSON are converted."""
+
+    def __init__(self, types: dict[str, str]) -> None:
+        for tag in types.values():
+            if tag not in _ENCODERS:
+                raise ValueError(f"unknown codec tag {tag!r}")
+        self.converted = [(name, encode) for name, tag in types.items() if (encode := _ENCODERS[tag])]
+
+    def __call__(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        out = dict(row)
+        for name, encode in self.converted:
+            value = out.get(name)
+            if value is not None:
+                out[name] = encode(value)
+        return out
+
+
+_row_encoders: dict[tuple, RowEncoder] = {}
+
+
+def row_encoder(types: dict[str, str]) -> RowEncoder:
+    """The encoder of rows with these types (made once per distinct types)."""
+    shape = tuple(types.items())
+    encoder = _row_encoders.get(shape)
+    if encoder is None:
+        if len(_row_encoders) >= 4096:
+            _row_encoders.clear()
+        encoder = _row_encoders[shape] = RowEncoder(types)
+    return encoder
 
 
 def decode_row(types: dict[str, str], row: dict[str, Any] | None) -> dict[str, Any] | None:

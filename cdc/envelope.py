@@ -25,12 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mysql2dynamo.cdc.codec import decode_row, encode_row, encode_value
+from mysql2dynamo.cdc.codec import decode_row, row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
 
 ENVELOPE_VERSION = 1
 OPS = ("insert", "update", "delete")
 MAX_PARTITION_KEY = 256  # Kinesis' limit, in Unicode characters
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,18 @@ class Change:
     @property
     def partition_key(self) -> str:
         """db.table + primary key, so all changes of one row stay in order on one shard."""
-        return partition_key(self.db, self.table, self.key, self.types)
+        return partition_key(self.db, self.table, list(row_encoder(self.types)(self.key).values()))
 
     def to_json(self) -> dict[str, Any]:
         s = self.source
+        encode = row_encoder(self.types)
+        before, after = encode(self.before), encode(self.after)
+        image = after if after is not None else before  # as `key`: its key columns, encoded once
         doc = {
             "v": ENVELOPE_VERSION, "op": self.op, "db": self.db, "table": self.table,
-            "key": encode_row(self.types, self.key),
+            "key": {c: image[c] for c in self.key_columns},
             "key_columns": list(self.key_columns),
-            "before": encode_row(self.types, self.before), "after": encode_row(self.types, self.after),
+            "before": before, "after": after,
             "types": self.types,
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
                        "server_id": s.server_id, "ts": s.ts},
@@ -90,7 +94,12 @@ class Change:
         return doc
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        return _JSON.encode(self.to_json()).encode()
+
+    def record(self) -> tuple[str, bytes]:
+        """(partition_key, to_bytes()): what the stream carries, the key's values encoded once for both."""
+        doc = self.to_json()
+        return partition_key(self.db, self.table, list(doc["key"].values())), _JSON.encode(doc).encode()
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Change:
@@ -122,9 +131,9 @@ class Change:
                       keys_only(self.after), self.types, self.source, claim_check=url)
 
 
-def partition_key(db: str, table: str, key: dict[str, Any], types: dict[str, str]) -> str:
-    values = json.dumps([encode_value(types[c], v) for c, v in key.items()], ensure_ascii=False,
-                        separators=(",", ":"))
+def partition_key(db: str, table: str, key_values: list[Any]) -> str:
+    """From the key's values as the envelope encodes them."""
+    values = _JSON.encode(key_values)
     pk = f"{db}.{table}|{values}"
     if len(pk) > MAX_PARTITION_KEY:  # long composite keys: a stable digest keeps one row on one shard
         pk = f"{db}.{table}|md5:{hashlib.md5(values.encode()).hexdigest()}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 POS_DIGITS = 10  # binlog positions are < 2**32
 ROW_DIGITS = 7  # rows within one rows event
@@ -25,10 +26,7 @@ class BinlogPosition:
 
     @property
     def file_index(self) -> int:
-        m = re.search(r"\.(\d+)$", self.file)
-        if not m:
-            raise ValueError(f"binlog file name without a numeric extension: {self.file!r}")
-        return int(m[1])
+        return _file_index(self.file)
 
     def ver(self, row: int = ROW_MAX) -> int:
         """The `ver` of the row change number `row` of the rows event ending here.
@@ -45,3 +43,11 @@ class BinlogPosition:
 
     def as_dict(self) -> dict:
         return {"file": self.file, "pos": self.pos, "gtid": self.gtid}
+
+
+@lru_cache(maxsize=64)  # asked for every captured change; a server has few binlog files at a time
+def _file_index(file: str) -> int:
+    m = re.search(r"\.(\d+)$", file)
+    if not m:
+        raise ValueError(f"binlog file name without a numeric extension: {file!r}")
+    return int(m[1])

@@ -53,12 +53,9 @@ class Record:
     tx: int = field(compare=False)
     partition_key: str = field(compare=False)
     data: bytes = field(compare=False)
+    size: int = field(compare=False)  # data + partition key, as Kinesis counts it
     attempts: int = field(default=0, compare=False)
     not_before: float = field(default=0.0, compare=False)
-
-    @property
-    def size(self) -> int:
-        return len(self.data) + len(self.partition_key.encode())
 
 
 @dataclass
@@ -111,12 +108,13 @@ class KinesisPublisher:
         self._order.append((self._tx, tx.end))
         self._outstanding[self._tx] = len(tx.changes)
         for change in tx.changes:
-            data = change.to_bytes()
-            key = change.partition_key
-            if len(data) + len(key.encode()) > MAX_RECORD_BYTES:
+            key, data = change.record()
+            size = len(data) + len(key.encode())
+            if size > MAX_RECORD_BYTES:
                 data = self._claim(change, data)
+                size = len(data) + len(key.encode())
             self._seq += 1
-            self._pending.append(Record(self._seq, self._tx, key, data))
+            self._pending.append(Record(self._seq, self._tx, key, data, size))
         self._advance()
 
     def _claim(self, change: Change, data: bytes) -> bytes:
