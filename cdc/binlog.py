@@ -169,7 +169,7 @@ class BinlogSource:
     def _changes(self, event, file: str, end: int, gtid: str | None) -> Iterator[Change]:
         columns = event.columns
         types = {c.name: column_tag(c) for c in columns}
-        widths = {c.name: w for c in columns if (w := fixed_binary_width(c))}
+        widths = {c.name: fixed_binary_width(c) or 0 for c in columns if types[c.name] == "bytes"}
         fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
         for c in columns:  # before the rows are decoded: an unknown character set names its column
             if c.character_set_name and c.character_set_name != "binary":
@@ -282,8 +282,15 @@ def _timestamp_value(value: dt.datetime) -> dt.datetime | None:
     return None if value == _EPOCH else value
 
 
-# column type code -> repair of the library's value (TIMESTAMP = 7, BIT = 16, TIMESTAMP2 = 17, TIME2 = 19)
-_VALUE_FIXES = {7: _timestamp_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value}
+def _year_value(value: int) -> int:
+    """YEAR 0000 is stored as 0 and arrives as 1900 (the library adds 1900 to every byte); no YEAR holds 1900
+    (they run 1901-2155), so 1900 is always 0000, which the snapshot reads as 0."""
+    return 0 if value == 1900 else value
+
+
+# column type code -> repair of the library's value (TIMESTAMP = 7, YEAR = 13, BIT = 16, TIMESTAMP2 = 17,
+# TIME2 = 19)
+_VALUE_FIXES = {7: _timestamp_value, 13: _year_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value}
 
 
 def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixes: dict, where: str) -> dict:
@@ -300,8 +307,10 @@ def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixe
         elif source in (NONE_SOURCE.COLS_BITMAP, NONE_SOURCE.JSON_PARTIAL_UPDATE):
             raise CaptureError(f"{where}: column {name} is not in the row image ({source}); capture needs "
                                "binlog_row_image=FULL and binlog_row_value_options='' (no partial JSON)")
-    for name, width in widths.items():
+    for name, width in widths.items():  # binary columns -> n of BINARY(n), else 0
         value = row.get(name)
+        if value == "":  # the library gives '' (str) for no bytes: an empty VARBINARY, an all-zero BINARY(n)
+            row[name] = value = b""
         if isinstance(value, bytes) and len(value) < width:
             row[name] = value.ljust(width, b"\0")
     for name, fix in fixes.items():
