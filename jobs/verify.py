@@ -61,6 +61,10 @@ class VerifyReport:
     different: int = 0
     in_flight: int = 0
     snapshot: str | None = None
+    position: str | None = None  # the snapshot's binlog position (cdc.position.BinlogPosition)
+    # source rows changed after `position` (read from the binlog): {"table": "db.table", "key": {pk column:
+    # value}, "types": {pk column: codec tag}}, values encoded as in the change envelope (cdc.codec)
+    in_flight_keys: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": []})
 
@@ -159,9 +163,12 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
     return rows
 
 
-def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple[str, str]]:
-    """Item keys touched by changes after the snapshot's binlog position (still being replayed)."""
+def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping,
+                   rows: list[dict]) -> set[tuple[str, str]]:
+    """Item keys touched by changes after the snapshot's binlog position (still being replayed); the
+    source rows changed are added to `rows` (VerifyReport.in_flight_keys)."""
     from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
+    from mysql2dynamo.cdc.codec import encode_row
     from mysql2dynamo.cdc.server import server_info
     from mysql2dynamo.ground.mysql import MySQLTarget
     from mysql2dynamo.keymap.compile_python import compile_python
@@ -174,6 +181,7 @@ def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple
     source = BinlogSource(target, checked.mapping.sources, manifest.binlog, server_info(conn), reader_id=54399,
                           blocking=False)
     keys = set()
+    seen = set()
     try:
         for item in source:
             if not isinstance(item, Transaction):
@@ -182,6 +190,12 @@ def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple
                 for image in (change.before, change.after):
                     if image is None:
                         continue
+                    types = {c: change.types[c] for c in change.key_columns}
+                    row = {"table": f"{change.db}.{change.table}",
+                           "key": encode_row(types, {c: image[c] for c in change.key_columns}), "types": types}
+                    if (ident := json.dumps(row, sort_keys=True)) not in seen:
+                        seen.add(ident)
+                        rows.append(row)
                     for result in mapper.map_row(f"{change.db}.{change.table}", image):
                         if result.key:
                             keys.add((result.target, canonical_item(json.loads(result.key))))
@@ -197,7 +211,7 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
     examples = options.examples
     started = time.monotonic()
-    report = VerifyReport(snapshot=manifest.snapshot_id)
+    report = VerifyReport(snapshot=manifest.snapshot_id, position=str(manifest.binlog) if manifest.binlog else None)
     checked = check(mapping, {s: manifest.table(s).schema for s in mapping.sources}).raise_on_errors()
     tables = sorted({r.target for r in mapping.rules})
     ddb = boto3.client("dynamodb")
@@ -206,7 +220,7 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     source = _source_side(spark, manifest, checked, report)
     target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
     rows = compare(spark, source, target, report, options.buckets, examples, options.ignore_tombstones)
-    flying = in_flight_keys(cdc_url, manifest, checked) if rows and cdc_url else set()
+    flying = in_flight_keys(cdc_url, manifest, checked, report.in_flight_keys) if cdc_url else set()
     for r in rows:
         if (r._target, r._key) in flying:
             report.in_flight += 1

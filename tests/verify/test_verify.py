@@ -59,6 +59,7 @@ def test_a_faithful_load_verifies_clean(spark, local_stack, loaded):
     assert report.clean, report.text()
     assert report.source_items == report.target_items == loaded["items"] > 500
     assert report.differing_buckets == 0 and report.source_rows > 0
+    assert report.position == str(loaded["manifest"].binlog) and report.as_dict()["in_flight_keys"] == []
 
 
 def test_hidden_differences_are_found_exactly(spark, local_stack, loaded):
