@@ -16,6 +16,7 @@ from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.schema import read_schemas
 from mysql2dynamo.keymap.spec import mapping_from_dict
 from mysql2dynamo.replay.apply import ApplyEngine
+from tests.cdc.test_capture import _sql
 from tests.conftest import all_changes, binlog_now
 
 SCHEMA = (
@@ -49,14 +50,6 @@ def mapping(db: str, target: str) -> dict:
         f"{db}.order_lines": {"target": target, "key": {"PK": "ORDER#{order_id}", "SK": "LINE#{id}"},
                         "attributes": {"sku": "sku"}},
     }
-
-
-def _sql(url: str, db: str, *statements: str) -> None:
-    conn = connect(url, db)
-    with conn.cursor() as cur:
-        for s in statements:
-            cur.execute(s)
-    conn.close()
 
 
 def test_cascaded_child_changes_reach_dynamodb_exactly(local_stack, fresh_db, kinesis, stream_name, dynamodb_table,
