@@ -10,7 +10,7 @@ from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.dynamo_json import to_client_item
 from mysql2dynamo.jobs.targets import create_table
-from mysql2dynamo.jobs.verify import VerifyOptions, run_verify
+from mysql2dynamo.jobs.verify import VerifyOptions, VerifyReport, run_verify
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import mapping_from_dict
@@ -86,6 +86,13 @@ def test_hidden_differences_are_found_exactly(spark, local_stack, loaded):
     assert not report.clean and "DIFFERENCES FOUND" in report.text()
     ignoring = run_verify(spark, loaded["mapping"], loaded["manifest"], options=VerifyOptions(ignore_tombstones=True))
     assert (ignoring.missing, ignoring.extra, ignoring.different) == (1, 1, 1)
+
+
+def test_rejected_rows_are_never_clean():
+    """A row the mapping rejects is a row DynamoDB does not have: verify cannot call that clean."""
+    report = VerifyReport(source_rows=3, source_items=2, target_items=2, rejected={"key_too_long": 1})
+    assert not report.clean and report.text().endswith("VERIFY DIFFERENCES FOUND")
+    assert "1 rejected" in report.text()
 
 
 @pytest.fixture(scope="module")
