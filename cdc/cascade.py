@@ -30,7 +30,6 @@ from typing import Any
 from mysql2dynamo.cdc.binlog import Transaction
 from mysql2dynamo.cdc.codec import decode_value
 from mysql2dynamo.cdc.envelope import Change
-from mysql2dynamo.cdc.snapshot.lookup import all_rows
 from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
 from mysql2dynamo.keymap.types import Column
 
@@ -177,6 +176,8 @@ def _referenced(conn, schema: TableSchema, constraint: str, parent: str) -> tupl
 
 
 def _load_rows(conn, schema: TableSchema) -> HeldTable:
+    from mysql2dynamo.cdc.snapshot.lookup import all_rows  # Arrow's converter: only where a cascade is followed
+
     types = {c.name: codec_tag(c) for c in schema.columns}
     table = HeldTable(schema.primary_key, types)
     for batch in all_rows(conn, schema):
