@@ -95,6 +95,7 @@ class Recheck:
     keys: set[tuple[str, str]]  # (target, canonical key) compared with the current rows
     reads: int  # rounds of reading MySQL and DynamoDB
     findings: list[Finding]
+    rejected: dict[str, int]  # current rows the mapping rejects, by reason (no item is right for them)
 
 
 def recheck(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableSchema], changed: ChangedRows,
@@ -104,37 +105,40 @@ def recheck(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableS
     attempt = 0
     while True:
         attempt += 1
-        expected = current_items(target, mapper, schemas, changed)
+        expected, rejected = current_items(target, mapper, schemas, changed)
         keys = changed.item_keys | set(expected)
         items = get_items(dynamodb, keys, drop=(version, DELETED, TTL))
         findings = compare(keys, expected, items, ignore_tombstones)
         if not findings or attempt > len(pauses):
-            return Recheck(keys, attempt, findings)
+            return Recheck(keys, attempt, findings, rejected)
         time.sleep(pauses[attempt - 1])
         changed.read_on(target, mapper)
 
 
 def current_items(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableSchema],
-                  changed: ChangedRows) -> dict[tuple[str, str], tuple[str, str, dict]]:
-    """(target, canonical key) -> (canonical item, source, source key) for the changed rows as they are now."""
+                  changed: ChangedRows) -> tuple[dict[tuple[str, str], tuple[str, str, dict]], dict[str, int]]:
+    """(target, canonical key) -> (canonical item, source, source key) for the changed rows as they are now,
+    and the number of those rows the mapping rejects, by reason."""
     by_source: dict[str, list[tuple]] = {}
     for (source, _), entry in changed.rows.items():
         by_source.setdefault(source, []).append(tuple(entry["key"].values()))
     version = mapper.checked.mapping.version_attribute
-    out = {}
+    out, rejected = {}, {}
     conn = target.connect()
     try:
         for source, keys in by_source.items():
             schema = schemas[source]
             for row in rows_where(conn, schema, schema.primary_key, keys):
                 for r in mapper.map_row(source, row):
+                    if r.status == "rejected":
+                        rejected[r.reason or "rejected"] = rejected.get(r.reason or "rejected", 0) + 1
                     if r.status == "item":
                         source_key = json.loads(json.dumps({c: row[c] for c in schema.primary_key}, default=str))
                         out[(r.target, canonical_item(json.loads(r.key)))] = (
                             canonical_item(json.loads(r.item), drop=(version,)), source, source_key)
     finally:
         conn.close()
-    return out
+    return out, rejected
 
 
 def get_items(dynamodb, keys: set[tuple[str, str]], drop: tuple[str, ...]) -> dict[tuple[str, str], tuple]:

@@ -116,6 +116,7 @@ class VerifyReport:
 
 
 def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport):
+    """The snapshot's items (canonical) and its rejected rows (source, primary key JSON, reason)."""
     from pyspark.sql import functions as F
 
     from mysql2dynamo.cdc.snapshot.spark import read_table
@@ -135,13 +136,14 @@ def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport)
     for f in frames[1:]:
         mapped = mapped.unionByName(f)
     mapped = mapped.cache()
-    report.rejected = {r["_reject_reason"]: r["count"] for r in
-                       mapped.where("_reject_reason IS NOT NULL").groupBy("_reject_reason").count().collect()}
+    rejected = [(r._source, r._src, r._reject_reason) for r in
+                mapped.where("_reject_reason IS NOT NULL").select("_source", "_src", "_reject_reason").collect()]
     items = mapped.where("_item IS NOT NULL").select("_target", "_key", "_item", "_source", "_src")
     drop = (checked.mapping.version_attribute,)  # a local: the closure ships it to the executors
     canon = items.rdd.map(lambda r: (r._target, canonical_item(json.loads(r._key)),
                                      canonical_item(json.loads(r._item), drop=drop), r._source, r._src))
-    return spark.createDataFrame(canon, "_target string, _key string, _item string, _source string, _src string")
+    frame = spark.createDataFrame(canon, "_target string, _key string, _item string, _source string, _src string")
+    return frame, rejected
 
 
 def _target_side(spark, tables: list[str], key_names: dict[str, list[str]], segments: int, version: str):
@@ -205,15 +207,19 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     ddb = boto3.client("dynamodb")
     key_names = {t: [k["AttributeName"] for k in ddb.describe_table(TableName=t)["Table"]["KeySchema"]]
                  for t in tables}
-    source = _source_side(spark, manifest, checked, report)
+    source, rejected = _source_side(spark, manifest, checked, report)
     target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
     rows = compare(spark, source, target, report, options.buckets, options.examples, options.ignore_tombstones)
     rechecked: set[tuple[str, str]] = set()
     known = manifest.binlog  # no row change after this is unknown to the verify
+    changed: set[tuple[str, str]] = set()
     divergences: list[Divergence] = []
     if cdc_url and manifest.binlog is not None:  # after the target scan: every change it may hold is read
-        rechecked, known = _recheck_in_flight(cdc_url, manifest.binlog, checked, schemas, ddb, options, report,
-                                              divergences)
+        rechecked, known, changed = _recheck_in_flight(cdc_url, manifest.binlog, checked, schemas, ddb, options,
+                                                       report, divergences)
+    for name, key, reason in rejected:
+        if (name, json.dumps(json.loads(key), sort_keys=True)) not in changed:  # else judged as it is now
+            report.rejected[reason] = report.rejected.get(reason, 0) + 1
     for r in rows:
         if (r._target, r._key) in rechecked:
             continue  # judged against the current row instead
@@ -244,9 +250,10 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
 def _recheck_in_flight(cdc_url: str, position: BinlogPosition, checked: CheckedMapping,
                        schemas: dict[str, TableSchema], ddb, options: VerifyOptions, report: VerifyReport,
-                       divergences: list[Divergence]) -> tuple[set[tuple[str, str]], BinlogPosition]:
+                       divergences: list[Divergence]) -> tuple[set[tuple[str, str]], BinlogPosition,
+                                                               set[tuple[str, str]]]:
     """Re-check the keys of rows changed after the snapshot against the current rows (jobs.recheck);
-    returns the keys re-checked and the binlog position read to."""
+    returns the item keys re-checked, the binlog position read to and the changed rows (source, key JSON)."""
     from mysql2dynamo.ground.mysql import MySQLTarget
     from mysql2dynamo.jobs.recheck import ChangedRows, recheck
     from mysql2dynamo.jobs.repair import Divergence
@@ -259,11 +266,13 @@ def _recheck_in_flight(cdc_url: str, position: BinlogPosition, checked: CheckedM
     result = recheck(target, mapper, schemas, changed, ddb, ignore_tombstones=options.ignore_tombstones)
     report.in_flight, report.in_flight_reads = len(result.keys), result.reads
     report.in_flight_keys = changed.entries()
+    for reason, count in result.rejected.items():
+        report.rejected[reason] = report.rejected.get(reason, 0) + count
     for f in result.findings:
         report.add(f.kind, {"table": f.table, "key": f.key, **f.detail, "in_flight": True}, options.examples)
         divergences.append(Divergence(f.kind, f.table, f.key, f.detail.get("source"), f.detail.get("source_key"),
                                       bool(f.detail.get("tombstone"))))
-    return result.keys, changed.position
+    return result.keys, changed.position, set(changed.rows)
 
 
 @contextmanager
