@@ -10,7 +10,9 @@ docs/change-envelope.md for the full table):
     before   row before the change (update, delete), else null
     after    row after the change (insert, update), else null
     types    column -> codec tag (cdc.codec), so values decode losslessly
-    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}
+    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}, and
+             `derived` on a change capture made itself (cdc/cascade.py: a child row a cascading foreign
+             key changed, with no row event of its own): what caused it; its position is the cause's
     ver      total order of changes of one server: BinlogPosition(file, pos).ver(row)
 
 A record larger than Kinesis allows is stored whole in S3 and the stream carries a pointer: the
@@ -42,6 +44,7 @@ class Source:
     gtid: str | None
     server_id: int
     ts: int  # commit time, seconds since the epoch
+    derived: str | None = None  # a change capture derived (a cascade): its cause, e.g. "cascade fk_x from db.t"
 
     @property
     def ver(self) -> int:
@@ -86,7 +89,7 @@ class Change:
             "before": before, "after": after,
             "types": self.types,
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
-                       "server_id": s.server_id, "ts": s.ts},
+                       "server_id": s.server_id, "ts": s.ts, **({"derived": s.derived} if s.derived else {})},
             "ver": str(self.ver),
         }
         if self.claim_check:
@@ -110,7 +113,8 @@ class Change:
         change = cls(
             op=doc["op"], db=doc["db"], table=doc["table"], key_columns=tuple(doc["key_columns"]),
             before=decode_row(types, doc["before"]), after=decode_row(types, doc["after"]),
-            types=types, source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"]),
+            types=types,
+            source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"], s.get("derived")),
             claim_check=doc.get("claim_check"),
         )
         if str(change.ver) != doc["ver"]:

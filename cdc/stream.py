@@ -21,13 +21,13 @@ from pathlib import Path
 import pymysql
 
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
+from mysql2dynamo.cdc.cascade import Cascades
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
 from mysql2dynamo.cdc.server import binlog_files, check_binlog_settings, current_position, server_info
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import MySQLTarget, redact
-from mysql2dynamo.keymap.schema import read_table_schema
 
 log = logging.getLogger("mysql2dynamo.cdc")
 DEFAULT_RETENTION_HOURS = 7 * 24
@@ -103,7 +103,8 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     info = server_info(ctl)
     metrics = StreamMetrics()
     metrics.warnings.extend(check_binlog_settings(ctl, info))
-    metrics.warnings.extend(cascading_foreign_keys(ctl, settings.tables))
+    cascades = Cascades.load(ctl, settings.tables)  # the child rows cascading foreign keys change (cdc/cascade.py)
+    metrics.warnings.extend(cascades.warnings)
     for w in metrics.warnings:
         say(f"WARNING: {w}")
 
@@ -128,7 +129,7 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     say(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
              f"({'checkpoint ' + str(settings.checkpoint) if saved else 'no checkpoint yet'}) -> {settings.stream}")
 
-    loop = _CaptureLoop(settings, target, info, metrics, start, kinesis, s3, say)
+    loop = _CaptureLoop(settings, target, info, metrics, start, kinesis, s3, say, cascades)
     previous = {}
     if install_signals:
         previous = {s: signal.signal(s, loop.stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -145,7 +146,7 @@ class _CaptureLoop:
     """The state of one `run_stream`: reader position, publisher, checkpoint, stop reason."""
 
     def __init__(self, settings: StreamSettings, target: MySQLTarget, info, metrics: StreamMetrics,
-                 start: BinlogPosition, kinesis, s3, say: Callable[[str], None]) -> None:
+                 start: BinlogPosition, kinesis, s3, say: Callable[[str], None], cascades: Cascades) -> None:
         self.settings, self.target, self.info, self.metrics, self.say = settings, target, info, metrics, say
         claim = ClaimCheck(s3, settings.claim_check) if settings.claim_check else None
         self.publisher = KinesisPublisher(kinesis, settings.stream, in_flight=settings.in_flight, claim_check=claim)
@@ -155,6 +156,7 @@ class _CaptureLoop:
         self.deadline = time.monotonic() + settings.max_seconds if settings.max_seconds else None
         self.next_checkpoint = self.next_progress = time.monotonic()
         self.ctl = target.connect()
+        self.cascades, self.ddl_seen = cascades, 0
 
     def stop(self, signum, _frame) -> None:
         self.reason = signal.Signals(signum).name
@@ -192,7 +194,10 @@ class _CaptureLoop:
                 metrics.binlog_bytes += item.binlog_bytes
                 if item.changes:
                     metrics.lag_seconds = max(0.0, time.time() - item.ts)
-                publisher.add(item)
+                publisher.add(self.cascades.expand(item))
+                if len(self.policy.warnings) != self.ddl_seen:  # DDL on a captured table: foreign keys may differ
+                    self.ddl_seen = len(self.policy.warnings)
+                    self.cascades = Cascades.load(self.ctl, s.tables)
                 self.read_to = item.end or self.read_to
             elif not publisher.backlog:
                 metrics.lag_seconds = 0.0  # a heartbeat with nothing queued: caught up
@@ -266,21 +271,6 @@ def require_available(conn, position: BinlogPosition) -> None:
     files = dict(binlog_files(conn))
     if position.file not in files or position.pos > files[position.file]:
         raise PurgedBinlogError(_purged_message(position))
-
-
-def cascading_foreign_keys(conn, tables: list[str]) -> list[str]:
-    """Warnings for captured tables that a cascade can change without row events in the binlog."""
-    warnings = []
-    for table in tables:
-        try:
-            schema = read_table_schema(conn, *table.split(".", 1))
-        except LookupError:
-            continue  # not created yet: its DDL will come through the stream
-        warnings += [f"{table}: foreign key {fk.name} -> {fk.parent} is ON DELETE {fk.on_delete} ON UPDATE "
-                     f"{fk.on_update}; the changes the cascade makes are not in the binlog, so DynamoDB would miss "
-                     "them. Make the application change children explicitly, or verify and re-snapshot this table "
-                     "after cutover." for fk in schema.foreign_keys if fk.cascades]
-    return warnings
 
 
 def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: BinlogPosition, ctl, info,

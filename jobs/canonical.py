@@ -12,6 +12,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
+DELETED = "_deleted"  # replay's delete marker (a tombstone item): not row data
+TTL = "_ttl"  # a tombstone's expiry
+
 
 def canonical_number(text: str) -> str:
     d = Decimal(text)

@@ -7,9 +7,12 @@
    attribute), then compared coarse to fine: counts and a digest per key bucket; only the buckets
    whose digests differ are joined row by row, giving the exact missing, extra and different keys
    (with the differing attributes).
-4. Rows that changed after the snapshot's binlog position (read from the binlog) are reported as
-   in flight, not as differences: they are still being replayed. At cutover, with writes fenced,
-   there are none.
+4. Rows that changed after the snapshot's binlog position (read from the binlog) are in flight:
+   their keys are not excused but re-checked against the rows MySQL holds now (`jobs.recheck`,
+   a few re-reads while replay catches up); a key still wrong then is missing, extra or different.
+
+CLEAN means no missing, extra or different item and no rejected row. A fresh snapshot taken for a
+verify lives in a temporary folder removed when the run ends (`temporary_snapshot`).
 
 Tombstones and items orphaned by key changes are extra items unless `ignore_tombstones`. Usable as
 `spark-submit jobs/verify.py --config C.yaml ...` and through `mysql2dynamo verify`.
@@ -19,22 +22,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.options import add_arguments, from_values, setting
-from mysql2dynamo.jobs.canonical import canonical_item, differing_attributes
+from mysql2dynamo.jobs.canonical import DELETED, TTL, canonical_item, differing_attributes
 from mysql2dynamo.jobs.dynamodb_scan import scan_tables
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.checker import check
+from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
 
-DELETED = "_deleted"
-TTL = "_ttl"
+if TYPE_CHECKING:
+    from mysql2dynamo.jobs.repair import Divergence
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class VerifyOptions:
     buckets: int = setting(256, "Digest buckets compared before joining row by row.")
     segments: int = setting(8, "Parallel Scan segments per target table.")
     ignore_tombstones: bool = setting(False, "Do not count delete tombstones as extra items.")
+    repair: bool = setting(False, "Re-sync the keys found missing, extra or different from MySQL's current rows "
+                                  "(guarded by the version attribute; stale items become tombstones).")
 
 
 @dataclass
@@ -59,14 +70,26 @@ class VerifyReport:
     missing: int = 0
     extra: int = 0
     different: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # item keys of rows changed after the snapshot, re-checked against the current rows
+    in_flight_reads: int = 0  # rounds of that re-check (more than one: replay was catching up)
     snapshot: str | None = None
+    position: str | None = None  # the snapshot's binlog position (cdc.position.BinlogPosition)
+    # source rows changed after `position` (read from the binlog): {"table": "db.table", "key": {pk column:
+    # value}, "types": {pk column: codec tag}}, values encoded as in the change envelope (cdc.codec)
+    in_flight_keys: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": []})
+    repaired: dict | None = None  # what `repair` did (jobs.repair.RepairReport)
 
     @property
     def clean(self) -> bool:
-        return self.missing == 0 and self.extra == 0 and self.different == 0
+        return self.missing == 0 and self.extra == 0 and self.different == 0 and not self.rejected
+
+    def add(self, kind: str, example: dict, examples: int) -> None:
+        """Count one missing, extra or different key, keeping the first `examples` of each kind."""
+        setattr(self, kind, getattr(self, kind) + 1)
+        if len(self.examples[kind]) < examples:
+            self.examples[kind].append(example)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "clean": self.clean}
@@ -77,16 +100,23 @@ class VerifyReport:
             + (f" ({sum(self.rejected.values())} rejected: {self.rejected})" if self.rejected else ""),
             f"target: {self.target_items} items ({self.tombstones} tombstones)",
             f"buckets: {self.differing_buckets} of {self.buckets} differ",
-            f"missing {self.missing}, extra {self.extra}, different {self.different}, in flight {self.in_flight}",
+            f"missing {self.missing}, extra {self.extra}, different {self.different}; in flight {self.in_flight} "
+            f"(re-checked against the current rows, {self.in_flight_reads} reads)",
         ]
         for kind in ("missing", "extra", "different"):
             for ex in self.examples[kind]:
                 lines.append(f"  {kind}: {json.dumps(ex, ensure_ascii=False)}")
+        if self.repaired is not None:
+            r = self.repaired
+            lines.append(f"repaired at {r['position']}: {r['puts']} items written from the current rows, "
+                         f"{r['tombstones']} stale items tombstoned, {r['newer']} left (newer version), "
+                         f"{r['left']} tombstones left")
         lines.append("VERIFY " + ("CLEAN" if self.clean else "DIFFERENCES FOUND"))
         return "\n".join(lines)
 
 
 def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport):
+    """The snapshot's items (canonical) and its rejected rows (source, primary key JSON, reason)."""
     from pyspark.sql import functions as F
 
     from mysql2dynamo.cdc.snapshot.spark import read_table
@@ -106,13 +136,14 @@ def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport)
     for f in frames[1:]:
         mapped = mapped.unionByName(f)
     mapped = mapped.cache()
-    report.rejected = {r["_reject_reason"]: r["count"] for r in
-                       mapped.where("_reject_reason IS NOT NULL").groupBy("_reject_reason").count().collect()}
+    rejected = [(r._source, r._src, r._reject_reason) for r in
+                mapped.where("_reject_reason IS NOT NULL").select("_source", "_src", "_reject_reason").collect()]
     items = mapped.where("_item IS NOT NULL").select("_target", "_key", "_item", "_source", "_src")
     drop = (checked.mapping.version_attribute,)  # a local: the closure ships it to the executors
     canon = items.rdd.map(lambda r: (r._target, canonical_item(json.loads(r._key)),
                                      canonical_item(json.loads(r._item), drop=drop), r._source, r._src))
-    return spark.createDataFrame(canon, "_target string, _key string, _item string, _source string, _src string")
+    frame = spark.createDataFrame(canon, "_target string, _key string, _item string, _source string, _src string")
+    return frame, rejected
 
 
 def _target_side(spark, tables: list[str], key_names: dict[str, list[str]], segments: int, version: str):
@@ -159,84 +190,106 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
     return rows
 
 
-def in_flight_keys(cdc_url: str, manifest, checked: CheckedMapping) -> set[tuple[str, str]]:
-    """Item keys touched by changes after the snapshot's binlog position (still being replayed)."""
-    from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
-    from mysql2dynamo.cdc.server import server_info
-    from mysql2dynamo.ground.mysql import MySQLTarget
-    from mysql2dynamo.keymap.compile_python import compile_python
-
-    if manifest.binlog is None:
-        return set()
-    mapper = compile_python(checked)
-    target = MySQLTarget.parse(cdc_url)
-    conn = target.connect()
-    source = BinlogSource(target, checked.mapping.sources, manifest.binlog, server_info(conn), reader_id=54399,
-                          blocking=False)
-    keys = set()
-    try:
-        for item in source:
-            if not isinstance(item, Transaction):
-                continue
-            for change in item.changes:
-                for image in (change.before, change.after):
-                    if image is None:
-                        continue
-                    for result in mapper.map_row(f"{change.db}.{change.table}", image):
-                        if result.key:
-                            keys.add((result.target, canonical_item(json.loads(result.key))))
-    finally:
-        source.close()
-        conn.close()
-    return keys
-
-
 def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
                options: VerifyOptions = VerifyOptions()) -> VerifyReport:
     import boto3
 
-    examples = options.examples
+    from mysql2dynamo.jobs.repair import Divergence
+
+    if options.repair and not (cdc_url and manifest.binlog):
+        raise ValueError("verify --repair reads the current rows and the binlog: it needs the MySQL URL and a "
+                         "snapshot with a binlog position")
     started = time.monotonic()
-    report = VerifyReport(snapshot=manifest.snapshot_id)
-    checked = check(mapping, {s: manifest.table(s).schema for s in mapping.sources}).raise_on_errors()
+    report = VerifyReport(snapshot=manifest.snapshot_id, position=str(manifest.binlog) if manifest.binlog else None)
+    schemas = {s: manifest.table(s).schema for s in mapping.sources}
+    checked = check(mapping, schemas).raise_on_errors()
     tables = sorted({r.target for r in mapping.rules})
     ddb = boto3.client("dynamodb")
     key_names = {t: [k["AttributeName"] for k in ddb.describe_table(TableName=t)["Table"]["KeySchema"]]
                  for t in tables}
-    source = _source_side(spark, manifest, checked, report)
+    source, rejected = _source_side(spark, manifest, checked, report)
     target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
-    rows = compare(spark, source, target, report, options.buckets, examples, options.ignore_tombstones)
-    flying = in_flight_keys(cdc_url, manifest, checked) if rows and cdc_url else set()
+    rows = compare(spark, source, target, report, options.buckets, options.examples, options.ignore_tombstones)
+    rechecked: set[tuple[str, str]] = set()
+    known = manifest.binlog  # no row change after this is unknown to the verify
+    changed: set[tuple[str, str]] = set()
+    divergences: list[Divergence] = []
+    if cdc_url and manifest.binlog is not None:  # after the target scan: every change it may hold is read
+        rechecked, known, changed = _recheck_in_flight(cdc_url, manifest.binlog, checked, schemas, ddb, options,
+                                                       report, divergences)
+    for name, key, reason in rejected:
+        if (name, json.dumps(json.loads(key), sort_keys=True)) not in changed:  # else judged as it is now
+            report.rejected[reason] = report.rejected.get(reason, 0) + 1
     for r in rows:
-        if (r._target, r._key) in flying:
-            report.in_flight += 1
-            continue
+        if (r._target, r._key) in rechecked:
+            continue  # judged against the current row instead
         key = json.loads(r._key)
         if r.dst_item is None:
-            report.missing += 1
-            if len(report.examples["missing"]) < examples:
-                report.examples["missing"].append({"table": r._target, "key": key, "source": r._source,
-                                                   "source_key": json.loads(r._src)})
+            found = {"table": r._target, "key": key, "source": r._source, "source_key": json.loads(r._src)}
+            kind = "missing"
         elif r.src_item is None:
-            report.extra += 1
-            if len(report.examples["extra"]) < examples:
-                report.examples["extra"].append({"table": r._target, "key": key, "tombstone": bool(r._tombstone)})
+            found, kind = {"table": r._target, "key": key, "tombstone": bool(r._tombstone)}, "extra"
         else:
-            report.different += 1
-            if len(report.examples["different"]) < examples:
-                report.examples["different"].append({"table": r._target, "key": key, "source": r._source,
-                                                     "source_key": json.loads(r._src),
-                                                     "attributes": differing_attributes(r.src_item, r.dst_item)})
+            found = {"table": r._target, "key": key, "source": r._source, "source_key": json.loads(r._src),
+                     "attributes": differing_attributes(r.src_item, r.dst_item)}
+            kind = "different"
+        report.add(kind, found, options.examples)
+        divergences.append(Divergence(kind, r._target, key, found.get("source"), found.get("source_key"),
+                                      bool(r._tombstone)))
+    if options.repair and divergences:
+        from mysql2dynamo.ground.mysql import MySQLTarget
+        from mysql2dynamo.jobs.repair import repair
+        from mysql2dynamo.keymap.compile_python import compile_python
+
+        done = repair(MySQLTarget.parse(cdc_url), compile_python(checked), schemas, divergences, ddb, known,
+                      options.examples)
+        report.repaired = done.__dict__
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
 
-def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str | None = None, say=lambda m: None):
-    """A new consistent snapshot of the mapped tables (to `dest`, or a temporary folder)."""
+def _recheck_in_flight(cdc_url: str, position: BinlogPosition, checked: CheckedMapping,
+                       schemas: dict[str, TableSchema], ddb, options: VerifyOptions, report: VerifyReport,
+                       divergences: list[Divergence]) -> tuple[set[tuple[str, str]], BinlogPosition,
+                                                               set[tuple[str, str]]]:
+    """Re-check the keys of rows changed after the snapshot against the current rows (jobs.recheck);
+    returns the item keys re-checked, the binlog position read to and the changed rows (source, key JSON)."""
+    from mysql2dynamo.ground.mysql import MySQLTarget
+    from mysql2dynamo.jobs.recheck import ChangedRows, recheck
+    from mysql2dynamo.jobs.repair import Divergence
+    from mysql2dynamo.keymap.compile_python import compile_python
+
+    mapper = compile_python(checked)
+    target = MySQLTarget.parse(cdc_url)
+    changed = ChangedRows(position)
+    changed.read_on(target, mapper)
+    result = recheck(target, mapper, schemas, changed, ddb, ignore_tombstones=options.ignore_tombstones)
+    report.in_flight, report.in_flight_reads = len(result.keys), result.reads
+    report.in_flight_keys = changed.entries()
+    for reason, count in result.rejected.items():
+        report.rejected[reason] = report.rejected.get(reason, 0) + count
+    for f in result.findings:
+        report.add(f.kind, {"table": f.table, "key": f.key, **f.detail, "in_flight": True}, options.examples)
+        divergences.append(Divergence(f.kind, f.table, f.key, f.detail.get("source"), f.detail.get("source_key"),
+                                      bool(f.detail.get("tombstone"))))
+    return result.keys, changed.position, set(changed.rows)
+
+
+@contextmanager
+def temporary_snapshot(mysql_url: str, mapping: Mapping, say=lambda m: None) -> Iterator:
+    """A fresh snapshot of the mapped tables in a temporary folder, removed when the block ends."""
+    dest = tempfile.mkdtemp(prefix="m2d-verify-")
+    try:
+        yield fresh_snapshot(mysql_url, mapping, dest, say)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def fresh_snapshot(mysql_url: str, mapping: Mapping, dest: str, say=lambda m: None):
+    """A new consistent snapshot of the mapped tables, written to `dest`."""
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
     from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
-    dest = dest or tempfile.mkdtemp(prefix="m2d-verify-")
     run_snapshot(mysql_url, mapping.sources, dest, say=say)
     return load_manifest(dest)
 
@@ -256,15 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     from mysql2dynamo.ground.files import read_text
 
     mapping = mapping_from_config(read_text(args.config), args.config)
-    if args.snapshot:
-        manifest = load_manifest(args.snapshot)
-    elif args.mysql_url:
-        manifest = fresh_snapshot(args.mysql_url, mapping, say=say)
-    else:
+    if not (args.snapshot or args.mysql_url):
         ap.error("pass --snapshot or --mysql-url")
     spark = SparkSession.builder.appName("mysql2dynamo-verify").getOrCreate()
     options = from_values(VerifyOptions, vars(args))
-    report = run_verify(spark, mapping, manifest, cdc_url=args.mysql_url, options=options)
+    with (nullcontext(load_manifest(args.snapshot)) if args.snapshot
+          else temporary_snapshot(args.mysql_url, mapping, say)) as manifest:
+        report = run_verify(spark, mapping, manifest, cdc_url=args.mysql_url, options=options)
     print(report.text())
     if args.report:
         Path(args.report).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))

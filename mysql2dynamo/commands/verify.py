@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -20,11 +21,12 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
     def run() -> dict:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest
         from mysql2dynamo.jobs.session import local_spark
-        from mysql2dynamo.jobs.verify import fresh_snapshot, run_verify
+        from mysql2dynamo.jobs.verify import run_verify, temporary_snapshot
 
-        manifest = load_manifest(snapshot) if snapshot else fresh_snapshot(mysql_url, cfg.mapping, say=say)
         spark = local_spark("mysql2dynamo-verify")
-        report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
+        with (nullcontext(load_manifest(snapshot)) if snapshot
+              else temporary_snapshot(mysql_url, cfg.mapping, say)) as manifest:
+            report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
         return report.as_dict()
 

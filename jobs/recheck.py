@@ -1,0 +1,182 @@
+"""Keys changed after a verify's snapshot, checked against the rows MySQL holds now.
+
+Invariant: a key verify calls "in flight" is never excused. Every source row changed after the
+snapshot's binlog position (read from the binlog: before and after images, so moved keys and
+deletes are covered) is read again by primary key, mapped with the Python engine (as replay maps
+it), and compared canonically with the DynamoDB items of every key its images or its current row
+map to. An item key no current row maps to must be absent (or a tombstone, when tombstones are
+ignored). Replay may still be catching up, so a key that differs is read again a few times (about
+3.5 s in all), reading the binlog on from where the last read stopped; what still differs then is
+reported as missing, extra or different like any other key.
+
+Limit: an item key that one changed row and one unchanged row both map to (a key collision the
+mapping should not have) is judged by the changed rows only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
+from mysql2dynamo.cdc.codec import encode_row
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.server import server_info
+from mysql2dynamo.cdc.snapshot.lookup import rows_where
+from mysql2dynamo.ground.dynamo_json import from_client_item, to_client_item
+from mysql2dynamo.ground.mysql import MySQLTarget
+from mysql2dynamo.jobs.canonical import DELETED, TTL, canonical_item, differing_attributes
+from mysql2dynamo.keymap.compile_python import PythonMapper
+from mysql2dynamo.keymap.schema import TableSchema
+
+READER_ID = 54399  # the replica id verify's binlog reads register with
+PAUSES = (0.5, 1.0, 2.0)  # seconds between the re-reads of keys that still differ
+
+
+@dataclass
+class ChangedRows:
+    """Source rows changed after a position, and the item keys their images map to."""
+
+    position: BinlogPosition  # read up to here
+    rows: dict[tuple[str, str], dict] = field(default_factory=dict)  # (source, key JSON) -> row entry
+    item_keys: set[tuple[str, str]] = field(default_factory=set)  # (target table, canonical key)
+
+    def entries(self) -> list[dict]:
+        """{"table", "key", "types"} per row, key values encoded as in the change envelope."""
+        return [{"table": source, "key": entry["encoded"], "types": entry["types"]}
+                for (source, _), entry in self.rows.items()]
+
+    def read_on(self, target: MySQLTarget, mapper: PythonMapper) -> None:
+        """Add the changes from `position` to the end of the binlog."""
+        conn = target.connect()
+        try:
+            info = server_info(conn)
+        finally:
+            conn.close()
+        source = BinlogSource(target, mapper.sources, self.position, info, reader_id=READER_ID, blocking=False)
+        try:
+            for tx in source:
+                if not isinstance(tx, Transaction):
+                    continue
+                for change in tx.changes:
+                    name = f"{change.db}.{change.table}"
+                    types = {c: change.types[c] for c in change.key_columns}
+                    for image in (change.before, change.after):
+                        if image is None:
+                            continue
+                        key = {c: image[c] for c in change.key_columns}
+                        encoded = encode_row(types, key)
+                        self.rows[(name, json.dumps(encoded, sort_keys=True))] = {
+                            "key": key, "encoded": encoded, "types": types}
+                        self.item_keys |= mapped_keys(mapper, name, image)
+                self.position = tx.end or self.position
+        finally:
+            source.close()
+
+
+def mapped_keys(mapper: PythonMapper, source: str, row: dict) -> set[tuple[str, str]]:
+    return {(r.target, canonical_item(json.loads(r.key))) for r in mapper.map_row(source, row) if r.key}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A key that still differs after the re-reads: kind is missing, extra or different."""
+
+    kind: str
+    table: str
+    key: dict[str, Any]
+    detail: dict[str, Any]
+
+
+@dataclass
+class Recheck:
+    keys: set[tuple[str, str]]  # (target, canonical key) compared with the current rows
+    reads: int  # rounds of reading MySQL and DynamoDB
+    findings: list[Finding]
+    rejected: dict[str, int]  # current rows the mapping rejects, by reason (no item is right for them)
+
+
+def recheck(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableSchema], changed: ChangedRows,
+            dynamodb, *, ignore_tombstones: bool = False, pauses: tuple[float, ...] = PAUSES) -> Recheck:
+    """Compare every item key of `changed` (and of the current rows) with DynamoDB, re-reading a few times."""
+    version = mapper.checked.mapping.version_attribute
+    attempt = 0
+    while True:
+        attempt += 1
+        expected, rejected = current_items(target, mapper, schemas, changed)
+        keys = changed.item_keys | set(expected)
+        items = get_items(dynamodb, keys, drop=(version, DELETED, TTL))
+        findings = compare(keys, expected, items, ignore_tombstones)
+        if not findings or attempt > len(pauses):
+            return Recheck(keys, attempt, findings, rejected)
+        time.sleep(pauses[attempt - 1])
+        changed.read_on(target, mapper)
+
+
+def current_items(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableSchema],
+                  changed: ChangedRows) -> tuple[dict[tuple[str, str], tuple[str, str, dict]], dict[str, int]]:
+    """(target, canonical key) -> (canonical item, source, source key) for the changed rows as they are now,
+    and the number of those rows the mapping rejects, by reason."""
+    by_source: dict[str, list[tuple]] = {}
+    for (source, _), entry in changed.rows.items():
+        by_source.setdefault(source, []).append(tuple(entry["key"].values()))
+    version = mapper.checked.mapping.version_attribute
+    out, rejected = {}, {}
+    conn = target.connect()
+    try:
+        for source, keys in by_source.items():
+            schema = schemas[source]
+            for row in rows_where(conn, schema, schema.primary_key, keys):
+                for r in mapper.map_row(source, row):
+                    if r.status == "rejected":
+                        rejected[r.reason or "rejected"] = rejected.get(r.reason or "rejected", 0) + 1
+                    if r.status == "item":
+                        source_key = json.loads(json.dumps({c: row[c] for c in schema.primary_key}, default=str))
+                        out[(r.target, canonical_item(json.loads(r.key)))] = (
+                            canonical_item(json.loads(r.item), drop=(version,)), source, source_key)
+    finally:
+        conn.close()
+    return out, rejected
+
+
+def get_items(dynamodb, keys: set[tuple[str, str]], drop: tuple[str, ...]) -> dict[tuple[str, str], tuple]:
+    """(target, canonical key) -> (canonical item without `drop`, is a tombstone), by consistent BatchGetItem."""
+    out = {}
+    pending = [(t, json.loads(k)) for t, k in sorted(keys)]
+    names = {t: list(k) for t, k in pending}  # every key of a table names the same attributes
+    for start in range(0, len(pending), 100):
+        request: dict[str, dict] = {}
+        for table, key in pending[start:start + 100]:
+            keys_of = request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"]
+            keys_of.append(to_client_item(json.dumps(key)))
+        while request:
+            reply = dynamodb.batch_get_item(RequestItems=request)
+            for table, raws in reply.get("Responses", {}).items():
+                for raw in raws:
+                    item = from_client_item(raw)
+                    key = {k: item[k] for k in names[table]}
+                    out[(table, canonical_item(key))] = (canonical_item(item, drop=drop), DELETED in item)
+            request = reply.get("UnprocessedKeys") or {}
+            if request:
+                time.sleep(0.05)
+    return out
+
+
+def compare(keys: set[tuple[str, str]], expected: dict, items: dict, ignore_tombstones: bool) -> list[Finding]:
+    findings = []
+    for table, key in sorted(keys):
+        want = expected.get((table, key))
+        have, tombstone = items.get((table, key), (None, False))
+        if want is not None:
+            item, source, source_key = want
+            detail = {"source": source, "source_key": source_key}
+            if have is None or tombstone:
+                findings.append(Finding("missing", table, json.loads(key), detail))
+            elif have != item:
+                findings.append(Finding("different", table, json.loads(key),
+                                        {**detail, "attributes": differing_attributes(item, have)}))
+        elif have is not None and not (tombstone and ignore_tombstones):
+            findings.append(Finding("extra", table, json.loads(key), {"tombstone": tombstone}))
+    return findings
