@@ -35,7 +35,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
-from mysql2dynamo.cdc.charsets import UnsupportedCharset, python_codec
+from mysql2dynamo.cdc.charsets import UnsupportedCharset, max_bytes_per_char, python_codec
 from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
@@ -43,6 +43,8 @@ from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.server import ServerInfo
 from mysql2dynamo.cdc.statements import Statement, classify
 from mysql2dynamo.ground.mysql import MySQLTarget
+from mysql2dynamo.keymap.schema import binlog_type
+from mysql2dynamo.keymap.types import Column
 
 log = logging.getLogger("mysql2dynamo.cdc")
 
@@ -168,6 +170,7 @@ class BinlogSource:
     def _changes(self, event, file: str, end: int, gtid: str | None) -> Iterator[Change]:
         columns = event.columns
         types = {c.name: column_tag(c) for c in columns}
+        described = tuple((c.name, binlog_type(_binlog_column(c))) for c in columns)
         widths = {c.name: w for c in columns if (w := fixed_binary_width(c))}
         fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
         for c in columns:  # before the rows are decoded: an unknown character set names its column
@@ -196,7 +199,7 @@ class BinlogSource:
             else:
                 before, after = _image(row["values"], row["none_sources"], widths, fixes, where), None
             yield Change(op, event.schema, event.table, key_columns, before, after,
-                         types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp))
+                         types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp), described)
 
     def _unreadable(self, event_type: int, where: str) -> None:
         setting = _COMPRESSED_EVENTS.get(event_type)
@@ -250,6 +253,35 @@ class BinlogSource:
             log.warning("%s (later events carry the new columns)", msg)
 
 
+_INTEGERS = {1: "tinyint", 2: "smallint", 9: "mediumint", 3: "int", 8: "bigint"}
+_TEMPORAL = {10: "date", 7: "timestamp", 17: "timestamp", 12: "datetime", 18: "datetime", 11: "time", 19: "time"}
+_BLOB_SIZES = {1: "tiny", 2: "", 3: "medium", 4: "long"}
+
+
+def _binlog_column(c) -> Column:
+    """The keymap Column a python-mysql-replication column (the event's table map) describes: what the
+    binlog knows of the table version the row was written with (no display widths, no MariaDB JSON)."""
+    t, binary = c.type, c.character_set_name == "binary"
+    kw: dict = {"unsigned": bool(c.unsigned) and t != 13}
+    if t in _INTEGERS:
+        dtp = _INTEGERS[t]
+    elif t in (0, 246):
+        dtp, kw["precision"], kw["scale"] = "decimal", c.precision, c.decimals
+    elif t in _TEMPORAL:
+        dtp, kw["fsp"] = _TEMPORAL[t], getattr(c, "fsp", 0)
+    elif t in (15, 253, 254):  # VARCHAR, VAR_STRING, STRING: lengths in bytes
+        dtp = ("var" if t != 254 else "") + ("binary" if binary else "char")
+        kw["length"] = c.max_length if binary else c.max_length // max_bytes_per_char(c.collation_name)
+    elif t == 252:
+        dtp = _BLOB_SIZES[c.length_size] + ("blob" if binary else "text")
+    elif t in (247, 248):
+        dtp, kw["members"] = ("enum", tuple(c.enum_values[1:])) if t == 247 else ("set", tuple(c.set_values))
+    else:
+        dtp = {4: "float", 5: "double", 13: "year", 16: "bit", 245: "json", 255: "geometry"}[t]
+        kw["length"] = c.bits if t == 16 else None
+    return Column(c.name, dtp, **kw)
+
+
 def _bit_value(value: str) -> int:
     """python-mysql-replication gives BIT(n) as its bits in text ('10100101'); the table holds 165."""
     return int(value, 2)
@@ -281,8 +313,15 @@ def _timestamp_value(value: dt.datetime) -> dt.datetime | None:
     return None if value == _EPOCH else value
 
 
-# column type code -> repair of the library's value (TIMESTAMP = 7, BIT = 16, TIMESTAMP2 = 17, TIME2 = 19)
-_VALUE_FIXES = {7: _timestamp_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value}
+def _geometry_value(value: bytes) -> bytes:
+    """MySQL stores a geometry as its 4-byte SRID and then the WKB; the item holds the WKB (what the
+    snapshot's ST_AsBinary reads), so both paths give the same bytes."""
+    return bytes(value[4:])
+
+
+# column type code -> repair of the library's value (TIMESTAMP = 7, BIT = 16, TIMESTAMP2 = 17, TIME2 = 19,
+# GEOMETRY = 255)
+_VALUE_FIXES = {7: _timestamp_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value, 255: _geometry_value}
 
 
 def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixes: dict, where: str) -> dict:
