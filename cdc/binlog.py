@@ -43,7 +43,7 @@ from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.server import ServerInfo
 from mysql2dynamo.cdc.statements import Statement, classify
 from mysql2dynamo.ground.mysql import MySQLTarget
-from mysql2dynamo.keymap.schema import binlog_type
+from mysql2dynamo.keymap.schema import binlog_type, mariadb_json_columns
 from mysql2dynamo.keymap.types import Column
 
 log = logging.getLogger("mysql2dynamo.cdc")
@@ -92,6 +92,8 @@ class BinlogSource:
         # Kinesis acknowledgements (and checkpoints) that fast even when no change comes
         self.tables = {tuple(t.split(".", 1)) for t in tables}
         self.info = info
+        self.connect = target.connect
+        self.json_columns: dict[tuple[str, str], frozenset[str]] = {}  # MariaDB's, per table, read after each DDL
         self.policy = policy or CapturePolicy()
         self.position = start
         self.max_changes = max_changes
@@ -170,7 +172,8 @@ class BinlogSource:
     def _changes(self, event, file: str, end: int, gtid: str | None) -> Iterator[Change]:
         columns = event.columns
         types = {c.name: column_tag(c) for c in columns}
-        described = tuple((c.name, binlog_type(_binlog_column(c))) for c in columns)
+        json = self._json_columns(event.schema, event.table, columns)
+        described = tuple((c.name, "json" if c.name in json else binlog_type(_binlog_column(c))) for c in columns)
         widths = {c.name: w for c in columns if (w := fixed_binary_width(c))}
         fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
         for c in columns:  # before the rows are decoded: an unknown character set names its column
@@ -200,6 +203,20 @@ class BinlogSource:
                 before, after = _image(row["values"], row["none_sources"], widths, fixes, where), None
             yield Change(op, event.schema, event.table, key_columns, before, after,
                          types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp), described)
+
+    def _json_columns(self, db: str, table: str, columns) -> frozenset[str]:
+        """MariaDB's binlog types a JSON column as the LONGTEXT it is stored as: its json_valid check says
+        JSON. Read from the server for a table's first event and again after each DDL on the table."""
+        if not any(c.type == 252 and c.length_size == 4 and c.character_set_name != "binary" for c in columns):
+            return frozenset()
+        if (db, table) not in self.json_columns:
+            conn = self.connect()
+            try:
+                with conn.cursor() as cur:
+                    self.json_columns[(db, table)] = mariadb_json_columns(cur, db, table)
+            finally:
+                conn.close()
+        return self.json_columns[(db, table)]
 
     def _unreadable(self, event_type: int, where: str) -> None:
         setting = _COMPRESSED_EVENTS.get(event_type)
@@ -234,6 +251,8 @@ class BinlogSource:
         captured = self._captured(statement)
         if not captured:
             return
+        for name in captured:
+            self.json_columns.pop(tuple(name.split(".", 1)), None)
         tables = ", ".join(captured)
         if statement.kind == "truncate":
             msg = (f"TRUNCATE of {tables} at {where}: its deleted rows are not in the binlog as "

@@ -122,6 +122,11 @@ _JSON_VALID = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
 def _mariadb_json_columns(cur, db: str, table: str, cols: list[dict]) -> frozenset[str]:
     if not any(r["DATA_TYPE"].lower() == "longtext" for r in cols):
         return frozenset()
+    return mariadb_json_columns(cur, db, table)
+
+
+def mariadb_json_columns(cur, db: str, table: str) -> frozenset[str]:
+    """The columns MariaDB declares JSON (LONGTEXT with a json_valid check); none on MySQL."""
     cur.execute("SELECT VERSION()")
     if "mariadb" not in cur.fetchone()[0].lower():
         return frozenset()

@@ -117,7 +117,8 @@ def test_every_character_set_decodes_as_mysql_decodes(local_stack, fresh_db):
     assert wrong == [], [(i, n, after[i][n], table[i][n]) for i, n in wrong][:5]
 
 
-TYPES_DDL = """CREATE TABLE every (id INT UNSIGNED PRIMARY KEY, a TINYINT, b SMALLINT, c MEDIUMINT(5), d BIGINT UNSIGNED,
+TYPES_DDL = """CREATE TABLE every (id INT UNSIGNED PRIMARY KEY, a TINYINT, b SMALLINT, c MEDIUMINT(5),
+  d BIGINT UNSIGNED,
   e DECIMAL(12,4), f FLOAT, g DOUBLE, h VARCHAR(10), h2 VARCHAR(7) CHARACTER SET latin1, h3 CHAR(2) CHARACTER SET
   utf16, i CHAR(3), j BINARY(4), k VARBINARY(9), l TINYTEXT, m TEXT, n MEDIUMTEXT, o LONGTEXT, p TINYBLOB, q BLOB,
   r MEDIUMBLOB, s LONGBLOB, t DATE, u DATETIME(3), v TIMESTAMP(6) NULL, w TIME(2), x YEAR, y BIT(5),
@@ -143,5 +144,6 @@ def test_the_envelope_describes_the_table_version_as_the_schema_read_does(local_
     assert schema.column("js").data_type == "json" and schema.unsupported == (("addr", "inet6"),)
     carried = [(n, t) for n, t in change.columns if n != "addr"]
     assert [n for n, _ in carried] == schema.names
-    assert [(c.name, binlog_type(c)) for c in schema.columns if not same_binlog_type(c, dict(carried)[c.name])] == []
+    described = dict(carried)
+    assert [(c.name, binlog_type(c)) for c in schema.columns if not same_binlog_type(c, described[c.name])] == []
     assert (change.after["geo"], change.after["pt"]) == wkb

@@ -99,5 +99,6 @@ def test_preview_of_awkward_values_and_an_unsupported_column(tmp_path, fresh_db,
     assert py.exit_code == sp.exit_code == 0 and py.stdout == sp.stdout, (py.output, sp.output)
     first, second = (json.loads(line) for line in py.stdout.splitlines())
     assert first == {"PK": {"N": "1"}, "id": {"N": "1"}, "b": {"N": "165"},
-                     "g": {"B": "AQEAAAAAAAAAAADwPwAAAAAAAABA"}, "js": {"M": {"k": {"L": [{"N": "1"}, {"BOOL": True}]}}}}
+                     "g": {"B": "AQEAAAAAAAAAAADwPwAAAAAAAABA"},
+                     "js": {"M": {"k": {"L": [{"N": "1"}, {"BOOL": True}]}}}}
     assert second["d"] == {"S": "2024-02-29"} and second["b"] == {"N": "1"}
