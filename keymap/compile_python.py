@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -39,7 +39,8 @@ class Result:
     size: int | None = None  # item size in bytes (DynamoDB rules, conservative for N and M/L)
     reason: str | None = None
     message: str | None = None
-    rejected_key: str | None = None  # a rejected row's key, when every key attribute could be made (replay only)
+    # a rejected row's key when every key attribute could be made: replay tombstones its old item (Python only)
+    rejected_key: str | None = field(default=None, compare=False)
 
 
 def normalize_input(col: Column, t: VType, v):
