@@ -60,12 +60,13 @@ class SchemaVersions:
         """The mapper for the change's table version; raises SchemaStop when the mapping does not hold."""
         source = f"{change.db}.{change.table}"
         base = self.schemas.get(source)
-        if change.columns is None or base is None or self._unchanged(base, change.columns):
+        if change.columns is None or base is None:
             return self.base
         slot = (source, change.columns)
-        if slot not in self._versions:
-            self._versions[slot] = self._compile(source, base, change)
-        found = self._versions[slot]
+        found = self._versions.get(slot)
+        if found is None:  # once per table version: the columns are compared, the rules compiled, or the stop
+            found = self.base if self._unchanged(base, change.columns) else self._compile(source, base, change)
+            self._versions[slot] = found
         if isinstance(found, SchemaStop):
             raise found
         return found

@@ -91,7 +91,8 @@ def _differences(spark_items: dict, stream_items: dict) -> list[str]:
 
 def test_snapshot_and_binlog_give_byte_identical_items_before_and_after_alter(local_stack, fresh_db, spark, tmp_path):
     source = f"{fresh_db}.every"
-    mapping = mapping_from_dict({source: {"target": "t", "key": {"PK": "E#{id}"}, "rest": True}})
+    mapping = mapping_from_dict({source: {"target": "t", "key": {"PK": "E#{id}"}, "rest": True,
+                                          "attributes": {"gj": "{geojson(g)}", "pj": "{geojson(pt)}"}}})
     conn = connect(local_stack.mysql_url, fresh_db)
     cur = conn.cursor()
     cur.execute("SET SESSION sql_mode = ''")  # zero dates, as a permissive application writes them
@@ -110,6 +111,8 @@ def test_snapshot_and_binlog_give_byte_identical_items_before_and_after_alter(lo
     assert second["f"] == {"N": "-1.1754944E-38"} and second["b8"] == {"N": "165"} and "dz" not in second
     assert second["tm"] == {"S": "-00:00:01.250000"} and second["lat"] == {"S": "€é\x81\x9d"}
     assert second["js"]["M"]["a"] == {"L": [{"N": "1"}, {"N": "2.5"}, {"NULL": True}, {"BOOL": True}]}
+    assert second["pj"] == {"M": {"type": {"S": "Point"}, "coordinates": {"L": [{"N": "1.5"}, {"N": "-2"}]}}}
+    assert len(second["gj"]["M"]["coordinates"]["L"]) == 2  # the polygon's two rings
 
     cur.execute(ALTER)
     start = binlog_now(local_stack.mysql_url)
