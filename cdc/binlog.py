@@ -333,8 +333,8 @@ def _timestamp_value(value: dt.datetime) -> dt.datetime | None:
 
 
 def _geometry_value(value: bytes) -> bytes:
-    """MySQL stores a geometry as its 4-byte SRID and then the WKB; the item holds the WKB (what the
-    snapshot's ST_AsBinary reads), so both paths give the same bytes."""
+    """MySQL stores a geometry as its 4-byte SRID and then the WKB; the item holds the WKB (the snapshot
+    selects SUBSTRING(col, 5)), so both paths give the same bytes."""
     return bytes(value[4:])
 
 

@@ -3,8 +3,9 @@
 Bulk path: MariaDB -> snapshot (Parquet) -> Spark engine. Change path: MariaDB -> binlog -> change
 envelope (bytes) -> Python engine, with the table version each change carries. One table with a column
 of every type the sample uses plus BIT, zero dates, negative fractional TIME, several character sets,
-geometry and MariaDB's JSON-as-text, awkward values in each; then ADD / DROP / RENAME / MODIFY COLUMN,
-a second snapshot and an update of every row, and the two paths must still agree.
+geometry and MariaDB's JSON-as-text, awkward values in each, and an excluded INET6 column neither path may
+trip over; then ADD / DROP / RENAME / MODIFY COLUMN, a second snapshot and an update of every row, and the
+two paths must still agree.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ DDL = """CREATE TABLE every (id INT PRIMARY KEY, ti TINYINT, su SMALLINT UNSIGNE
   ch CHAR(5), lat VARCHAR(20) CHARACTER SET latin1, u16 VARCHAR(10) CHARACTER SET utf16,
   sj VARCHAR(10) CHARACTER SET sjis, tx TEXT, en ENUM('free','pro'), st SET('a','b','c'), bn BINARY(4),
   vb VARBINARY(8), bl BLOB, dz DATE NOT NULL, dt DATE, dtm DATETIME(3), ts TIMESTAMP(6) NULL, tm TIME(6),
-  t0 TIME, yr YEAR, b8 BIT(8), b64 BIT(64), js JSON, g GEOMETRY, pt POINT)"""
+  t0 TIME, yr YEAR, b8 BIT(8), b64 BIT(64), js JSON, g GEOMETRY, pt POINT, ip INET6 DEFAULT '::1')"""
 COLUMNS = ("id, ti, su, mi, i, ub, sb, dec1, dec2, f, d, vc, ch, lat, u16, sj, tx, en, st, bn, vb, bl, dz, dt, dtm, "
            "ts, tm, t0, yr, b8, b64, js, g, pt")
 ROWS = [
@@ -92,7 +93,7 @@ def _differences(spark_items: dict, stream_items: dict) -> list[str]:
 def test_snapshot_and_binlog_give_byte_identical_items_before_and_after_alter(local_stack, fresh_db, spark, tmp_path):
     source = f"{fresh_db}.every"
     mapping = mapping_from_dict({source: {"target": "t", "key": {"PK": "E#{id}"}, "rest": True,
-                                          "attributes": {"gj": "{geojson(g)}", "pj": "{geojson(pt)}"}}})
+                                          "exclude": ["ip"]}})  # INET6: a type mysql2dynamo cannot carry
     conn = connect(local_stack.mysql_url, fresh_db)
     cur = conn.cursor()
     cur.execute("SET SESSION sql_mode = ''")  # zero dates, as a permissive application writes them
@@ -111,8 +112,7 @@ def test_snapshot_and_binlog_give_byte_identical_items_before_and_after_alter(lo
     assert second["f"] == {"N": "-1.1754944E-38"} and second["b8"] == {"N": "165"} and "dz" not in second
     assert second["tm"] == {"S": "-00:00:01.250000"} and second["lat"] == {"S": "€é\x81\x9d"}
     assert second["js"]["M"]["a"] == {"L": [{"N": "1"}, {"N": "2.5"}, {"NULL": True}, {"BOOL": True}]}
-    assert second["pj"] == {"M": {"type": {"S": "Point"}, "coordinates": {"L": [{"N": "1.5"}, {"N": "-2"}]}}}
-    assert len(second["gj"]["M"]["coordinates"]["L"]) == 2  # the polygon's two rings
+    assert second["pt"] == {"B": "AQEAAAAAAAAAAAD4PwAAAAAAAADA"} and "ip" not in second  # POINT(1.5, -2)'s WKB
 
     cur.execute(ALTER)
     start = binlog_now(local_stack.mysql_url)
