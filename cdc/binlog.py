@@ -35,7 +35,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
-from mysql2dynamo.cdc.charsets import UnsupportedCharset, python_codec
+from mysql2dynamo.cdc.charsets import UnsupportedCharset, max_bytes_per_char, python_codec
 from mysql2dynamo.cdc.charsets import learn_from as learn_charsets_from
 from mysql2dynamo.cdc.codec import column_tag, fixed_binary_width
 from mysql2dynamo.cdc.envelope import Change, Source
@@ -44,6 +44,8 @@ from mysql2dynamo.cdc.row_decoder import decoded_rows
 from mysql2dynamo.cdc.server import ServerInfo
 from mysql2dynamo.cdc.statements import Statement, classify
 from mysql2dynamo.ground.mysql import MySQLTarget
+from mysql2dynamo.keymap.schema import binlog_type, mariadb_json_columns
+from mysql2dynamo.keymap.types import Column
 
 log = logging.getLogger("mysql2dynamo.cdc")
 
@@ -91,6 +93,8 @@ class BinlogSource:
         # Kinesis acknowledgements (and checkpoints) that fast even when no change comes
         self.tables = {tuple(t.split(".", 1)) for t in tables}
         self.info = info
+        self.connect = target.connect
+        self.json_columns: dict[tuple[str, str], frozenset[str]] = {}  # MariaDB's, per table, read after each DDL
         self.policy = policy or CapturePolicy()
         self.position = start
         self.max_changes = max_changes
@@ -169,6 +173,8 @@ class BinlogSource:
     def _changes(self, event, file: str, end: int, gtid: str | None) -> Iterator[Change]:
         columns = event.columns
         types = {c.name: column_tag(c) for c in columns}
+        json = self._json_columns(event.schema, event.table, columns)
+        described = tuple((c.name, "json" if c.name in json else binlog_type(_binlog_column(c))) for c in columns)
         widths = {c.name: fixed_binary_width(c) or 0 for c in columns if types[c.name] == "bytes"}
         fixes = {c.name: _VALUE_FIXES[c.type] for c in columns if c.type in _VALUE_FIXES}
         for c in columns:  # before the rows are decoded: an unknown character set names its column
@@ -197,7 +203,21 @@ class BinlogSource:
             else:
                 before, after = _image(row["values"], row["none_sources"], widths, fixes, where), None
             yield Change(op, event.schema, event.table, key_columns, before, after,
-                         types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp))
+                         types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp), described)
+
+    def _json_columns(self, db: str, table: str, columns) -> frozenset[str]:
+        """MariaDB's binlog types a JSON column as the LONGTEXT it is stored as: its json_valid check says
+        JSON. Read from the server for a table's first event and again after each DDL on the table."""
+        if not any(c.type == 252 and c.length_size == 4 and c.character_set_name != "binary" for c in columns):
+            return frozenset()
+        if (db, table) not in self.json_columns:
+            conn = self.connect()
+            try:
+                with conn.cursor() as cur:
+                    self.json_columns[(db, table)] = mariadb_json_columns(cur, db, table)
+            finally:
+                conn.close()
+        return self.json_columns[(db, table)]
 
     def _unreadable(self, event_type: int, where: str) -> None:
         setting = _COMPRESSED_EVENTS.get(event_type)
@@ -232,6 +252,8 @@ class BinlogSource:
         captured = self._captured(statement)
         if not captured:
             return
+        for name in captured:
+            self.json_columns.pop(tuple(name.split(".", 1)), None)
         tables = ", ".join(captured)
         if statement.kind == "truncate":
             msg = (f"TRUNCATE of {tables} at {where}: its deleted rows are not in the binlog as "
@@ -249,6 +271,35 @@ class BinlogSource:
             msg = f"schema change at {where} on {tables}: {statement.text[:200]}"
             self.policy.warnings.append(msg)
             log.warning("%s (later events carry the new columns)", msg)
+
+
+_INTEGERS = {1: "tinyint", 2: "smallint", 9: "mediumint", 3: "int", 8: "bigint"}
+_TEMPORAL = {10: "date", 7: "timestamp", 17: "timestamp", 12: "datetime", 18: "datetime", 11: "time", 19: "time"}
+_BLOB_SIZES = {1: "tiny", 2: "", 3: "medium", 4: "long"}
+
+
+def _binlog_column(c) -> Column:
+    """The keymap Column a python-mysql-replication column (the event's table map) describes: what the
+    binlog knows of the table version the row was written with (no display widths, no MariaDB JSON)."""
+    t, binary = c.type, c.character_set_name == "binary"
+    kw: dict = {"unsigned": bool(c.unsigned) and t != 13}
+    if t in _INTEGERS:
+        dtp = _INTEGERS[t]
+    elif t in (0, 246):
+        dtp, kw["precision"], kw["scale"] = "decimal", c.precision, c.decimals
+    elif t in _TEMPORAL:
+        dtp, kw["fsp"] = _TEMPORAL[t], getattr(c, "fsp", 0)
+    elif t in (15, 253, 254):  # VARCHAR, VAR_STRING, STRING: lengths in bytes
+        dtp = ("var" if t != 254 else "") + ("binary" if binary else "char")
+        kw["length"] = c.max_length if binary else c.max_length // max_bytes_per_char(c.collation_name)
+    elif t == 252:
+        dtp = _BLOB_SIZES[c.length_size] + ("blob" if binary else "text")
+    elif t in (247, 248):
+        dtp, kw["members"] = ("enum", tuple(c.enum_values[1:])) if t == 247 else ("set", tuple(c.set_values))
+    else:
+        dtp = {4: "float", 5: "double", 13: "year", 16: "bit", 245: "json", 255: "geometry"}[t]
+        kw["length"] = c.bits if t == 16 else None
+    return Column(c.name, dtp, **kw)
 
 
 def _bit_value(value: str) -> int:
@@ -288,9 +339,16 @@ def _year_value(value: int) -> int:
     return 0 if value == 1900 else value
 
 
+def _geometry_value(value: bytes) -> bytes:
+    """MySQL stores a geometry as its 4-byte SRID and then the WKB; the item holds the WKB (the snapshot
+    selects SUBSTRING(col, 5)), so both paths give the same bytes."""
+    return bytes(value[4:])
+
+
 # column type code -> repair of the library's value (TIMESTAMP = 7, YEAR = 13, BIT = 16, TIMESTAMP2 = 17,
-# TIME2 = 19)
-_VALUE_FIXES = {7: _timestamp_value, 13: _year_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value}
+# TIME2 = 19, GEOMETRY = 255)
+_VALUE_FIXES = {7: _timestamp_value, 13: _year_value, 16: _bit_value, 17: _timestamp_value, 19: _time2_value,
+                255: _geometry_value}
 
 
 def _image(row: dict, none_sources: dict[str, str], widths: dict[str, int], fixes: dict, where: str) -> dict:

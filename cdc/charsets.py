@@ -27,6 +27,9 @@ _UNICODE = {
     "ucs2": "utf-16-be",  # UCS-2 is UTF-16 without surrogates: the BMP, big-endian
 }
 # python-mysql-replication names a column's character set by its own codec guess for these
+# bytes per character of the multi-byte sets (every other set: 1); the binlog gives CHAR/VARCHAR lengths in bytes
+_MAXLEN = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "utf16": 4, "utf16le": 4, "utf32": 4, "ucs2": 2, "big5": 2,
+           "sjis": 2, "cp932": 2, "gbk": 2, "gb2312": 2, "euckr": 2, "ujis": 3, "eucjpms": 3, "gb18030": 4}
 _LIBRARY_NAMES = {"cp1252": "latin1", "utf8": "utf8mb4", "koi8_r": "koi8r", "koi8_u": "koi8u"}
 _PREFIX = "mysql_"
 _BATCH = 2000  # conversions per query
@@ -57,6 +60,11 @@ def python_codec(charset: str) -> str:
             raise UnsupportedCharset(f"character set {name!r}: no server to learn it from")
         _learned[name] = _learn(name)
     return _PREFIX + name
+
+
+def max_bytes_per_char(collation: str | None) -> int:
+    """Bytes a character of a collation's character set can take (`utf8mb4_general_ci` -> 4)."""
+    return _MAXLEN.get((collation or "binary").split("_", 1)[0], 1)
 
 
 def _sequences(maxlen: int) -> list[bytes]:

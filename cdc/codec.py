@@ -10,7 +10,7 @@ binlog reader produced, which is also what the snapshot's Parquet holds:
 | decimal | decimal.Decimal | string, digits and scale kept ("12.50") |
 | float, double | float (FLOAT is the float32 value widened) | number (repr: round-trips) |
 | string | str (CHAR, VARCHAR, TEXT, ENUM; JSON on MariaDB, where it is text) | string |
-| bytes | bytes (BINARY(n) padded to n bytes, VARBINARY, BLOB) | string, base64 |
+| bytes | bytes (BINARY(n) padded to n bytes, VARBINARY, BLOB; GEOMETRY as its WKB) | string, base64 |
 | date | datetime.date | "YYYY-MM-DD" |
 | datetime | datetime.datetime, naive (TIMESTAMP in UTC) | "YYYY-MM-DDTHH:MM:SS.ffffff" |
 | time | datetime.timedelta (-838:59:59 .. 838:59:59) | "[-]HH:MM:SS.ffffff" (keymap.types.time_text) |
@@ -40,7 +40,7 @@ _DATE = {10, 14}
 _DATETIME = {7, 12, 17, 18}  # TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2
 _TIME = {11, 19}
 _STRINGS = {15, 253, 254, 252, 249, 250, 251}  # VARCHAR, VAR_STRING, STRING, BLOBs
-TYPE_JSON, TYPE_ENUM, TYPE_SET, TYPE_FLOAT, TYPE_DOUBLE, TYPE_STRING = 245, 247, 248, 4, 5, 254
+TYPE_JSON, TYPE_ENUM, TYPE_SET, TYPE_FLOAT, TYPE_DOUBLE, TYPE_STRING, TYPE_GEOMETRY = 245, 247, 248, 4, 5, 254, 255
 
 TAGS = ("int", "decimal", "float", "double", "string", "bytes", "date", "datetime", "time", "json", "set")
 
@@ -66,6 +66,8 @@ def column_tag(column) -> str:
         return "json"
     if t == TYPE_SET:
         return "set"
+    if t == TYPE_GEOMETRY:
+        return "bytes"
     if t == TYPE_ENUM:
         return "string"
     if t in _STRINGS:

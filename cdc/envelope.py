@@ -3,13 +3,16 @@
 Defined once here and used by the stream publisher, the replay and the tests. Fields (see
 docs/change-envelope.md for the full table):
 
-    v        envelope version (1)
+    v        envelope version (2; version 1, without `columns`, is still read)
     op       "insert" | "update" | "delete"
     db, table
     key      primary key columns -> values (after image; before image for deletes)
     before   row before the change (update, delete), else null
     after    row after the change (insert, update), else null
     types    column -> codec tag (cdc.codec), so values decode losslessly
+    columns  [[name, type], ...]: the columns of the table version the row was read with, in table
+             order, each type as the binlog's table map tells it (keymap.schema.binlog_type);
+             replay compares them with its mapping's schema to follow an ALTER TABLE
     source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}, and
              `derived` on a change capture made itself (cdc/cascade.py: a child row a cascading foreign
              key changed, with no row event of its own): what caused it; its position is the cause's
@@ -30,7 +33,8 @@ from typing import Any
 from mysql2dynamo.cdc.codec import decode_row, row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
 
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no `columns`: replay maps it with the mapping's schema
 OPS = ("insert", "update", "delete")
 MAX_PARTITION_KEY = 256  # Kinesis' limit, in Unicode characters
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
@@ -61,6 +65,7 @@ class Change:
     after: dict[str, Any] | None
     types: dict[str, str]
     source: Source
+    columns: tuple[tuple[str, str], ...] | None = None  # (name, binlog type) of the table version; None: unknown
     claim_check: str | None = field(default=None, compare=False)
 
     @property
@@ -88,6 +93,7 @@ class Change:
             "key_columns": list(self.key_columns),
             "before": before, "after": after,
             "types": self.types,
+            "columns": None if self.columns is None else [list(c) for c in self.columns],
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
                        "server_id": s.server_id, "ts": s.ts, **({"derived": s.derived} if s.derived else {})},
             "ver": str(self.ver),
@@ -106,15 +112,17 @@ class Change:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Change:
-        if doc.get("v") != ENVELOPE_VERSION:
+        if doc.get("v") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported change envelope version {doc.get('v')!r}")
         types = doc["types"]
         s = doc["source"]
+        columns = doc.get("columns")
         change = cls(
             op=doc["op"], db=doc["db"], table=doc["table"], key_columns=tuple(doc["key_columns"]),
             before=decode_row(types, doc["before"]), after=decode_row(types, doc["after"]),
             types=types,
             source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"], s.get("derived")),
+            columns=None if columns is None else tuple((name, type_) for name, type_ in columns),
             claim_check=doc.get("claim_check"),
         )
         if str(change.ver) != doc["ver"]:
@@ -132,7 +140,7 @@ class Change:
             return None if image is None else {c: image[c] for c in self.key_columns}
 
         return Change(self.op, self.db, self.table, self.key_columns, keys_only(self.before),
-                      keys_only(self.after), self.types, self.source, claim_check=url)
+                      keys_only(self.after), self.types, self.source, self.columns, claim_check=url)
 
 
 def partition_key(db: str, table: str, key_values: list[Any]) -> str:

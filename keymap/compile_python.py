@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -39,6 +39,8 @@ class Result:
     size: int | None = None  # item size in bytes (DynamoDB rules, conservative for N and M/L)
     reason: str | None = None
     message: str | None = None
+    # a rejected row's key when every key attribute could be made: replay tombstones its old item (Python only)
+    rejected_key: str | None = field(default=None, compare=False)
 
 
 def normalize_input(col: Column, t: VType, v):
@@ -246,9 +248,13 @@ def compile_rule(cr: CheckedRule, version: int | None = None) -> Callable[..., R
     source_key = _source_key(cr)
     null_attr = AttrValue("NULL", True)
 
-    def reject(row: Row, reason: str, detail: str) -> Result:
+    nkeys = len(cr.keys)
+
+    def reject(row: Row, reason: str, detail: str, out: list[tuple[str, AttrValue]] | None = None) -> Result:
+        """A rejection; with the key when every key attribute was made (replay tombstones its old item)."""
+        key = item_json(out[:nkeys]) if out is not None and len(out) >= nkeys else None
         return Result(rule.name, rule.target, "rejected", reason=reason,
-                      message=f"{rule.name}: {detail}; source key {source_key(row)}")
+                      message=f"{rule.name}: {detail}; source key {source_key(row)}", rejected_key=key)
 
     def run(row: Row, version: int | None = version) -> Result:
         if where is not None:
@@ -263,7 +269,7 @@ def compile_rule(cr: CheckedRule, version: int | None = None) -> Callable[..., R
             try:
                 av = attr_value(f(row), a.type)
             except BadValue as e:
-                return reject(row, e.reason, f"{e.reason} in attribute {a.name}")
+                return reject(row, e.reason, f"{e.reason} in attribute {a.name}", out)
             if a.is_key:
                 limit = KEY_LIMITS[i]
                 if av is None:
@@ -280,8 +286,7 @@ def compile_rule(cr: CheckedRule, version: int | None = None) -> Callable[..., R
             out.append((cr.version_attribute, AttrValue("N", str(int(version)))))
         size = item_size(out)
         if size > MAX_ITEM_BYTES:
-            return reject(row, "item_too_large", f"item of {size} bytes exceeds {MAX_ITEM_BYTES} bytes")
-        nkeys = len(cr.keys)
+            return reject(row, "item_too_large", f"item of {size} bytes exceeds {MAX_ITEM_BYTES} bytes", out)
         return Result(rule.name, rule.target, "item", item_json(out), item_json(out[:nkeys]), size)
     return run
 

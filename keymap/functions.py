@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mysql2dynamo.keymap.function_entry import Arg, Function, Nulls, Param, largest, registry, text_of, unbounded
+from mysql2dynamo.keymap.geometry import geojson
 from mysql2dynamo.keymap.spark_value import SV, F, first_error, null_text
 from mysql2dynamo.keymap.types import Kind, VType
 from mysql2dynamo.keymap.values import _CTX, BadValue
@@ -50,6 +51,7 @@ CONDITION = Param("a condition", kinds=frozenset({Kind.BOOL}))
 TEMPORAL = Param("a DATE or DATETIME", kinds=frozenset({Kind.DATE, Kind.DATETIME}))
 TEMPORAL_TEXT = Param("a DATE, DATETIME or TIME", kinds=frozenset({Kind.DATE, Kind.DATETIME, Kind.TIME}),
                       as_text=True)
+GEOMETRY = Param("a geometry (WKB bytes)", kinds=frozenset({Kind.BINARY}))
 INT = Param("an integer literal", literal=int)
 POSITIVE = Param("an integer literal", literal=int, check=_positive)
 FILL = Param("a string literal", literal=str, check=_non_empty)
@@ -319,6 +321,25 @@ def _num_reject_spark(c: Column, *, types: list[VType]) -> Column | None:
             .when(_sig_digits_spark(c) > 38, F.lit("number_too_large")))
 
 
+GEOJSON_CLASS = "io.mysql2dynamo.emr.GeoJson"  # in the converter jar: the same text as keymap.geometry.geojson
+
+
+def _geojson_text_spark(c: Column) -> Column:
+    # reflect() gives the text "null" for a null result: only non-null values go in
+    return F.when(c.isNotNull(), F.reflect(F.lit(GEOJSON_CLASS), F.lit("geojson"), F.hex(c)))
+
+
+def _geojson_spark(c: Column) -> Column:
+    text = _geojson_text_spark(c)
+    return F.when(~text.startswith("!"), text)
+
+
+def _geojson_reject_spark(c: Column) -> Column:
+    """The reason the JVM gives ("!bad_value", "!number_too_large") for a value it cannot write."""
+    text = _geojson_text_spark(c)
+    return F.when(text.startswith("!"), F.substring(text, 2, 40))
+
+
 # --- the entries ---------------------------------------------------------------------------------
 
 FUNCTIONS: dict[str, Function] = registry(
@@ -394,6 +415,10 @@ FUNCTIONS: dict[str, Function] = registry(
     Function(name="json", params=(TEXT,), min_args=1, result=_json_result, nulls=Nulls.ANY_OR_BAD, injective=True,
              size=unbounded, py=_same, spark=_same,
              doc="parse JSON text: objects -> M, arrays -> L, scalars -> N/S/BOOL/NULL", example="json(payload)"),
+    Function(name="geojson", params=(GEOMETRY,), min_args=1, result=_json_result, nulls=Nulls.ANY_OR_BAD,
+             injective=True, size=unbounded, py=geojson, spark=_geojson_spark, spark_reject=_geojson_reject_spark,
+             doc="a geometry (WKB) as GeoJSON: M with type and coordinates (geometries for a collection)",
+             example="geojson(location) -> {type: Point, coordinates: [1.5, -2.0]}"),
     Function(name="str", params=(TEXT,), min_args=1, result=_text, nulls=Nulls.ANY, injective=True,
              size=_first_text, py=_same, spark=_same,
              doc="the text form of any value",

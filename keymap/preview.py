@@ -14,7 +14,7 @@ from decimal import Decimal
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.compile_python import PythonMapper, Result
 from mysql2dynamo.keymap.schema import TableSchema
-from mysql2dynamo.keymap.types import Column, snapshot_value, spark_type
+from mysql2dynamo.keymap.types import SPATIAL, ZERO_DATE_TYPES, Column, snapshot_value, spark_type
 
 
 def sample_value(col: Column, n: int):
@@ -42,6 +42,25 @@ def sample_value(col: Column, n: int):
     if d == "json":
         return f'{{"n": {n}}}'
     return f"{col.name}-{n}"
+
+
+def decoded_value(col: Column, value):
+    """A value as pymysql reads it -> as the binlog reader and the snapshot carry it: a zero date (pymysql
+    gives its text) is None, BIT(n) is its number, a geometry its WKB (without MySQL's 4-byte SRID)."""
+    if value is None:
+        return None
+    if col.data_type in ZERO_DATE_TYPES and isinstance(value, str):
+        return None
+    if col.data_type == "bit" and isinstance(value, bytes | bytearray):
+        return int.from_bytes(value, "big")
+    if col.data_type in SPATIAL:
+        return bytes(value[4:])
+    return value
+
+
+def decoded_row(schema: TableSchema, row: dict) -> dict:
+    """A row as pymysql reads it (`SELECT *`) -> the decoded row both engines take (`decoded_value`)."""
+    return {c.name: decoded_value(c, row.get(c.name)) for c in schema.columns}
 
 
 def sample_row(schema: TableSchema, n: int) -> dict:

@@ -1,5 +1,10 @@
 """Source table schemas: the column model the checker and compilers type against, read from
 INFORMATION_SCHEMA through a pymysql connection (or built by hand / from a snapshot manifest).
+
+A column of a type mysql2dynamo cannot carry is listed in `unsupported`, never in `columns`: the
+read does not fail, the checker names it and asks to exclude it, and an excluded one is skipped.
+`binlog_type` is the column's type as the binlog's table map describes it (what the change
+envelope carries), so replay can tell which columns an ALTER changed.
 """
 
 from __future__ import annotations
@@ -7,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mysql2dynamo.keymap.types import Column
+from mysql2dynamo.keymap.types import SPATIAL, SUPPORTED, Column
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class TableSchema:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = field(default=())
+    unsupported: tuple[tuple[str, str], ...] = ()  # (name, COLUMN_TYPE) of columns mysql2dynamo cannot carry
 
     @property
     def full_name(self) -> str:
@@ -48,6 +54,10 @@ class TableSchema:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def unsupported_type(self, name: str) -> str | None:
+        """The COLUMN_TYPE of `name` when it is a column of a type mysql2dynamo cannot carry."""
+        return next((t for n, t in self.unsupported if n.lower() == name.lower()), None)
+
 
 _MEMBERS = re.compile(r"'((?:[^']|'')*)'")
 
@@ -58,10 +68,14 @@ def parse_members(column_type: str) -> tuple[str, ...]:
     return tuple(m.replace("''", "'") for m in _MEMBERS.findall(inside))
 
 
-def column_from_information_schema(row: dict) -> Column:
-    """A Column from one INFORMATION_SCHEMA.COLUMNS row (keys as in the view, upper case)."""
+def column_from_information_schema(row: dict, json_columns: frozenset[str] = frozenset()) -> Column:
+    """A Column from one INFORMATION_SCHEMA.COLUMNS row (keys as in the view, upper case).
+
+    `json_columns`: MariaDB's JSON columns (LONGTEXT with a json_valid check), which map as JSON."""
     data_type = row["DATA_TYPE"].lower()
     column_type = row["COLUMN_TYPE"].lower()
+    if data_type == "longtext" and row["COLUMN_NAME"] in json_columns:
+        data_type = column_type = "json"
     length = row.get("CHARACTER_MAXIMUM_LENGTH")
     if data_type == "bit":
         length = row.get("NUMERIC_PRECISION")
@@ -96,6 +110,29 @@ JOIN INFORMATION_SCHEMA.REFERENTIAL_CONSTRAINTS r
 WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL
 ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION
 """
+
+
+# MariaDB declares JSON as LONGTEXT with this check (MySQL's JSON is a type of its own)
+_MARIADB_JSON_SQL = """
+SELECT CHECK_CLAUSE FROM INFORMATION_SCHEMA.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s
+"""
+_JSON_VALID = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
+
+
+def _mariadb_json_columns(cur, db: str, table: str, cols: list[dict]) -> frozenset[str]:
+    if not any(r["DATA_TYPE"].lower() == "longtext" for r in cols):
+        return frozenset()
+    return mariadb_json_columns(cur, db, table)
+
+
+def mariadb_json_columns(cur, db: str, table: str) -> frozenset[str]:
+    """The columns MariaDB declares JSON (LONGTEXT with a json_valid check); none on MySQL."""
+    cur.execute("SELECT VERSION()")
+    if "mariadb" not in cur.fetchone()[0].lower():
+        return frozenset()
+    cur.execute(_MARIADB_JSON_SQL, (db, table))
+    return frozenset(m[1].replace("``", "`") for (clause,) in cur.fetchall()
+                     if (m := _JSON_VALID.fullmatch(clause.strip())))
 
 
 def _dict_rows(cur, sql: str, args) -> list[dict]:
@@ -150,9 +187,67 @@ def read_table_schema(conn, db: str, table: str) -> TableSchema:
                                    v["row"]["UPDATE_RULE"]) for name, v in fks.items())
         if not foreign:
             foreign = _foreign_keys_from_ddl(cur, db, table)
-    return TableSchema(db, table, tuple(column_from_information_schema(r) for r in cols), pk, foreign)
+        json_columns = _mariadb_json_columns(cur, db, table, cols)
+    carried = [r for r in cols if r["DATA_TYPE"].lower() in SUPPORTED]
+    unsupported = tuple((r["COLUMN_NAME"], r["COLUMN_TYPE"].lower()) for r in cols if r not in carried)
+    return TableSchema(db, table, tuple(column_from_information_schema(r, json_columns) for r in carried), pk,
+                       foreign, unsupported)
 
 
 def read_schemas(conn, sources: list[str]) -> dict[str, TableSchema]:
     """Schemas of `db.table` names, keyed by that name."""
     return {s: read_table_schema(conn, *s.split(".", 1)) for s in sources}
+
+
+# ------------------------------------------------------------------ the binlog's view of a column
+
+_BINLOG_NAMES = {"integer": "int", "geomcollection": "geometry", **dict.fromkeys(SPATIAL, "geometry")}
+_NUMERIC = {"tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double"}
+_LENGTHS = {"char", "varchar", "binary", "varbinary", "bit"}
+
+
+def _quoted(members: tuple[str, ...]) -> str:
+    return ",".join("'" + m.replace("'", "''") + "'" for m in members)
+
+
+def binlog_type(col: Column) -> str:
+    """The column's type as the binlog's table map tells it (binlog_row_metadata=FULL): no display
+    widths, every spatial type as `geometry`, MariaDB's JSON as the LONGTEXT it is stored as."""
+    dtp = _BINLOG_NAMES.get(col.data_type, col.data_type)
+    if dtp == "decimal":
+        text = f"decimal({col.precision},{col.scale})"
+    elif dtp in ("datetime", "timestamp", "time"):
+        text = f"{dtp}({col.fsp})" if col.fsp else dtp
+    elif dtp in _LENGTHS:
+        text = f"{dtp}({col.length})"
+    elif dtp in ("enum", "set"):
+        text = f"{dtp}({_quoted(col.members)})"
+    else:
+        text = dtp
+    return f"{text} unsigned" if col.unsigned and dtp in _NUMERIC else text
+
+
+_BINLOG_TYPE = re.compile(r"([a-z]+)(?:\((.*)\))?( unsigned)?")
+
+
+def column_from_binlog_type(name: str, text: str, nullable: bool = True) -> Column:
+    """The Column a `binlog_type` text describes (the inverse of `binlog_type`)."""
+    m = _BINLOG_TYPE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"column {name}: not a binlog column type: {text!r}")
+    dtp, args, unsigned = m.group(1), m.group(2) or "", bool(m.group(3))
+    kw: dict = {}
+    if dtp == "decimal":
+        kw["precision"], kw["scale"] = (int(x) for x in args.split(","))
+    elif dtp in ("datetime", "timestamp", "time"):
+        kw["fsp"] = int(args or 0)
+    elif dtp in _LENGTHS:
+        kw["length"] = int(args)
+    elif dtp in ("enum", "set"):
+        kw["members"] = parse_members(text)
+    return Column(name, dtp, nullable, unsigned=unsigned, column_type=text, **kw)
+
+
+def same_binlog_type(col: Column, text: str) -> bool:
+    """Does the binlog's `text` describe `col` unchanged? (MariaDB's JSON is LONGTEXT in the binlog.)"""
+    return binlog_type(col) == text or (col.data_type == "json" and text == "longtext")

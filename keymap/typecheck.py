@@ -104,6 +104,9 @@ class _RuleChecker:
     def _type(self, e: Expr) -> VType:
         if isinstance(e, Col):
             col = self.schema.column(e.name)
+            unsupported = self.schema.unsupported_type(e.name)
+            if col is None and unsupported is not None:
+                raise _TypeError(unsupported_message(self.schema, e.name, unsupported), e.pos)
             if col is None:
                 close = difflib.get_close_matches(e.name, self.schema.names, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -232,9 +235,14 @@ def _bare_word(spec: ValueSpec, schema: TableSchema) -> Expr:
     (case-sensitive here, so the sample's `profile` column does not capture `PROFILE`)."""
     e = spec.expr
     if isinstance(e, Col) and isinstance(spec.raw, str) and spec.raw.strip() == e.name \
-            and e.name not in schema.names:
+            and e.name not in schema.names and schema.unsupported_type(e.name) is None:
         return Lit(e.name, e.pos)
     return e
+
+
+def unsupported_message(schema: TableSchema, name: str, column_type: str) -> str:
+    return (f"column {schema.full_name}.{name} is {column_type}, a type mysql2dynamo cannot carry: exclude it "
+            f"(exclude: [{name}]) or convert it in the source")
 
 
 def typecheck_rule(rule: Rule, schema: TableSchema, version_attribute: str
@@ -282,12 +290,14 @@ def typecheck_rule(rule: Rule, schema: TableSchema, version_attribute: str
             errors.append(Diagnostic("error", f"{rule.name}: ttl attribute {rule.ttl} must be an integer number "
                                      f"(epoch seconds, e.g. epoch_s(expires_at)), got {ttl.type}", rule.loc))
     for c in rule.exclude:
-        if schema.column(c) is None:
+        if schema.column(c) is None and schema.unsupported_type(c) is None:
             errors.append(Diagnostic("error", f"{rule.name}: excluded column {c!r} does not exist in "
                                      f"{schema.full_name}", rule.loc))
     if rule.rest:
         taken = {a.name for a in attrs} | {version_attribute}
         excluded = {c.lower() for c in rule.exclude}
+        errors += [Diagnostic("error", f"{rule.name}: {unsupported_message(schema, name, type_)}", rule.loc)
+                   for name, type_ in schema.unsupported if name.lower() not in excluded and name not in taken]
         for col in schema.columns:
             if col.name not in taken and col.name.lower() not in excluded:
                 t = value_type(col)

@@ -63,6 +63,9 @@ class VType:
 _INTEGER_DIGITS = {"tinyint": 3, "smallint": 5, "mediumint": 8, "int": 10, "integer": 10, "bigint": 19}
 _STRINGS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum"}
 _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+# spatial types: the value is the geometry's WKB (OGC well-known binary), without MySQL's 4-byte SRID prefix
+SPATIAL = {"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+           "geometrycollection", "geomcollection"}
 _MAX_LEN = {"tinytext": 255, "text": 65535, "mediumtext": 16777215, "longtext": 4294967295,
             "tinyblob": 255, "blob": 65535, "mediumblob": 16777215, "longblob": 4294967295}
 JSON_MAX_DEPTH = 16  # DynamoDB allows 32; Spark's analyzer gives up on deeper unrolled lambdas
@@ -89,7 +92,7 @@ class Column:
             raise ValueError(f"column {self.name}: MySQL type {self.data_type!r} is not supported")
 
 
-SUPPORTED = (set(_INTEGER_DIGITS) | _STRINGS | _BINARIES
+SUPPORTED = (set(_INTEGER_DIGITS) | _STRINGS | _BINARIES | SPATIAL
              | {"decimal", "float", "double", "date", "datetime", "timestamp", "time", "json", "set",
                 "bit", "year"})
 
@@ -132,6 +135,8 @@ def value_type(col: Column) -> VType:
     if dtp in _BINARIES:
         return VType(Kind.BINARY, nul, max_bytes=col.length if dtp in ("binary", "varbinary")
                      else _MAX_LEN[dtp])
+    if dtp in SPATIAL:
+        return VType(Kind.BINARY, nul, max_bytes=_MAX_LEN["longblob"])
     # a zero date ('0000-00-00', allowed under a permissive sql_mode, also in a NOT NULL column) is None
     # on both paths (the zero-date policy): a date value can be null whatever the column says
     if dtp == "date":
@@ -165,7 +170,7 @@ def spark_type(col: Column):
         return T.DoubleType()
     if dtp in _STRINGS or dtp in ("json", "time"):
         return T.StringType()
-    if dtp in _BINARIES:
+    if dtp in _BINARIES or dtp in SPATIAL:
         return T.BinaryType()
     if dtp == "date":
         return T.DateType()

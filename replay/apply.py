@@ -8,7 +8,12 @@ snapshot's for bulk-loaded items). A write only lands if the item is absent or o
 so a late, repeated or reordered change is skipped (counted as stale, not an error). Deletes
 leave a tombstone (the key, `_ver`, `_deleted`, `_ttl`), so an older change cannot bring the row
 back; `cleanup-tombstones` removes them at cutover. An update that changes the mapped key, or
-moves the row out of a rule's `where`, tombstones the old item and puts the new one.
+moves the row out of a rule's `where`, tombstones the old item and puts the new one; a row whose new
+image is rejected tombstones its old item too (its key, even when the old image itself no longer fits).
+
+Each change is mapped with its own table version (replay.schema_versions): after an ALTER TABLE the
+rules are compiled again for the new columns, or, when the mapping no longer holds, the change goes
+to the dead letters with reason `schema_changed`.
 
 Within a batch only the newest write of each target item can still matter: the others are
 dropped before any request is made (coalescing), and different items are written in parallel.
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.keymap.compile_python import PythonMapper, Result
 from mysql2dynamo.replay.dead_letter import Poison
+from mysql2dynamo.replay.schema_versions import SchemaStop, SchemaVersions
 from mysql2dynamo.replay.writers import CONNECTION_ERROR, BotoPutter, Putter
 
 DELETED_ATTRIBUTE = "_deleted"
@@ -81,6 +87,7 @@ class ApplyEngine:
                  tombstone_ttl_days: float = 7.0, workers: int = 16) -> None:
         """`dynamodb`: a `Putter` (replay.writers), or a boto3-like client with `put_item`."""
         self.mapper = mapper
+        self.versions = SchemaVersions(mapper)
         self.putter: Putter = dynamodb if hasattr(dynamodb, "put") else BotoPutter(dynamodb)
         self.snapshot_ver = snapshot_ver
         self.version_attribute = mapper.checked.mapping.version_attribute
@@ -113,9 +120,16 @@ class ApplyEngine:
         if source not in self.mapper.sources:
             stats.unmapped += 1
             return []
-        rules = len(self.mapper.checked.rules_for(source))
-        old: list[Result | None] = self._map(source, change.before, change.ver) if change.before else [None] * rules
-        new: list[Result | None] = self._map(source, change.after, change.ver) if change.after else [None] * rules
+        try:
+            mapper = self.versions.mapper_for(change)
+        except SchemaStop as e:
+            stats.rejected += 1
+            poisons.append((index, Poison(e.reason, str(e), None, change.partition_key, change.to_bytes())))
+            return []
+        rules = len(mapper.checked.rules_for(source))
+        none: list[Result | None] = [None] * rules
+        old: list[Result | None] = mapper.map_row(source, change.before, change.ver) if change.before else none
+        new: list[Result | None] = mapper.map_row(source, change.after, change.ver) if change.after else none
         writes = []
         for o, n in zip(old, new, strict=True):
             if n is not None and n.status == "rejected":
@@ -124,12 +138,10 @@ class ApplyEngine:
                                               None, change.partition_key, change.to_bytes())))
             if n is not None and n.status == "item":
                 writes.append(Write(n.target, n.key, change.ver, n.item, index))
-            if o is not None and o.status == "item" and not (n is not None and n.status == "item" and n.key == o.key):
-                writes.append(Write(o.target, o.key, change.ver, None, index))
+            old_key = None if o is None else o.key or o.rejected_key
+            if old_key is not None and not (n is not None and n.status == "item" and n.key == old_key):
+                writes.append(Write(o.target, old_key, change.ver, None, index))
         return writes
-
-    def _map(self, source: str, row: dict, ver: int) -> list[Result]:
-        return self.mapper.map_row(source, row, version=ver)
 
     # ------------------------------------------------------------------ writing
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.position import BinlogPosition
@@ -25,9 +27,15 @@ from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.sample.mappings import mapping_text  # noqa: F401 - the tests import it from here
 
 # Property tests draw the same examples on every run (CI must not pass or fail by chance); a failure
-# they find is a bug to fix. `M2D_HYPOTHESIS=random` draws new examples (a longer exploratory run).
+# they find is a bug to fix. `M2D_HYPOTHESIS=random` draws new examples (a longer exploratory run) and
+# saves each failing example in tests/hypothesis-examples, which is checked in; `M2D_HYPOTHESIS=replay`
+# runs only those stored examples, reading the folder and never writing it (the same examples every
+# time). Hypothesis refuses an example database together with derandomize, hence a profile of its own.
+EXAMPLES = DirectoryBasedExampleDatabase(Path(__file__).parent / "hypothesis-examples")
 settings.register_profile("fixed", derandomize=True, database=None, print_blob=True)
-settings.register_profile("random", derandomize=False, print_blob=True)
+settings.register_profile("random", derandomize=False, database=EXAMPLES, print_blob=True)
+settings.register_profile("replay", database=ReadOnlyDatabase(EXAMPLES), phases=(Phase.explicit, Phase.reuse),
+                          print_blob=True)
 settings.load_profile(os.environ.get("M2D_HYPOTHESIS", "fixed"))
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pymysql.converters
 
 from mysql2dynamo.keymap.schema import TableSchema
-from mysql2dynamo.keymap.types import Column, arrow_type, snapshot_value
+from mysql2dynamo.keymap.types import SPATIAL, Column, arrow_type, snapshot_value
 
 from .consistent import SnapshotError
 from .manifest import arrow_schema
@@ -27,7 +27,7 @@ RAW_CONV = {k: v for k, v in pymysql.converters.conversions.items() if not isins
 _CAST_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year", "decimal", "float", "double",
                "date", "datetime", "timestamp"}
 _STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "json"}
-_BLOB_TYPES = {"varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_BLOB_TYPES = {"varbinary", "tinyblob", "blob", "mediumblob", "longblob"} | SPATIAL
 DATE_TYPES = ("date", "datetime", "timestamp")
 
 
@@ -148,7 +148,7 @@ def _pymysql_value(col: Column, raw: bytes | str | None) -> Any:
     if raw is None:
         return None
     dtp = col.data_type
-    if dtp in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"):
+    if dtp in _BLOB_TYPES or dtp in ("binary", "bit"):
         return bytes(raw)
     text = raw.decode() if isinstance(raw, bytes | bytearray) else raw
     if dtp in ("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"):

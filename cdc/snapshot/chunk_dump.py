@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pymysql
 
 from mysql2dynamo.keymap.schema import TableSchema
+from mysql2dynamo.keymap.types import SPATIAL
 
 from .arrow_rows import BatchConverter
 from .chunks import Chunk, quote
@@ -22,7 +23,11 @@ def _select(column) -> str:
     # a FLOAT's own text has 6 significant digits (FLT_MIN prints as 1.17549e-38, a different number);
     # times 1e0 it is the double holding the binary32 value exactly, printed with all its digits
     name = quote(column.name)
-    return f"{name} * 1e0 AS {name}" if column.data_type == "float" else name
+    if column.data_type == "float":
+        return f"{name} * 1e0 AS {name}"
+    # a geometry is stored as its 4-byte SRID then its WKB: the WKB as stored, the same bytes the binlog
+    # carries after its SRID (ST_AsBinary would swap the axes of a geographic SRS on MySQL 8)
+    return f"SUBSTRING({name}, 5) AS {name}" if column.data_type in SPATIAL else name
 
 
 def select_sql(schema: TableSchema, chunk: Chunk) -> tuple[str, list]:

@@ -61,6 +61,7 @@ def schema_to_dict(s: TableSchema) -> dict:
         "primary_key": list(s.primary_key),
         "foreign_keys": [{"name": f.name, "columns": list(f.columns), "parent": f.parent,
                           "on_delete": f.on_delete, "on_update": f.on_update} for f in s.foreign_keys],
+        "unsupported": [list(u) for u in s.unsupported],
     }
 
 
@@ -68,7 +69,8 @@ def schema_from_dict(d: dict) -> TableSchema:
     return TableSchema(d["db"], d["table"], tuple(column_from_dict(c) for c in d["columns"]),
                        tuple(d["primary_key"]),
                        tuple(ForeignKey(f["name"], tuple(f["columns"]), f["parent"], f["on_delete"], f["on_update"])
-                             for f in d.get("foreign_keys", ())))
+                             for f in d.get("foreign_keys", ())),
+                       tuple((name, type_) for name, type_ in d.get("unsupported", ())))
 
 
 def arrow_schema(schema: TableSchema):

@@ -142,6 +142,7 @@ def _table_entry(t: dict) -> tuple[dict, set[int]]:
         for col, k in d["zero_dates"].items():
             zeros[col] = zeros.get(col, 0) + k
     return {**{k: t[k] for k in ("db", "table", "columns", "primary_key", "foreign_keys")},
+            "unsupported": t.get("unsupported", []),
             "rows": rows, "bytes": sum(f["bytes"] for f in files), "zero_dates": zeros,
             "chunks": chunks, "files": files}, points
 

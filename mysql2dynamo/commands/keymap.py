@@ -46,14 +46,15 @@ def check(cfg: Config, mysql_url: str | None) -> None:
 
 
 def read_rows(conn: pymysql.Connection, schema: TableSchema, limit: int) -> list[dict]:
-    """The first `limit` rows in primary key order, decoded by pymysql."""
+    """The first `limit` rows in primary key order, decoded as the binlog reader and the snapshot decode them."""
     from mysql2dynamo.keymap.compile_spark import quote
+    from mysql2dynamo.keymap.preview import decoded_row
 
     order = ", ".join(quote(c) for c in schema.primary_key) or "1"
     with conn.cursor() as cur:
         cur.execute(f"SELECT * FROM {quote(schema.db)}.{quote(schema.name)} ORDER BY {order} LIMIT %s", (limit,))
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [decoded_row(schema, dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
 
 def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, spark=None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.keymap.schema import binlog_type, read_table_schema, same_binlog_type
 from tests.conftest import after_images, binlog_now, read_binlog
 
 T = dt.timedelta
@@ -114,3 +115,35 @@ def test_every_character_set_decodes_as_mysql_decodes(local_stack, fresh_db):
     after = after_images(local_stack, [f"{fresh_db}.cs"], start)
     wrong = [(i, name) for i in (1, 2) for name in names if after[i][name] != table[i][name]]
     assert wrong == [], [(i, n, after[i][n], table[i][n]) for i, n in wrong][:5]
+
+
+TYPES_DDL = """CREATE TABLE every (id INT UNSIGNED PRIMARY KEY, a TINYINT, b SMALLINT, c MEDIUMINT(5),
+  d BIGINT UNSIGNED,
+  e DECIMAL(12,4), f FLOAT, g DOUBLE, h VARCHAR(10), h2 VARCHAR(7) CHARACTER SET latin1, h3 CHAR(2) CHARACTER SET
+  utf16, i CHAR(3), j BINARY(4), k VARBINARY(9), l TINYTEXT, m TEXT, n MEDIUMTEXT, o LONGTEXT, p TINYBLOB, q BLOB,
+  r MEDIUMBLOB, s LONGBLOB, t DATE, u DATETIME(3), v TIMESTAMP(6) NULL, w TIME(2), x YEAR, y BIT(5),
+  z ENUM('a','b''c'), aa SET('x','y'), js JSON, geo GEOMETRY, pt POINT, addr INET6)"""
+
+
+def test_the_envelope_describes_the_table_version_as_the_schema_read_does(local_stack, fresh_db):
+    """Every column type the binlog describes equals what replay's mapping schema says of it (no ALTER is seen
+    where there is none), MariaDB's JSON included; a geometry arrives as the WKB ST_AsBinary gives."""
+    url = local_stack.mysql_url
+    conn = connect(url, fresh_db)
+    start = binlog_now(url)
+    with conn.cursor() as cur:
+        cur.execute(TYPES_DDL)
+        cur.execute("INSERT INTO every (id, js, geo, pt) VALUES (1, '{\"a\": 1}', "
+                    "ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 0))', 4326), POINT(1.5, -2))")
+        cur.execute("SELECT ST_AsBinary(geo), ST_AsBinary(pt) FROM every")
+        wkb = cur.fetchone()
+    schema = read_table_schema(conn, fresh_db, "every")
+    conn.close()
+    (change,) = [c for tx in read_binlog(local_stack, [f"{fresh_db}.every"], start) for c in tx.changes]
+
+    assert schema.column("js").data_type == "json" and schema.unsupported == (("addr", "inet6"),)
+    carried = [(n, t) for n, t in change.columns if n != "addr"]
+    assert [n for n, _ in carried] == schema.names
+    described = dict(carried)
+    assert [(c.name, binlog_type(c)) for c in schema.columns if not same_binlog_type(c, described[c.name])] == []
+    assert (change.after["geo"], change.after["pt"]) == wkb

@@ -46,6 +46,19 @@ def test_envelope_round_trips_and_checks_ver():
         Change.from_json(doc)
 
 
+def test_envelope_carries_the_table_version_and_reads_version_1():
+    source = Source("binlog.000002", 99, 0, None, 1, 1_700_000_000)
+    columns = (("id", "bigint unsigned"), ("price", "decimal(10,4)"), ("kind", "enum('a','b''c')"))
+    change = Change("insert", "shop", "t", ("id",), None, {"id": 1, "price": Decimal("2.2345"), "kind": "a"},
+                    {"id": "int", "price": "decimal", "kind": "string"}, source, columns)
+    doc = change.to_json()
+    assert doc["v"] == 2 and doc["columns"] == [list(c) for c in columns]
+    assert Change.from_bytes(change.to_bytes()) == change
+    assert change.pointer("s3://b/k").columns == columns
+    old = {k: v for k, v in doc.items() if k != "columns"} | {"v": 1}  # written before the column list existed
+    assert Change.from_json(old).columns is None and Change.from_json(old).after == change.after
+
+
 def _normalise(tag: str, value):
     """pymysql's text-protocol value as the binlog carries it."""
     if value is None:

@@ -74,3 +74,36 @@ def test_epoch_floors_around_1970_in_both_engines(engines):
                       [{"t": t} for t in stamps])
     assert [(attrs(r)["s"]["N"], attrs(r)["ms"]["N"]) for r in results] == [
         ("-1", "-500"), ("-1", "-1000"), ("0", "0"), ("0", "999"), ("-62135596800", "-62135596800000")]
+
+
+def _wkb(kind: int, body: bytes, big_endian: bool = False) -> bytes:
+    import struct
+
+    order = ">" if big_endian else "<"
+    return bytes([0 if big_endian else 1]) + struct.pack(order + "I", kind) + body
+
+
+def test_geojson_agrees_with_spark_and_rejects_what_it_cannot_write(engines):
+    """Every WKB geometry type, either byte order; a value that is no WKB or holds a coordinate DynamoDB
+    cannot hold rejects the row in both engines (the JVM half is io.mysql2dynamo.emr.GeoJson)."""
+    import struct
+
+    def pts(*xy: float, order: str = "<") -> bytes:
+        return struct.pack(order + "i", len(xy) // 2) + struct.pack(order + "d" * len(xy), *xy)
+
+    point = _wkb(1, struct.pack("<dd", 1.5, -2.0))
+    line = _wkb(2, pts(0, 0, 1e-5, 123456789.125))
+    polygon = _wkb(3, struct.pack("<i", 2) + pts(0, 0, 4, 0, 4, 4, 0, 0) + pts(1, 1, 2, 1, 1, 1))
+    multi = _wkb(4, struct.pack(">i", 2) + _wkb(1, struct.pack(">dd", -0.0, 7), True) * 2, True)
+    collection = _wkb(7, struct.pack("<i", 2) + point + _wkb(6, struct.pack("<i", 1) + polygon))
+    rows = [{"g": v} for v in (point, line, polygon, multi, collection, None, b"\x01\x09\x00\x00\x00",
+                               point[:-1], _wkb(1, struct.pack("<dd", 1e-200, 0)))]
+    out = engines([Column("g", "blob")], {"attributes": {"j": "{geojson(g)}"}}, rows)
+    items = [attrs(r) and attrs(r).get("j") for r in out]
+    assert items[0] == {"M": {"type": {"S": "Point"}, "coordinates": {"L": [{"N": "1.5"}, {"N": "-2"}]}}}
+    assert items[1]["M"]["coordinates"]["L"][1] == {"L": [{"N": "1.0E-5"}, {"N": "1.23456789125E8"}]}
+    assert [len(ring["L"]) for ring in items[2]["M"]["coordinates"]["L"]] == [4, 3]
+    assert items[3]["M"]["type"] == {"S": "MultiPoint"} and len(items[3]["M"]["coordinates"]["L"]) == 2
+    assert items[4]["M"]["type"] == {"S": "GeometryCollection"} and len(items[4]["M"]["geometries"]["L"]) == 2
+    assert items[5] is None
+    assert [r.reason for r in out[6:]] == ["bad_value", "bad_value", "number_too_large"]
