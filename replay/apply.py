@@ -114,8 +114,14 @@ class ApplyEngine:
             stats.unmapped += 1
             return []
         rules = len(self.mapper.checked.rules_for(source))
-        old: list[Result | None] = self._map(source, change.before, change.ver) if change.before else [None] * rules
-        new: list[Result | None] = self._map(source, change.after, change.ver) if change.after else [None] * rules
+        try:
+            old: list[Result | None] = self._map(source, change.before, change.ver) if change.before else [None] * rules
+            new: list[Result | None] = self._map(source, change.after, change.ver) if change.after else [None] * rules
+        except Exception as e:  # not a value the rules refuse (those are Results): the mapping cannot run on it
+            stats.rejected += 1
+            poisons.append((index, Poison("mapping_error", f"{source} ver {change.ver} key {change.key}: "
+                                          f"{type(e).__name__}: {e}", None, change.partition_key, change.to_bytes())))
+            return []
         writes = []
         for o, n in zip(old, new, strict=True):
             if n is not None and n.status == "rejected":
