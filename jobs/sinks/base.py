@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from mysql2dynamo.keymap.checker import CheckedMapping
 
+    from .dynamodb import Guard
+
 SinkResult = dict[str, Any]
 
 
@@ -36,10 +38,12 @@ class WriteJob:
     checked: CheckedMapping
     scheme: str  # how Spark addresses s3:// here: s3a locally, s3 (EMRFS) on EMR
     say: Callable[[str], None]
+    guard: Guard | None = None  # the table holds items already (a re-load): write only over older versions
 
 
 class Sink(Protocol):
     name: ClassVar[str]
     creates_table: ClassVar[bool]  # the sink makes the target table itself (it must not exist yet)
+    guards: ClassVar[bool]  # the sink can honour WriteJob.guard (a re-load into a table that holds items)
 
     def write(self, frame: DataFrame, job: WriteJob) -> SinkResult: ...
