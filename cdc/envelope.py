@@ -10,8 +10,8 @@ docs/change-envelope.md for the full table):
     before   row before the change (update, delete), else null
     after    row after the change (insert, update), else null
     types    column -> codec tag (cdc.codec), so values decode losslessly
-    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}
-    ver      total order of changes of one server: BinlogPosition(file, pos).ver(row)
+    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts, epoch}
+    ver      total order of a migration's changes: BinlogPosition(file, pos, epoch=epoch).ver(row)
 
 A record larger than Kinesis allows is stored whole in S3 and the stream carries a pointer: the
 same change with its row images cut down to the key columns and `claim_check` set to the s3://
@@ -41,10 +41,11 @@ class Source:
     gtid: str | None
     server_id: int
     ts: int  # commit time, seconds since the epoch
+    epoch: int = 0  # the binlog numbering (cdc.position); omitted from the JSON when 0
 
     @property
     def ver(self) -> int:
-        return BinlogPosition(self.file, self.pos).ver(self.row)
+        return BinlogPosition(self.file, self.pos, epoch=self.epoch).ver(self.row)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Change:
             "before": encode_row(self.types, self.before), "after": encode_row(self.types, self.after),
             "types": self.types,
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
-                       "server_id": s.server_id, "ts": s.ts},
+                       "server_id": s.server_id, "ts": s.ts, **({"epoch": s.epoch} if s.epoch else {})},
             "ver": str(self.ver),
         }
         if self.claim_check:
@@ -101,7 +102,8 @@ class Change:
         change = cls(
             op=doc["op"], db=doc["db"], table=doc["table"], key_columns=tuple(doc["key_columns"]),
             before=decode_row(types, doc["before"]), after=decode_row(types, doc["after"]),
-            types=types, source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"]),
+            types=types,
+            source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"], s.get("epoch", 0)),
             claim_check=doc.get("claim_check"),
         )
         if str(change.ver) != doc["ver"]:
