@@ -22,7 +22,7 @@ from mysql2dynamo.keymap.spec import mapping_from_dict
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.runner import ReplayRunner, ShardCheckpoints
 from mysql2dynamo.replay.runtime import ReplayRuntime
-from tests.conftest import binlog_now, read_binlog, unique
+from tests.conftest import binlog_now, read_binlog, read_stream, unique
 
 
 def test_a_missing_stream_stops_capture_at_once_with_the_way_out(local_stack, fresh_db, kinesis, tmp_path):
@@ -101,12 +101,7 @@ def test_capture_without_a_checkpoint_or_a_start_refuses(local_stack, fresh_db, 
 
 
 def _records(kinesis, stream: str) -> list[Change]:
-    out = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        out += [Change.from_bytes(r["Data"]) for r in kinesis.get_records(ShardIterator=it)["Records"]]
-    return sorted(out, key=lambda c: c.ver)
+    return sorted((c for shard in read_stream(kinesis, stream).values() for c in shard), key=lambda c: c.ver)
 
 
 def test_a_reset_binlog_refuses_to_resume_and_a_new_epoch_keeps_later_changes_newer(

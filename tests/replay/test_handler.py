@@ -58,6 +58,20 @@ class ThrottledDynamo:
         return self.real.put_item(**kw)
 
 
+def _captured_event(local_stack, kinesis, stream_name: str, table: str, start, tmp_path) -> dict:
+    """Capture `table` from `start` to the end of the binlog; every record in one Lambda event, in binlog order."""
+    run_stream(StreamSettings(local_stack.cdc_mysql_url, [table], stream_name, FileCheckpointStore(tmp_path / "cp"),
+                              start=start, stop_at_end=True), kinesis, install_signals=False, say=lambda m: None)
+    records = []
+    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
+        it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records += kinesis.get_records(ShardIterator=it)["Records"]
+    records.sort(key=lambda r: json.loads(r["Data"])["ver"])  # one "shard" in binlog order for the test
+    arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
+    return lambda_event(records, "shardId-000000000000", arn, "us-east-1")
+
+
 @pytest.fixture
 def scenario(local_stack, fresh_db, dynamodb_table, stream_name, kinesis, tmp_path):
     """Rows 1, 2 in the snapshot; then row 1 updated, row 2 deleted, row 3 (NULL grp) inserted."""
@@ -76,17 +90,7 @@ def scenario(local_stack, fresh_db, dynamodb_table, stream_name, kinesis, tmp_pa
         cur.execute("INSERT INTO t VALUES (3, NULL, 30)")
         cur.execute("UPDATE t SET val = 41 WHERE id = 4")
     conn.close()
-    run_stream(StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name,
-                              FileCheckpointStore(tmp_path / "cp"), start=start, stop_at_end=True),
-               kinesis, install_signals=False, say=lambda m: None)
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=it)["Records"]
-    records.sort(key=lambda r: json.loads(r["Data"])["ver"])  # one "shard" in binlog order for the test
-    arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
-    event = lambda_event(records, "shardId-000000000000", arn, "us-east-1")
+    event = _captured_event(local_stack, kinesis, stream_name, f"{fresh_db}.t", start, tmp_path)
     return {"table": table, "config": config, "snapshot": tmp_path / "snap", "event": event,
             "dead": tmp_path / "dead"}
 
@@ -220,21 +224,14 @@ def test_a_mapping_error_is_a_dead_letter_with_the_data(local_stack, fresh_db, d
         cur.execute("ALTER TABLE t MODIFY val VARCHAR(20)")
         cur.execute("INSERT INTO t VALUES (2, 'a', 'abc'), (3, 'a', '3.25')")
     conn.close()
-    run_stream(StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name,
-                              FileCheckpointStore(tmp_path / "cp"), start=start, stop_at_end=True),
-               kinesis, install_signals=False, say=lambda m: None)
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=it)["Records"]
+    event = _captured_event(local_stack, kinesis, stream_name, f"{fresh_db}.t", start, tmp_path)
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG.format(db=fresh_db, table=table))
     mapping = load_mapping(config.read_text(), str(config))
     manifest = load_manifest(tmp_path / "snap")
     rt = ReplayRuntime.build(mapping, {s: manifest.table(s).schema for s in mapping.sources}, manifest.ver,
                              FolderDeadLetter(tmp_path / "dead"), dynamodb=local_stack.client("dynamodb"))
-    response, _ = lambda_handler.process(lambda_event(records, "shardId-000000000000", "arn", "us-east-1"), rt, None)
+    response, _ = lambda_handler.process(event, rt, None)
     assert response == {"batchItemFailures": []}
     assert _items(local_stack, table)["T#3"]["val"] == {"N": "3.25"}
     letters = FolderDeadLetter(tmp_path / "dead").read()
