@@ -119,41 +119,22 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     ctl = target.connect()
     info = server_info(ctl)
     metrics = StreamMetrics()
-    metrics.warnings.extend(check_binlog_settings(ctl, info))
-    identity = server_identity(ctl, info)
-
-    saved = settings.checkpoint.load()
-    if settings.new_epoch:
-        if not (saved and settings.start):
-            ctl.close()
-            raise CaptureError("--new-epoch starts a new binlog numbering after capture refused to resume: it needs "
-                               f"the checkpoint ({settings.checkpoint}) and --from-position FILE:POS on this server")
-        start = replace(settings.start, epoch=saved.position.epoch + 1)
-        saved = None  # a new start, stored at once below
-    elif saved:
-        check_resume(ctl, info, identity, saved, str(settings.checkpoint))
-        start = saved.position
-    elif settings.start or settings.from_now:
-        start = settings.start or current_position(ctl, info)
-    else:
+    try:
+        metrics.warnings.extend(check_binlog_settings(ctl, info))
+        identity = server_identity(ctl, info)
+        start, resumed = _start(settings, ctl, info, identity)
+        require_available(ctl, start)
+        metrics.warnings.extend(cascading_foreign_keys(captured_schemas(ctl, settings.tables)))
+        for w in metrics.warnings:
+            say(f"WARNING: {w}")
+        if not resumed:  # stored at once: a restart before the first change resumes here, not "from now" again
+            settings.checkpoint.save(Checkpoint(start, settings.stream, time.time(), identity))
+    finally:
         ctl.close()
-        raise CaptureError(f"no checkpoint in {settings.checkpoint} and no start position: capture will not start "
-                           "from an unknown place. On the first run, before the snapshot, pass --from-now (or "
-                           "--from-position FILE:POS). If a checkpoint existed and is lost (another M2D_HOME, a "
-                           "restarted container, a typo in --checkpoint), the changes since it are unknown: point "
-                           "--checkpoint at it, or take a new snapshot after starting capture with --from-now.")
-    require_available(ctl, start)
-    schemas = captured_schemas(ctl, settings.tables)
-    metrics.warnings.extend(cascading_foreign_keys(schemas))
-    for w in metrics.warnings:
-        say(f"WARNING: {w}")
-    if not saved:  # stored at once: a restart before the first change resumes here, not "from now" again
-        settings.checkpoint.save(Checkpoint(start, settings.stream, time.time(), identity))
-    ctl.close()
     if settings.create_stream:
         ensure_stream(kinesis, settings.stream, settings.shards, settings.retention_hours)
     say(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
-             f"({'checkpoint ' + str(settings.checkpoint) if saved else 'no checkpoint yet'}) -> {settings.stream}")
+             f"({'checkpoint ' + str(settings.checkpoint) if resumed else 'no checkpoint yet'}) -> {settings.stream}")
 
     loop = _CaptureLoop(settings, target, info, identity, metrics, start, kinesis, s3, say)
     previous = {}
@@ -166,6 +147,26 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
             signal.signal(sig, handler)
         loop.finish()
     return metrics
+
+
+def _start(settings: StreamSettings, ctl, info, identity: dict) -> tuple[BinlogPosition, bool]:
+    """Where capture starts, and whether that is the stored checkpoint (a resume)."""
+    saved = settings.checkpoint.load()
+    if settings.new_epoch:
+        if not (saved and settings.start):
+            raise CaptureError("--new-epoch starts a new binlog numbering after capture refused to resume: it needs "
+                               f"the checkpoint ({settings.checkpoint}) and --from-position FILE:POS on this server")
+        return replace(settings.start, epoch=saved.position.epoch + 1), False
+    if saved:
+        check_resume(ctl, info, identity, saved, str(settings.checkpoint))
+        return saved.position, True
+    if settings.start or settings.from_now:
+        return settings.start or current_position(ctl, info), False
+    raise CaptureError(f"no checkpoint in {settings.checkpoint} and no start position: capture will not start "
+                       "from an unknown place. On the first run, before the snapshot, pass --from-now (or "
+                       "--from-position FILE:POS). If a checkpoint existed and is lost (another M2D_HOME, a "
+                       "restarted container, a typo in --checkpoint), the changes since it are unknown: point "
+                       "--checkpoint at it, or take a new snapshot after starting capture with --from-now.")
 
 
 class _CaptureLoop:
@@ -307,7 +308,8 @@ def check_resume(conn, info, identity: dict, saved: Checkpoint, where: str) -> N
     newest = BinlogPosition(binlog_files(conn)[-1][0], 0)
     if newest.file.rpartition(".")[0] != saved.position.file.rpartition(".")[0] or \
             newest.file_index < saved.position.file_index:
-        problems.append(f"this server's binlog ends in {newest.file}, before the checkpoint's {saved.position.file}")
+        problems.append(f"this server's binlog ends in {newest.file}, not at or after the checkpoint's "
+                        f"{saved.position.file}")
     if problems:
         raise CaptureError(
             f"capture will not resume at {saved.position} (checkpoint {where}): {'; '.join(problems)}. The binlog was "
