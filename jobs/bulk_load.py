@@ -120,7 +120,7 @@ def check_targets(client, checked) -> None:
 def reload_guards(client, checked, sink: str, can_guard: bool) -> dict:
     """A `Guard` for each target table that already holds items (a re-load: the replay may have written
     newer versions there); LoadError when the sink cannot write conditionally."""
-    from mysql2dynamo.jobs.sinks.dynamodb import Guard
+    from mysql2dynamo.jobs.sinks.base import Guard
 
     keys = {cr.rule.target: cr.keys[0].name for cr in checked.rules}
     held = [t for t in keys if client.scan(TableName=t, Limit=1, Select="COUNT")["Count"]]
@@ -142,7 +142,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     from mysql2dynamo.jobs import load_report as report
     from mysql2dynamo.jobs.sinks import make_sink
     from mysql2dynamo.jobs.sinks.base import WriteJob
-    from mysql2dynamo.jobs.sinks.dynamodb import Guard, make_client
+    from mysql2dynamo.jobs.sinks.dynamodb import make_client
     from mysql2dynamo.keymap.checker import check
     from mysql2dynamo.keymap.spec import mapping_from_config
 
@@ -172,7 +172,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
-    guards: dict[str, Guard] = {}
+    guards = {}  # target -> Guard, for the tables that already hold items
     if not sink.creates_table:
         client = make_client(opts.endpoint, opts.region)
         check_targets(client, checked)

@@ -6,7 +6,8 @@
 `frame` holds the items of one target table, `_item` (DynamoDB-JSON text) and `_size` (bytes),
 already in `tasks` partitions. A sink is a dataclass whose fields are load options of the same
 names (`LoadOptions.endpoint`, ...): `make_sink` fills them in. What `write` returns joins the
-summary's entry for the target table.
+summary's entry for the target table. A job with a `guard` is a re-load into a table that holds
+items: only a sink with `guards` may take it (each write conditional on the version attribute).
 """
 
 from __future__ import annotations
@@ -22,9 +23,20 @@ if TYPE_CHECKING:
 
     from mysql2dynamo.keymap.checker import CheckedMapping
 
-    from .dynamodb import Guard
-
 SinkResult = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Write an item only over an older version: `attribute_not_exists(key) OR version < :v`."""
+
+    partition_key: str
+    version_attribute: str
+
+    def put_kwargs(self, item: dict) -> dict:
+        return {"ConditionExpression": "attribute_not_exists(#k) OR #v < :v",
+                "ExpressionAttributeNames": {"#k": self.partition_key, "#v": self.version_attribute},
+                "ExpressionAttributeValues": {":v": item[self.version_attribute]}}
 
 
 @dataclass(frozen=True)

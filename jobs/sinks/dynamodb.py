@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from mysql2dynamo.jobs.rate import TokenBucket, item_wcu
 
-from .base import SinkResult, WriteJob
+from .base import Guard, SinkResult, WriteJob
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -50,19 +50,6 @@ RETRYABLE = frozenset({
 
 class WriteError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class Guard:
-    """Write an item only over an older version: `attribute_not_exists(key) OR version < :v`."""
-
-    partition_key: str
-    version_attribute: str
-
-    def put_kwargs(self, item: dict) -> dict:
-        return {"ConditionExpression": "attribute_not_exists(#k) OR #v < :v",
-                "ExpressionAttributeNames": {"#k": self.partition_key, "#v": self.version_attribute},
-                "ExpressionAttributeValues": {":v": item[self.version_attribute]}}
 
 
 @dataclass

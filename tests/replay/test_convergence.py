@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.position import BinlogPosition
-from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter, Guard
+from mysql2dynamo.jobs.sinks.base import Guard
+from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import mapping_from_dict
