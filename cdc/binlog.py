@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
@@ -88,7 +88,8 @@ class BinlogSource:
 
     def __init__(self, target: MySQLTarget, tables: list[str], start: BinlogPosition, info: ServerInfo,
                  *, reader_id: int = 54321, blocking: bool = True, heartbeat: float = 0.1,
-                 policy: CapturePolicy | None = None, max_changes: int = 10_000) -> None:
+                 policy: CapturePolicy | None = None, max_changes: int = 10_000,
+                 exclude: dict[str, frozenset[str]] | None = None) -> None:
         # heartbeat: the idle server wakes the reader every `heartbeat` s, so the stream collects
         # Kinesis acknowledgements (and checkpoints) that fast even when no change comes
         self.tables = {tuple(t.split(".", 1)) for t in tables}
@@ -98,6 +99,8 @@ class BinlogSource:
         self.policy = policy or CapturePolicy()
         self.position = start
         self.max_changes = max_changes
+        # db.table -> columns left out of its changes (lower case: MySQL column names ignore case)
+        self.exclude = {t: {c.lower() for c in cols} for t, cols in (exclude or {}).items()}
         learn_charsets_from(target.connect)  # non-Unicode character sets decode as this server converts them
         self.reader = BinLogStreamReader(
             # read_timeout: heartbeats come every `heartbeat` s, so a silent socket is a dead one (half-open
@@ -129,7 +132,7 @@ class BinlogSource:
             file = self.reader.log_file
             end = event.packet.log_pos
             if isinstance(event, RotateEvent):
-                self.position = BinlogPosition(event.next_binlog, event.position, self.position.gtid)
+                self.position = replace(self.position, file=event.next_binlog, pos=event.position)
                 continue
             if isinstance(event, HeartbeatLogEvent):
                 yield Heartbeat(self.position)
@@ -166,7 +169,7 @@ class BinlogSource:
                 elif statement.kind != "commit":
                     self._ddl(statement, f"{file}:{end}")
             # XidEvent, COMMIT, or a DDL statement (DDL commits implicitly): the transaction ends here
-            self.position = BinlogPosition(file, end, gtid)
+            self.position = BinlogPosition(file, end, gtid, self.position.epoch)
             yield Transaction(changes, self.position, event.timestamp, max(0, end - begin_pos))
             changes = []
 
@@ -193,6 +196,9 @@ class BinlogSource:
             raise CaptureError(f"{event.schema}.{event.table} has no primary key: changes cannot be keyed "
                                "(add a primary key or leave the table out of the mapping)")
         op = {WriteRowsEvent: "insert", UpdateRowsEvent: "update", DeleteRowsEvent: "delete"}[type(event)]
+        excluded = self.exclude.get(f"{event.schema}.{event.table}", ())
+        dropped = {c.name for c in columns if c.name.lower() in excluded}.difference(key_columns)
+        types = {name: tag for name, tag in types.items() if name not in dropped}
         where = f"{event.schema}.{event.table} at {file}:{end}"
         for index, row in enumerate(decoded_rows(event)):  # the library's rows, compiled per table map
             if op == "update":
@@ -202,8 +208,10 @@ class BinlogSource:
                 before, after = None, _image(row["values"], row["none_sources"], widths, fixes, where)
             else:
                 before, after = _image(row["values"], row["none_sources"], widths, fixes, where), None
-            yield Change(op, event.schema, event.table, key_columns, before, after,
-                         types, Source(file, end, index, gtid, event.packet.server_id, event.timestamp), described)
+            if dropped:
+                before, after = _without(before, dropped), _without(after, dropped)
+            source = Source(file, end, index, gtid, event.packet.server_id, event.timestamp, self.position.epoch)
+            yield Change(op, event.schema, event.table, key_columns, before, after, types, source, described)
 
     def _json_columns(self, db: str, table: str, columns) -> frozenset[str]:
         """MariaDB's binlog types a JSON column as the LONGTEXT it is stored as: its json_valid check says
@@ -300,6 +308,10 @@ def _binlog_column(c) -> Column:
         dtp = {4: "float", 5: "double", 13: "year", 16: "bit", 245: "json", 255: "geometry"}[t]
         kw["length"] = c.bits if t == 16 else None
     return Column(c.name, dtp, **kw)
+
+
+def _without(image: dict | None, names: set[str]) -> dict | None:
+    return None if image is None else {k: v for k, v in image.items() if k not in names}
 
 
 def _bit_value(value: str) -> int:

@@ -5,8 +5,11 @@ restart resumes at a transaction boundary; the few transactions after it may be 
 which the replay's version guard makes harmless. Two stores:
 
 - a local JSON file, replaced atomically (write, fsync, rename), for one box and for tests;
-- a DynamoDB table (`dynamodb://table/stream-id`), for production, written with a condition so
-  that a stale process can never move the checkpoint backwards.
+- a DynamoDB table (`dynamodb://table/stream-id`), for production, written with a condition.
+
+Neither store lets a checkpoint go backwards (a stale process, a restart from an older place): a
+save below the stored `ver` is refused. A checkpoint also names the server it was taken on
+(`server`: server_id, and server_uuid on MySQL), which capture checks when it resumes.
 """
 
 from __future__ import annotations
@@ -25,15 +28,25 @@ class Checkpoint:
     position: BinlogPosition
     stream: str
     updated_at: float
+    server: dict | None = None  # the identity of the server the position belongs to (cdc.server.server_identity)
 
     def as_dict(self) -> dict:
         return {**self.position.as_dict(), "ver": str(self.position.ver()), "stream": self.stream,
-                "updated_at": self.updated_at}
+                "updated_at": self.updated_at, "server": self.server}
 
     @classmethod
     def from_dict(cls, doc: dict) -> Checkpoint:
-        return cls(BinlogPosition(doc["file"], int(doc["pos"]), doc.get("gtid")), doc["stream"],
-                   float(doc["updated_at"]))
+        return cls(BinlogPosition.from_dict(doc), doc["stream"], float(doc["updated_at"]), doc.get("server"))
+
+
+class CheckpointBackwards(RuntimeError):
+    """A save below the stored checkpoint: another process runs for the same stream, or a restart went back."""
+
+
+def _backwards(where: str, position: BinlogPosition) -> CheckpointBackwards:
+    return CheckpointBackwards(f"checkpoint {where} is already past {position}: another "
+                               "stream process is running for the same checkpoint, or capture was started again "
+                               "from an older place; a checkpoint never goes backwards")
 
 
 class CheckpointStore(Protocol):
@@ -53,6 +66,9 @@ class FileCheckpointStore:
             return None
 
     def save(self, checkpoint: Checkpoint) -> None:
+        stored = self.load()
+        if stored is not None and checkpoint.position.ver() < stored.position.ver():
+            raise _backwards(str(self.path), checkpoint.position)
         atomic_write(self.path, json.dumps(checkpoint.as_dict()), durable=True)
 
     def __str__(self) -> str:
@@ -92,8 +108,7 @@ class DynamoCheckpointStore:
                 ExpressionAttributeValues={":v": {"N": ver}},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
-            raise RuntimeError(f"checkpoint {self.table}/{self.id} is already past {checkpoint.position}: "
-                               "another stream process is running for the same stream id") from None
+            raise _backwards(str(self), checkpoint.position) from None
 
     def __str__(self) -> str:
         return f"dynamodb://{self.table}/{self.id}"

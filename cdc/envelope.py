@@ -13,10 +13,10 @@ docs/change-envelope.md for the full table):
     columns  [[name, type], ...]: the columns of the table version the row was read with, in table
              order, each type as the binlog's table map tells it (keymap.schema.binlog_type);
              replay compares them with its mapping's schema to follow an ALTER TABLE
-    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts}, and
+    source   {file, pos (end of the rows event), row (index in the event), gtid, server_id, ts, epoch}, and
              `derived` on a change capture made itself (cdc/cascade.py: a child row a cascading foreign
              key changed, with no row event of its own): what caused it; its position is the cause's
-    ver      total order of changes of one server: BinlogPosition(file, pos).ver(row)
+    ver      total order of a migration's changes: BinlogPosition(file, pos, epoch=epoch).ver(row)
 
 A record larger than Kinesis allows is stored whole in S3 and the stream carries a pointer: the
 same change with its row images cut down to the key columns and `claim_check` set to the s3://
@@ -48,11 +48,12 @@ class Source:
     gtid: str | None
     server_id: int
     ts: int  # commit time, seconds since the epoch
+    epoch: int = 0  # the binlog numbering (cdc.position); omitted from the JSON when 0
     derived: str | None = None  # a change capture derived (a cascade): its cause, e.g. "cascade fk_x from db.t"
 
     @property
     def ver(self) -> int:
-        return BinlogPosition(self.file, self.pos).ver(self.row)
+        return BinlogPosition(self.file, self.pos, epoch=self.epoch).ver(self.row)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class Change:
             "types": self.types,
             "columns": None if self.columns is None else [list(c) for c in self.columns],
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
-                       "server_id": s.server_id, "ts": s.ts, **({"derived": s.derived} if s.derived else {})},
+                       "server_id": s.server_id, "ts": s.ts, **({"epoch": s.epoch} if s.epoch else {}),
+                       **({"derived": s.derived} if s.derived else {})},
             "ver": str(self.ver),
         }
         if self.claim_check:
@@ -121,7 +123,8 @@ class Change:
             op=doc["op"], db=doc["db"], table=doc["table"], key_columns=tuple(doc["key_columns"]),
             before=decode_row(types, doc["before"]), after=decode_row(types, doc["after"]),
             types=types,
-            source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"], s.get("derived")),
+            source=Source(s["file"], s["pos"], s["row"], s["gtid"], s["server_id"], s["ts"], s.get("epoch", 0),
+                          s.get("derived")),
             columns=None if columns is None else tuple((name, type_) for name, type_ in columns),
             claim_check=doc.get("claim_check"),
         )

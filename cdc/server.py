@@ -76,6 +76,41 @@ def current_position(conn, info: ServerInfo) -> BinlogPosition:
     return BinlogPosition(file, pos, gtid)
 
 
+def server_identity(conn, info: ServerInfo) -> dict:
+    """What tells this server from another: its server_id, and its server_uuid on MySQL (MariaDB has none)."""
+    identity: dict = {"flavour": info.flavour, "server_id": info.server_id}
+    if not info.is_mariadb:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@server_uuid")
+            identity["server_uuid"] = cur.fetchone()[0]
+    return identity
+
+
+def binlog_holds_gtid(conn, info: ServerInfo, position: BinlogPosition) -> bool | None:
+    """Whether this server's binlog, at `position`, has written the transaction(s) of `position.gtid`;
+    None when it cannot tell (no GTID stored, MySQL with gtid_mode off). A RESET MASTER starts the GTIDs
+    again, and another server (a restore, a failover) has its own binlog: both answer False."""
+    if not position.gtid or not (info.is_mariadb or info.gtid_mode):
+        return None
+    with conn.cursor() as cur:
+        if not info.is_mariadb:
+            cur.execute("SELECT GTID_SUBSET(%s, @@gtid_executed)", (position.gtid,))
+            return bool(cur.fetchone()[0])
+        cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (position.file, position.pos))
+        state = cur.fetchone()[0]
+        if state is None:  # the file is gone (purged, or a new numbering): the whole binlog's state
+            cur.execute("SELECT @@gtid_binlog_pos")
+            state = cur.fetchone()[0]
+    have = dict(_mariadb_seq(g) for g in (state or "").split(",") if g.strip())
+    return all(have.get(domain, -1) >= seq for domain, seq in map(_mariadb_seq, position.gtid.split(",")))
+
+
+def _mariadb_seq(gtid: str) -> tuple[int, int]:
+    """'0-1-42' -> (domain 0, sequence number 42)."""
+    domain, _server, seq = gtid.strip().split("-")
+    return int(domain), int(seq)
+
+
 def binlog_files(conn) -> list[tuple[str, int]]:
     """The binlog files the server still has (name, size): a resume point outside them is gone."""
     with conn.cursor() as cur:

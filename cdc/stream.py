@@ -1,5 +1,9 @@
 """`mysql2dynamo stream`: the capture loop, binlog -> Kinesis, checkpointed, restartable.
 
+At start it refuses, naming the table, to capture a table that does not exist or has no primary key,
+and to resume a checkpoint on another server or binlog numbering (the way out is a new epoch,
+cdc.position). Columns the mapping excludes everywhere are left out of every change.
+
 Loop: read a committed transaction, hand its changes to the publisher, let the publisher send
 what it can, and every `checkpoint_every` seconds store the acknowledged position. Stops cleanly
 on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the blocked reader so it
@@ -15,7 +19,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pymysql
@@ -25,9 +29,18 @@ from mysql2dynamo.cdc.cascade import Cascades
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
-from mysql2dynamo.cdc.server import binlog_files, check_binlog_settings, current_position, server_info
+from mysql2dynamo.cdc.server import (
+    binlog_files,
+    binlog_holds_gtid,
+    check_binlog_settings,
+    current_position,
+    server_identity,
+    server_info,
+)
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import MySQLTarget, redact
+from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
+from mysql2dynamo.keymap.spec import Mapping
 
 log = logging.getLogger("mysql2dynamo.cdc")
 DEFAULT_RETENTION_HOURS = 7 * 24
@@ -51,6 +64,11 @@ class StreamSettings:
     # from_now; neither is an error (a lost checkpoint must not silently skip what happened meanwhile)
     start: BinlogPosition | None = None
     from_now: bool = False
+    # the way out after a refusal to resume on a new binlog numbering: start at `start` in the checkpoint's
+    # epoch + 1, so every later change is newer than every change captured before
+    new_epoch: bool = False
+    # columns left out of every change of a table (the mapping excludes them everywhere): db.table -> names
+    exclude: dict[str, frozenset[str]] = field(default_factory=dict)
     until: BinlogPosition | None = None
     max_seconds: float | None = None
     stop_at_end: bool = False  # non-blocking: stop when the reader reaches the end of the binlog
@@ -102,34 +120,26 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     ctl = target.connect()
     info = server_info(ctl)
     metrics = StreamMetrics()
-    metrics.warnings.extend(check_binlog_settings(ctl, info))
-    cascades = Cascades.load(ctl, settings.tables)  # the child rows cascading foreign keys change (cdc/cascade.py)
-    metrics.warnings.extend(cascades.warnings)
-    for w in metrics.warnings:
-        say(f"WARNING: {w}")
-
-    saved = settings.checkpoint.load()
-    if saved:
-        start = saved.position
-    elif settings.start or settings.from_now:
-        start = settings.start or current_position(ctl, info)
-    else:
+    try:
+        metrics.warnings.extend(check_binlog_settings(ctl, info))
+        identity = server_identity(ctl, info)
+        start, resumed = _start(settings, ctl, info, identity)
+        require_available(ctl, start)
+        captured_schemas(ctl, settings.tables)  # refuses missing and keyless tables, naming them
+        cascades = Cascades.load(ctl, settings.tables)  # the child rows cascading foreign keys change (cdc/cascade.py)
+        metrics.warnings.extend(cascades.warnings)
+        for w in metrics.warnings:
+            say(f"WARNING: {w}")
+        if not resumed:  # stored at once: a restart before the first change resumes here, not "from now" again
+            settings.checkpoint.save(Checkpoint(start, settings.stream, time.time(), identity))
+    finally:
         ctl.close()
-        raise CaptureError(f"no checkpoint in {settings.checkpoint} and no start position: capture will not start "
-                           "from an unknown place. On the first run, before the snapshot, pass --from-now (or "
-                           "--from-position FILE:POS). If a checkpoint existed and is lost (another M2D_HOME, a "
-                           "restarted container, a typo in --checkpoint), the changes since it are unknown: point "
-                           "--checkpoint at it, or take a new snapshot after starting capture with --from-now.")
-    require_available(ctl, start)
-    if not saved:  # stored at once: a restart before the first change resumes here, not "from now" again
-        settings.checkpoint.save(Checkpoint(start, settings.stream, time.time()))
-    ctl.close()
     if settings.create_stream:
         ensure_stream(kinesis, settings.stream, settings.shards, settings.retention_hours)
     say(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
-             f"({'checkpoint ' + str(settings.checkpoint) if saved else 'no checkpoint yet'}) -> {settings.stream}")
+             f"({'checkpoint ' + str(settings.checkpoint) if resumed else 'no checkpoint yet'}) -> {settings.stream}")
 
-    loop = _CaptureLoop(settings, target, info, metrics, start, kinesis, s3, say, cascades)
+    loop = _CaptureLoop(settings, target, info, identity, metrics, start, kinesis, s3, say, cascades)
     previous = {}
     if install_signals:
         previous = {s: signal.signal(s, loop.stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -142,12 +152,33 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     return metrics
 
 
+def _start(settings: StreamSettings, ctl, info, identity: dict) -> tuple[BinlogPosition, bool]:
+    """Where capture starts, and whether that is the stored checkpoint (a resume)."""
+    saved = settings.checkpoint.load()
+    if settings.new_epoch:
+        if not (saved and settings.start):
+            raise CaptureError("--new-epoch starts a new binlog numbering after capture refused to resume: it needs "
+                               f"the checkpoint ({settings.checkpoint}) and --from-position FILE:POS on this server")
+        return replace(settings.start, epoch=saved.position.epoch + 1), False
+    if saved:
+        check_resume(ctl, info, identity, saved, str(settings.checkpoint))
+        return saved.position, True
+    if settings.start or settings.from_now:
+        return settings.start or current_position(ctl, info), False
+    raise CaptureError(f"no checkpoint in {settings.checkpoint} and no start position: capture will not start "
+                       "from an unknown place. On the first run, before the snapshot, pass --from-now (or "
+                       "--from-position FILE:POS). If a checkpoint existed and is lost (another M2D_HOME, a "
+                       "restarted container, a typo in --checkpoint), the changes since it are unknown: point "
+                       "--checkpoint at it, or take a new snapshot after starting capture with --from-now.")
+
+
 class _CaptureLoop:
     """The state of one `run_stream`: reader position, publisher, checkpoint, stop reason."""
 
-    def __init__(self, settings: StreamSettings, target: MySQLTarget, info, metrics: StreamMetrics,
+    def __init__(self, settings: StreamSettings, target: MySQLTarget, info, identity: dict, metrics: StreamMetrics,
                  start: BinlogPosition, kinesis, s3, say: Callable[[str], None], cascades: Cascades) -> None:
         self.settings, self.target, self.info, self.metrics, self.say = settings, target, info, metrics, say
+        self.identity = identity
         claim = ClaimCheck(s3, settings.claim_check) if settings.claim_check else None
         self.publisher = KinesisPublisher(kinesis, settings.stream, in_flight=settings.in_flight, claim_check=claim)
         self.policy = CapturePolicy(on_truncate=settings.on_truncate)
@@ -166,7 +197,7 @@ class _CaptureLoop:
         while self.reason is None:
             source = BinlogSource(self.target, self.settings.tables, self.read_to, self.info,
                                   reader_id=self.settings.reader_id, blocking=not self.settings.stop_at_end,
-                                  policy=self.policy)
+                                  policy=self.policy, exclude=self.settings.exclude)
             try:
                 self._consume(source)
                 backoff = 1.0
@@ -220,7 +251,7 @@ class _CaptureLoop:
     def save_checkpoint(self) -> None:
         acked = self.publisher.acknowledged
         if acked and acked > self.checkpointed:
-            self.settings.checkpoint.save(Checkpoint(acked, self.settings.stream, time.time()))
+            self.settings.checkpoint.save(Checkpoint(acked, self.settings.stream, time.time(), self.identity))
             self.checkpointed = acked
             self.metrics.checkpoint = str(acked)
 
@@ -271,6 +302,64 @@ def require_available(conn, position: BinlogPosition) -> None:
     files = dict(binlog_files(conn))
     if position.file not in files or position.pos > files[position.file]:
         raise PurgedBinlogError(_purged_message(position))
+
+
+def check_resume(conn, info, identity: dict, saved: Checkpoint, where: str) -> None:
+    """Resume only on the server and the binlog numbering the checkpoint was taken on: elsewhere its
+    file:pos names other changes, and every `ver` after a new numbering would look older."""
+    problems = []
+    if saved.server and saved.server != identity:
+        problems.append(f"it was taken on {_server(saved.server)}, this is {_server(identity)}")
+    if binlog_holds_gtid(conn, info, saved.position) is False:
+        problems.append(f"this server's binlog does not hold its transaction {saved.position.gtid}")
+    newest = BinlogPosition(binlog_files(conn)[-1][0], 0)
+    if newest.file.rpartition(".")[0] != saved.position.file.rpartition(".")[0] or \
+            newest.file_index < saved.position.file_index:
+        problems.append(f"this server's binlog ends in {newest.file}, not at or after the checkpoint's "
+                        f"{saved.position.file}")
+    if problems:
+        raise CaptureError(
+            f"capture will not resume at {saved.position} (checkpoint {where}): {'; '.join(problems)}. The binlog was "
+            "reset (RESET MASTER) or restored, or this is another server (a failover): the checkpoint's position means "
+            "nothing here. If every change up to the reset was captured (the stream's metrics show no lag before it), "
+            "start a new epoch where this server's binlog begins (SHOW BINARY LOGS): mysql2dynamo stream "
+            "--from-position FILE:POS --new-epoch; later changes then sort after every earlier one. Otherwise changes "
+            "are missing: take a new snapshot and load it.")
+
+
+def _server(identity: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in identity.items() if k != "flavour")
+
+
+def captured_schemas(conn, tables: list[str]) -> dict[str, TableSchema]:
+    """The schema of every captured table; CaptureError naming the tables that do not exist or have no primary
+    key (their changes could not be keyed, so they would fail at the first change)."""
+    schemas, missing = {}, []
+    for table in tables:
+        db, dot, name = table.partition(".")
+        try:
+            if not dot:
+                raise LookupError(table)
+            schemas[table] = read_table_schema(conn, db, name)
+        except LookupError:
+            missing.append(table)
+    keyless = [t for t, schema in schemas.items() if not schema.primary_key]
+    problems = ([f"{', '.join(missing)}: no such table (db.table, as the source names it)"] if missing else []) + \
+        ([f"{', '.join(keyless)}: no primary key, so changes cannot be keyed (add one, or leave the table out of "
+          "the mapping)"] if keyless else [])
+    if problems:
+        raise CaptureError("capture will not start: " + "; ".join(problems))
+    return schemas
+
+
+def excluded_columns(mapping: Mapping) -> dict[str, frozenset[str]]:
+    """The columns every rule of a source excludes: capture leaves them out (they never reach the stream)."""
+    out = {}
+    for source in mapping.sources:
+        common = frozenset.intersection(*(frozenset(r.exclude) for r in mapping.rules_for(source)))
+        if common:
+            out[source] = common
+    return out
 
 
 def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: BinlogPosition, ctl, info,

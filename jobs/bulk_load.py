@@ -6,9 +6,13 @@
     mysql2dynamo load ...                                # in-process local Spark, or print the EMR step
 
 Every item carries the `ver` of the snapshot file its row came from (the version attribute,
-`_ver` by default). The writes are plain puts (the connector and BatchWriteItem cannot be
-conditional), so **the replay must start after the load has finished** — from the manifest's
-binlog position; its guarded writes then supersede the loaded items where the stream is newer.
+`_ver` by default). Into an empty table the writes are plain puts (the connector and
+BatchWriteItem cannot be conditional), so **the first load must finish before the replay
+starts** — from the manifest's binlog position; its guarded writes then supersede the loaded
+items where the stream is newer. A re-load into a table that already holds items (a restarted or
+partial load, possibly while the replay runs) is guarded like the replay's writes — an item only
+replaces an absent or older one — with the `dynamodb` sink; the `emr-connector` sink cannot write
+conditionally and refuses such a table.
 
 Output: progress lines on stderr, the summary as one JSON line on stdout (and at --summary),
 refused rows at --rejects (JSON lines: source, rule, target, reason, message, source_key).
@@ -113,6 +117,21 @@ def check_targets(client, checked) -> None:
         raise LoadError("DynamoDB would refuse the items:\n" + "\n".join(errors))
 
 
+def reload_guards(client, checked, sink: str, can_guard: bool) -> dict:
+    """A `Guard` for each target table that already holds items (a re-load: the replay may have written
+    newer versions there); LoadError when the sink cannot write conditionally."""
+    from mysql2dynamo.jobs.sinks.base import Guard
+
+    keys = {cr.rule.target: cr.keys[0].name for cr in checked.rules}
+    held = [t for t in keys if client.scan(TableName=t, Limit=1, Select="COUNT")["Count"]]
+    if held and not can_guard:
+        raise LoadError(f"target table(s) {', '.join(held)} already hold items: a re-load with --sink {sink} "
+                        "would overwrite them unconditionally and roll back changes the replay applied. Re-load with "
+                        "--sink dynamodb (each item only replaces an absent or older one, by the version attribute), "
+                        "or into new, empty tables")
+    return {t: Guard(keys[t], checked.mapping.version_attribute) for t in held}
+
+
 def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict:
     """Run the whole load in `spark`; returns the summary (also written to opts.summary)."""
     from pyspark import StorageLevel
@@ -153,8 +172,11 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     checked = check(mapping, {s: manifest.table(s).schema for s in sources}).raise_on_errors()
     for w in checked.warnings:
         say(f"mapping {w}")
+    guards = {}  # target -> Guard, for the tables that already hold items
     if not sink.creates_table:
-        check_targets(make_client(opts.endpoint, opts.region), checked)
+        client = make_client(opts.endpoint, opts.region)
+        check_targets(client, checked)
+        guards = reload_guards(client, checked, opts.sink, sink.guards)
     rows_in = {s: manifest.table(s).rows for s in sources}
     say(f"load: {sum(rows_in.values()):,} rows of {len(sources)} tables from {opts.manifest} "
         f"(ver {manifest.ver}) via {opts.sink}, budget {budget.describe()}")
@@ -193,7 +215,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
             part = items.where(F.col("_target") == target).repartition(tasks)
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
-            job = WriteJob(target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say)
+            job = WriteJob(target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say, guards.get(target))
             with report.SparkStageReporter(spark, label, n, tasks, opts.progress_interval):
                 stats = sink.write(part, job)
             secs = time.monotonic() - t0

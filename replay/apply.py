@@ -128,8 +128,14 @@ class ApplyEngine:
             return []
         rules = len(mapper.checked.rules_for(source))
         none: list[Result | None] = [None] * rules
-        old: list[Result | None] = mapper.map_row(source, change.before, change.ver) if change.before else none
-        new: list[Result | None] = mapper.map_row(source, change.after, change.ver) if change.after else none
+        try:
+            old: list[Result | None] = mapper.map_row(source, change.before, change.ver) if change.before else none
+            new: list[Result | None] = mapper.map_row(source, change.after, change.ver) if change.after else none
+        except Exception as e:  # not a value the rules refuse (those are Results): the mapping cannot run on it
+            stats.rejected += 1
+            poisons.append((index, Poison("mapping_error", f"{source} ver {change.ver} key {change.key}: "
+                                          f"{type(e).__name__}: {e}", None, change.partition_key, change.to_bytes())))
+            return []
         writes = []
         for o, n in zip(old, new, strict=True):
             if n is not None and n.status == "rejected":

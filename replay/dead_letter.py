@@ -1,7 +1,10 @@
 """Where changes that cannot be applied go, with the reason, so that nothing is lost silently.
 
-A poison record (undecodable, or a row the mapping rejects, e.g. a NULL key) must not block its
-shard: it is written here and the rest of the batch is applied. Destinations: a local folder
+A poison record is one that can never be applied: a bad envelope, a claim-check object that is
+gone, a row the mapping rejects (e.g. a NULL key) or cannot map (an exception in the mapping, e.g.
+a value an ALTER made text in a DECIMAL attribute). It must not block its shard: it is written
+here with its data and the reason, and the rest of the batch is applied. Dead letters block the
+cutover until an operator has dealt with them. Destinations: a local folder
 (JSON lines, one file per batch), `s3://bucket/prefix`, or an SQS queue URL (http(s)://...).
 """
 
@@ -20,7 +23,7 @@ from mysql2dynamo.ground.files import is_s3, split_s3
 
 @dataclass(frozen=True)
 class Poison:
-    reason: str  # undecodable | a keymap rejection reason | dynamodb_validation
+    reason: str  # undecodable | claim_check | mapping_error | a keymap rejection reason | dynamodb_validation
     message: str
     sequence_number: str | None
     partition_key: str | None

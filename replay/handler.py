@@ -1,17 +1,25 @@
 """The AWS Lambda entry point for the Kinesis event source mapping (`replay.handler.handler`).
 
 Receives the standard Kinesis event (base64 records of one shard, in order), decodes the change
-envelopes (fetching claim-checked ones from S3), applies them with the apply engine, sends
-poison records to the dead-letter destination, and answers with ReportBatchItemFailures: the
-first failed record's sequence number, so Lambda retries from there and nothing after it is
-lost (everything before it is applied; re-applying is harmless).
+envelopes (fetching claim-checked ones from S3), applies them with the apply engine, and answers
+with ReportBatchItemFailures: the first failed record's sequence number, so Lambda retries from
+there and nothing after it is lost (everything before it is applied; re-applying is harmless).
+
+Only a record that can never be applied is poison and goes to the dead letters with its data and
+the reason: a bad envelope, a claim-check object that is gone or does not match, a value the
+mapping rejects or cannot map. A transient error (S3 SlowDown, 5xx, throttling, a timeout) fails
+the record, which is retried. A configuration error (AccessDenied on the claim-check bucket, a
+cold start that cannot build the mapping) raises: the whole batch fails, loudly, every time, until
+it is fixed; nothing is skipped.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from mysql2dynamo.cdc.envelope import Change
@@ -23,62 +31,137 @@ from mysql2dynamo.replay.runtime import ReplayRuntime
 log = logging.getLogger("mysql2dynamo.replay")
 SAFETY_MS = 3000  # stop retrying this long before Lambda's own timeout
 
+# S3 answers while fetching a claim check: a missing object is permanent (its record goes to the dead
+# letters with the pointer); throttling and 5xx are transient (the record is retried); any other
+# refusal (AccessDenied, NoSuchBucket, a bad token) is a configuration error (the batch fails loudly)
+GONE = frozenset({"NoSuchKey", "404"})
+TRANSIENT = frozenset({"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                       "TooManyRequestsException", "429"})
+
 _runtime: ReplayRuntime | None = None
+_s3 = None
+
+
+class ReplayConfigError(RuntimeError):
+    """The replay cannot run as configured; every batch fails (and is retried) until this is fixed."""
+
+
+class ClaimCheckUnavailable(RuntimeError):
+    """A claim-check object could not be read now (throttling, 5xx, timeout): its record is retried."""
 
 
 def runtime() -> ReplayRuntime:
     """Built once per container: the mapping is compiled at cold start, not per batch."""
     global _runtime
     if _runtime is None:
-        _runtime = ReplayRuntime.from_env()
+        try:
+            _runtime = ReplayRuntime.from_env()
+        except Exception as e:
+            settings = ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in ("M2D_CONFIG", "M2D_MANIFEST",
+                                                                                  "M2D_DEAD_LETTER"))
+            raise ReplayConfigError(f"replay cold start failed ({settings}): {type(e).__name__}: {e}. Every batch "
+                                    "fails and is retried until the function's configuration is fixed; the records "
+                                    "stay on the stream for its retention period") from e
     return _runtime
 
 
-def decode_records(records: list[dict], s3=None) -> tuple[list[tuple[int, Change]], list[Poison]]:
-    changes, poisons = [], []
+def s3_client():
+    global _s3
+    if _s3 is None:
+        import boto3
+
+        _s3 = boto3.client("s3")
+    return _s3
+
+
+@dataclass
+class Decoded:
+    changes: list[tuple[int, Change]] = field(default_factory=list)
+    poisons: list[Poison] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # records to retry (a claim check not readable now)
+    errors: list[str] = field(default_factory=list)
+
+
+def decode_records(records: list[dict], s3=None) -> Decoded:
+    out = Decoded()
     for i, record in enumerate(records):
         k = record["kinesis"]
         data = base64.b64decode(k["data"])
         try:
             change = Change.from_bytes(data)
-            if change.claim_check:
-                change = _resolve(change, s3)
-            changes.append((i, change))
-        except Exception as e:  # undecodable: a poison record, it must not block the shard
-            poisons.append(Poison("undecodable", f"{type(e).__name__}: {e}", k.get("sequenceNumber"),
-                                  k.get("partitionKey"), data))
-    return changes, poisons
+        except Exception as e:  # a bad envelope can never be applied: poison, it must not block the shard
+            out.poisons.append(Poison("undecodable", f"{type(e).__name__}: {e}", k.get("sequenceNumber"),
+                                      k.get("partitionKey"), data))
+            continue
+        if change.claim_check:
+            try:
+                change = _resolve(change, s3 or s3_client())
+            except ClaimCheckUnavailable as e:
+                out.failed.append(i)
+                out.errors.append(str(e))
+                continue
+            except ValueError as e:  # the object is gone or is not the change the record points to
+                out.poisons.append(Poison("claim_check", str(e), k.get("sequenceNumber"), k.get("partitionKey"),
+                                          data))
+                continue
+        out.changes.append((i, change))
+    return out
 
 
 def _resolve(pointer: Change, s3) -> Change:
-    if s3 is None:
-        import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-        s3 = boto3.client("s3")
     bucket, key = split_s3(pointer.claim_check)
-    full = Change.from_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code") or "ClientError"
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        where = f"claim check {pointer.claim_check} of ver {pointer.ver}"
+        if code in GONE:
+            raise ValueError(f"{where} is gone ({code}): the full change cannot be read again") from e
+        if code not in TRANSIENT and status < 500:
+            raise ReplayConfigError(f"{where}: S3 answers {code} ({e}); the function's role needs s3:GetObject on "
+                                    f"s3://{bucket}/ (and the bucket must exist): fix it, the batch is retried "
+                                    "from this record") from e
+        raise ClaimCheckUnavailable(f"{where}: S3 {code} (HTTP {status}), retried") from e
+    except (BotoCoreError, OSError) as e:  # timeouts, dropped connections, a body cut short
+        raise ClaimCheckUnavailable(f"claim check {pointer.claim_check}: {type(e).__name__}: {e}, retried") from e
+    try:
+        full = Change.from_bytes(body)
+    except Exception as e:
+        raise ValueError(f"claim check {pointer.claim_check} is not a change envelope: {type(e).__name__}: {e}") from e
     if full.ver != pointer.ver:
         raise ValueError(f"claim check {pointer.claim_check} holds ver {full.ver}, the record says {pointer.ver}")
     return full
 
 
-def process(event: dict, rt: ReplayRuntime, deadline: float | None) -> tuple[dict, ApplyOutcome]:
+def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None) -> tuple[dict, ApplyOutcome]:
     """The handler's work, shared with the local runner; returns the Lambda response and the outcome."""
     records = event.get("Records", [])
-    changes, poisons = decode_records(records)
-    outcome = rt.engine.apply(changes, deadline)
+    decoded = decode_records(records, s3)
+    poisons = decoded.poisons
+    outcome = rt.engine.apply(decoded.changes, deadline)
     for index, p in outcome.poisons:
         k = records[index]["kinesis"]
         poisons.append(Poison(p.reason, p.message, k.get("sequenceNumber"), p.partition_key or k.get("partitionKey"),
                               p.data))
-    failed = sorted(outcome.failed_indexes)
+    failed = sorted(outcome.failed_indexes + decoded.failed)
+    outcome.stats.failed += len(decoded.failed)
+    outcome.errors[:0] = decoded.errors[:5]
+    if failed:  # the records from the first failed one on come again: their dead letters are stored then
+        index = {r["kinesis"]["sequenceNumber"]: i for i, r in enumerate(records)}
+        poisons = [p for p in poisons if index.get(p.sequence_number, 0) < failed[0]]
     try:
         rt.dead_letter.put(poisons)
     except Exception as e:  # the dead letters could not be stored: retry the whole batch
         log.error("dead-letter destination failed: %s", e)
         failed = [0]
     outcome.stats.rejected = len(poisons)
-    failures = [{"itemIdentifier": records[failed[0]]["kinesis"]["sequenceNumber"]}] if failed else []
+    first = records[failed[0]]["kinesis"]["sequenceNumber"] if failed else None
+    if failed:
+        log.warning("replay: %d records to retry from %s: %s", len(failed), first, "; ".join(outcome.errors[:3]))
+    failures = [{"itemIdentifier": first}] if failed else []
     return {"batchItemFailures": failures}, outcome
 
 

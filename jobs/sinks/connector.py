@@ -104,6 +104,7 @@ def write_items(items_df: DataFrame, table: str, *, tasks: int, budget: Budget, 
 class ConnectorSink:
     name: ClassVar[str] = "emr-connector"
     creates_table: ClassVar[bool] = False
+    guards: ClassVar[bool] = False
 
     endpoint: str | None
     region: str | None

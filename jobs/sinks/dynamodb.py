@@ -11,6 +11,11 @@ never drops an item: it retries until `retry_seconds` pass without any progress 
 (Spark retries the task; puts are idempotent), and any other error fails the task at once, naming
 the table and the item's key.
 
+A re-load into a table that already holds items (the replay may have applied newer changes) is
+guarded: each item is a conditional PutItem that only lands when the table has no item with that
+key or an older `_ver` (BatchWriteItem cannot be conditional), so a re-load never rolls an item
+back; an item skipped that way is counted as `stale`.
+
 `BatchWriter` is the same code without Spark (tests drive it with a throttling client).
 """
 
@@ -29,7 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from mysql2dynamo.jobs.rate import TokenBucket, item_wcu
 
-from .base import SinkResult, WriteJob
+from .base import Guard, SinkResult, WriteJob
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -58,10 +63,11 @@ class WriteStats:
     throttled: dict[str, int] = field(default_factory=dict)
     unprocessed: int = 0
     waited_s: float = 0.0
+    stale: int = 0  # guarded writes skipped: the table holds this item with a newer (or the same) version
 
     def add(self, other: WriteStats) -> None:
         for k in ("items", "wcu_estimated", "wcu_consumed", "batches", "requests", "retries", "unprocessed",
-                  "waited_s"):
+                  "waited_s", "stale"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for k, v in other.throttled.items():
             self.throttled[k] = self.throttled.get(k, 0) + v
@@ -96,8 +102,9 @@ class BatchWriter:
     def __init__(self, client, table: str, *, limiter: TokenBucket | None = None, unit: str = "items",
                  threads: int = 4, base_delay: float = 0.05, max_delay: float = 5.0, retry_seconds: float = 600.0,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
-                 consumed_capacity: bool = True):
+                 consumed_capacity: bool = True, guard: Guard | None = None):
         self.client, self.table = client, table
+        self.guard = guard
         self.limiter, self.unit = limiter, unit
         self.threads = max(1, threads)
         self.base_delay, self.max_delay, self.retry_seconds = base_delay, max_delay, retry_seconds
@@ -117,6 +124,8 @@ class BatchWriter:
 
     def write_batch(self, items: list[tuple[dict, int]]) -> WriteStats:
         """One batch of (client item, size) pairs, until every item is written."""
+        if self.guard is not None:
+            return self._write_guarded(items)
         stats = WriteStats(batches=1)
         pending = [({"PutRequest": {"Item": it}}, item_wcu(size)) for it, size in items]
         stats.items = len(pending)
@@ -157,6 +166,35 @@ class BatchWriter:
                        for r in left]
             self._retry_wait(attempt, last_progress, "UnprocessedItems", stats)
             attempt += 1
+        return stats
+
+    def _write_guarded(self, items: list[tuple[dict, int]]) -> WriteStats:
+        """Each item by a conditional PutItem (retried like a batch); an older-or-equal version is skipped."""
+        stats = WriteStats(batches=1, items=len(items))
+        for item, size in items:
+            wcu = item_wcu(size)
+            stats.wcu_estimated += wcu
+            attempt, last_progress = 0, time.monotonic()
+            while True:
+                self._pace([item], [wcu], stats)
+                stats.requests += 1
+                try:
+                    resp = self.client.put_item(TableName=self.table, Item=item, ReturnConsumedCapacity="TOTAL"
+                                                if self.consumed_capacity else "NONE", **self.guard.put_kwargs(item))
+                except Exception as e:  # noqa: BLE001 - classified below
+                    code, retryable = classify(e)
+                    if code == "ConditionalCheckFailedException":
+                        stats.stale += 1
+                        break
+                    if not retryable:
+                        key = dict(list(item.items())[:2])
+                        raise WriteError(f"PutItem to {self.table} failed ({code}): {e}; item key {key}") from e
+                    stats.throttled[code] = stats.throttled.get(code, 0) + 1
+                    self._retry_wait(attempt, last_progress, code, stats)
+                    attempt += 1
+                    continue
+                stats.wcu_consumed += float((resp.get("ConsumedCapacity") or {}).get("CapacityUnits") or 0)
+                break
         return stats
 
     def _retry_wait(self, attempt: int, last_progress: float, code: str, stats: WriteStats) -> None:
@@ -232,7 +270,8 @@ class TaskResult(WriterCommitMessage):  # type: ignore[misc]
 
 class DynamoDBDataSource(DataSource):  # type: ignore[misc]
     """Options: table (required), endpoint, region, rate_items | rate_wcu (per task), threads,
-    retry_seconds, stats_path (the driver writes the summed task stats there as JSON),
+    retry_seconds, guard_key + guard_version (guarded puts, see `Guard`), stats_path (the driver
+    writes the summed task stats there as JSON),
     client_factory (`module:function(endpoint, region)`, for tests)."""
 
     @classmethod
@@ -259,8 +298,9 @@ class DynamoDBWriter(DataSourceWriter):  # type: ignore[misc]
             limiter, unit = TokenBucket(float(o["rate_items"])), "items"
         elif o.get("rate_wcu"):
             limiter, unit = TokenBucket(float(o["rate_wcu"])), "wcu"
+        guard = Guard(o["guard_key"], o["guard_version"]) if o.get("guard_key") else None
         writer = BatchWriter(client, o["table"], limiter=limiter, unit=unit, threads=threads,
-                             retry_seconds=float(o.get("retry_seconds", 600)))
+                             retry_seconds=float(o.get("retry_seconds", 600)), guard=guard)
         pairs = ((row["_item"], int(row["_size"]) if row["_size"] is not None else 0) for row in iterator)
         return TaskResult(writer.write(pairs).as_dict())
 
@@ -299,13 +339,15 @@ def register(spark) -> None:
 
 def write_items(items_df, table: str, *, tasks: int, per_task_rate_items: float | None = None,
                 per_task_rate_wcu: float | None = None, endpoint: str | None = None, region: str | None = None,
-                threads: int = 4, stats_path: str | None = None, client_factory: str | None = None) -> dict:
+                threads: int = 4, stats_path: str | None = None, client_factory: str | None = None,
+                guard: Guard | None = None) -> dict:
     """Write the `_item`/`_size` columns of `items_df` (already `tasks` partitions) to `table`."""
     register(items_df.sparkSession)
     w = items_df.select("_item", "_size").write.format(FORMAT).mode("append").option("table", table) \
         .option("threads", str(threads))
     for k, v in (("endpoint", endpoint), ("region", region), ("rate_items", per_task_rate_items),
-                 ("rate_wcu", per_task_rate_wcu), ("stats_path", stats_path), ("client_factory", client_factory)):
+                 ("rate_wcu", per_task_rate_wcu), ("stats_path", stats_path), ("client_factory", client_factory),
+                 ("guard_key", guard and guard.partition_key), ("guard_version", guard and guard.version_attribute)):
         if v is not None:
             w = w.option(k, str(v))
     w.save()
@@ -322,6 +364,7 @@ def write_items(items_df, table: str, *, tasks: int, per_task_rate_items: float 
 class DynamoDBSink:
     name: ClassVar[str] = "dynamodb"
     creates_table: ClassVar[bool] = False
+    guards: ClassVar[bool] = True
 
     endpoint: str | None
     region: str | None
@@ -336,7 +379,8 @@ class DynamoDBSink:
             stats = write_items(frame, job.target, tasks=job.tasks, per_task_rate_items=per_task.items_per_second,
                                 per_task_rate_wcu=per_task.wcu_per_second, endpoint=self.endpoint,
                                 region=self.region, threads=self.threads, stats_path=stats_path,
-                                client_factory=self.client_factory)
+                                client_factory=self.client_factory, guard=job.guard)
         finally:
             os.unlink(stats_path)
-        return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None}
+        return {"sink_stats": stats, "wcu_consumed": stats.get("wcu_consumed") or None,
+                "guarded": job.guard is not None}

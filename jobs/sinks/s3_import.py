@@ -113,6 +113,7 @@ def run_import(client, request: dict, poll_seconds: float = 2.0, timeout_seconds
 class S3ImportSink:
     name: ClassVar[str] = "s3-import"
     creates_table: ClassVar[bool] = True
+    guards: ClassVar[bool] = False
 
     import_s3: str | None  # s3://bucket/prefix for the import files (one prefix per target below it)
     table_definition: str | None  # JSON of extra TableCreationParameters, optionally keyed by target table

@@ -45,6 +45,9 @@ def _default(name: str):
 @click.option("--from-now", is_flag=True, help="Start at the server's current position when there is no checkpoint "
               "(the first run, before the snapshot). Without a checkpoint, --from-now or --from-position is "
               "required.")
+@click.option("--new-epoch", is_flag=True, help="With --from-position, after capture refused to resume on a new "
+              "binlog numbering (RESET MASTER, a restore, a failover): start there in a new epoch, so later changes "
+              "sort after every earlier one.")
 @click.option("--until-position", default=None, help="Stop after the transaction that reaches FILE:POS.")
 @click.option("--max-seconds", type=float, default=_default("max_seconds"), help="Stop after this long.")
 @click.option("--stop-at-end", is_flag=True, help="Stop when the end of the binlog is reached.")
@@ -59,6 +62,7 @@ def _default(name: str):
 @configured("stream", help="The mysql2dynamo config: source.mysql_url, the mapped tables, the stream: section.")
 def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream: str | None, create: bool,
            shards: int, retention_hours: int, checkpoint: str | None, from_position: str | None, from_now: bool,
+           new_epoch: bool,
            until_position: str | None, max_seconds: float | None, stop_at_end: bool, claim_check: str | None,
            on_truncate: str, metrics: str | None, checkpoint_every: float, server_id: int) -> None:
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
@@ -66,7 +70,7 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
 
     from mysql2dynamo.cdc.binlog import CaptureError
     from mysql2dynamo.cdc.checkpoint import open_store
-    from mysql2dynamo.cdc.stream import run_stream
+    from mysql2dynamo.cdc.stream import excluded_columns, run_stream
 
     url = source_url(mysql_url, cfg, ("M2D_CDC_MYSQL_URL", "M2D_MYSQL_URL"))
     stream = stream_name(stream)
@@ -79,7 +83,8 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
         mysql_url=url, tables=[t.strip() for t in tables.split(",") if t.strip()], stream=stream,
         checkpoint=open_store(checkpoint or str(state.capture_checkpoint), stream),
         create_stream=create, shards=shards, retention_hours=retention_hours, start=_position(from_position),
-        from_now=from_now, until=_position(until_position), max_seconds=max_seconds, stop_at_end=stop_at_end,
+        from_now=from_now, new_epoch=new_epoch, exclude=excluded_columns(cfg.mapping) if cfg else {},
+        until=_position(until_position), max_seconds=max_seconds, stop_at_end=stop_at_end,
         claim_check=claim_check, on_truncate=on_truncate, reader_id=server_id,
         metrics_path=Path(metrics) if metrics else state.capture_metrics,
         checkpoint_every=checkpoint_every,

@@ -1,6 +1,6 @@
-"""Throttling injected where DynamoDB answers: a boto3 client wrapper (in-process) and an HTTP proxy in
-front of the local DynamoDB (for the JVM connector). Both answer with DynamoDB's real error codes
-and partial batches (UnprocessedItems); neither drops the items it refuses — the writer must retry.
+"""Faults injected where DynamoDB and S3 answer: boto3 client wrappers (in-process) and an HTTP proxy in
+front of the local DynamoDB (for the JVM connector). They answer with the services' real error codes
+and partial batches (UnprocessedItems); none drops what it refuses — the caller must retry.
 """
 
 from __future__ import annotations
@@ -151,3 +151,25 @@ class ThrottlingProxy:
                 self.injected["UnprocessedItems"] = self.injected.get("UnprocessedItems", 0) + 1
             return self._json(200, resp)
         return self._forward(headers, body)
+
+
+class FailingS3:
+    """Wraps a real S3 client: `get_object` of a key answers the next error code queued for it in `faults`
+    (with S3's HTTP status for that code), then reads the real object as usual."""
+
+    STATUS = {"SlowDown": 503, "InternalError": 500, "ServiceUnavailable": 503, "AccessDenied": 403,
+              "NoSuchKey": 404}
+
+    def __init__(self, client, faults: dict[str, list[str]]):
+        self.client = client
+        self.faults = {key: list(codes) for key, codes in faults.items()}
+        self.answered: list[tuple[str, str]] = []
+
+    def get_object(self, **kw):
+        codes = self.faults.get(kw["Key"])
+        if codes:
+            code = codes.pop(0)
+            self.answered.append((kw["Key"], code))
+            raise ClientError({"Error": {"Code": code, "Message": "injected"},
+                               "ResponseMetadata": {"HTTPStatusCode": self.STATUS[code]}}, "GetObject")
+        return self.client.get_object(**kw)

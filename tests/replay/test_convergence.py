@@ -1,9 +1,13 @@
 """Property: any delivery order, with duplicates and any batch split, converges to the mapped final rows.
 
 Histories of inserts, updates (also of the primary key, of a column used in the partition key,
-and of the `where` column) and deletes over a few rows are generated, applied to the real local
-DynamoDB (dynalite) in a shuffled order with repeats, the tombstones are cleaned up, and the
-table must equal the keymap of the final rows (each item with the `ver` of its row's last change).
+and of the `where` column) and deletes over a few rows are generated over several binlog files
+(FLUSH BINARY LOGS: the position starts again in the next file) and binlog numberings (RESET
+MASTER and a new epoch: the file index starts again), applied to the real local DynamoDB
+(dynalite) in a shuffled order with repeats, with a re-load of a snapshot taken somewhere in the
+history arriving between two batches (the bulk load's guarded writes), the tombstones are cleaned
+up, and the table must equal the keymap of the final rows (each item with the `ver` of its row's
+last change, or the snapshot's when the row did not change after it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mysql2dynamo.cdc.envelope import Change, Source
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.jobs.sinks.base import Guard
+from mysql2dynamo.jobs.sinks.dynamodb import BatchWriter
 from mysql2dynamo.keymap.checker import check
 from mysql2dynamo.keymap.compile_python import compile_python
 from mysql2dynamo.keymap.spec import mapping_from_dict
@@ -32,13 +39,18 @@ row_values = st.fixed_dictionaries({
 
 
 @st.composite
-def histories(draw) -> tuple[list[Change], dict[int, tuple[dict, int]]]:
-    """Valid change sequences (as the binlog would carry them) and the final rows with their ver."""
+def histories(draw) -> tuple[list[Change], list[tuple[int, dict[int, tuple[dict, int]]]]]:
+    """Valid change sequences (as the binlog would carry them) and, after each change, the snapshot a
+    consistent read would take there: its ver and the rows with the ver of their last change."""
     state: dict[int, tuple[dict, int]] = {}
     changes: list[Change] = []
-    for step in range(draw(st.integers(1, 25))):
-        pos = 1000 + step * 100
-        source = Source("binlog.000001", pos, 0, None, 1, 0)
+    snapshots = [(0, {})]
+    epoch, file, pos = 0, 1, 1000
+    for _step in range(draw(st.integers(1, 25))):
+        turn = draw(st.sampled_from(["same"] * 6 + ["flush", "reset"]))
+        epoch, file, pos = {"same": (epoch, file, pos + 100), "flush": (epoch, file + 1, 256),
+                            "reset": (epoch + 1, 1, 256)}[turn]
+        source = Source(f"binlog.{file:06d}", pos, 0, None, 1, 0, epoch)
         ver = source.ver
         present, absent = sorted(state), [i for i in IDS if i not in state]
         ops = (["insert"] if absent else []) + (["update", "delete"] if present else []) + \
@@ -61,7 +73,8 @@ def histories(draw) -> tuple[list[Change], dict[int, tuple[dict, int]]]:
         else:
             old = state.pop(draw(st.sampled_from(present)))[0]
             changes.append(Change("delete", DB, TABLE, ("id",), old, None, TYPES, source))
-    return changes, state
+        snapshots.append((BinlogPosition(source.file, pos, epoch=epoch).ver(), dict(state)))
+    return changes, snapshots
 
 
 @st.composite
@@ -83,14 +96,23 @@ def test_any_order_with_duplicates_converges(local_stack, dynamodb_table, writer
     mapper = compile_python(check(mapping_from_dict(tables_spec(table)), {SOURCE: SCHEMA}))
     engine = ApplyEngine(mapper, HttpPutter.from_client(ddb) if writer == "http" else ddb, workers=4)
 
-    changes, final = data.draw(histories())
-    for batch in data.draw(deliveries(len(changes))):
+    changes, snapshots = data.draw(histories())
+    snapshot_ver, snapshot = data.draw(st.sampled_from(snapshots))
+    batches = data.draw(deliveries(len(changes)))
+    reload_at = data.draw(st.integers(0, len(batches)))
+    reload = BatchWriter(ddb, table, threads=1, guard=Guard("PK", "_ver"))
+    for n, batch in enumerate([*batches, []]):
+        if n == reload_at:  # a re-load of the snapshot while the replay runs: its writes are guarded
+            reload.write((r.item, r.size) for row, _ in snapshot.values()
+                         for r in mapper.map_row(SOURCE, row, version=snapshot_ver) if r.status == "item")
         outcome = engine.apply([(i, changes[i]) for i in batch])
         assert not outcome.failed_indexes, outcome.errors
     cleanup_tombstones(ddb, table)
 
     expected = {}
-    for row, ver in final.values():
+    for row, ver in snapshots[-1][1].values():
+        if snapshot.get(row["id"]) == (row, ver):  # unchanged since the snapshot: the re-load's version
+            ver = snapshot_ver
         for result in mapper.map_row(SOURCE, row, version=ver):
             if result.status == "item":
                 expected[json.dumps({k: v for k, v in json.loads(result.key).items()})] = \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,18 @@ from botocore.exceptions import ClientError
 
 import mysql2dynamo.replay.handler as lambda_handler
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
-from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
 from mysql2dynamo.ground.mysql import connect
-from mysql2dynamo.keymap.spec import load_mapping
+from mysql2dynamo.keymap.spec import load_mapping, mapping_from_dict
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.runner import lambda_event
 from mysql2dynamo.replay.runtime import ReplayRuntime
 from tests.conftest import binlog_now
+from tests.load.faults import FailingS3
+from tests.replay.conftest import DB, SCHEMA, SOURCE, TABLE, TYPES, scan_items, tables_spec
 
 CONFIG = """
 tables:
@@ -55,6 +58,20 @@ class ThrottledDynamo:
         return self.real.put_item(**kw)
 
 
+def _captured_event(local_stack, kinesis, stream_name: str, table: str, start, tmp_path) -> dict:
+    """Capture `table` from `start` to the end of the binlog; every record in one Lambda event, in binlog order."""
+    run_stream(StreamSettings(local_stack.cdc_mysql_url, [table], stream_name, FileCheckpointStore(tmp_path / "cp"),
+                              start=start, stop_at_end=True), kinesis, install_signals=False, say=lambda m: None)
+    records = []
+    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
+        it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records += kinesis.get_records(ShardIterator=it)["Records"]
+    records.sort(key=lambda r: json.loads(r["Data"])["ver"])  # one "shard" in binlog order for the test
+    arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
+    return lambda_event(records, "shardId-000000000000", arn, "us-east-1")
+
+
 @pytest.fixture
 def scenario(local_stack, fresh_db, dynamodb_table, stream_name, kinesis, tmp_path):
     """Rows 1, 2 in the snapshot; then row 1 updated, row 2 deleted, row 3 (NULL grp) inserted."""
@@ -73,17 +90,7 @@ def scenario(local_stack, fresh_db, dynamodb_table, stream_name, kinesis, tmp_pa
         cur.execute("INSERT INTO t VALUES (3, NULL, 30)")
         cur.execute("UPDATE t SET val = 41 WHERE id = 4")
     conn.close()
-    run_stream(StreamSettings(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], stream_name,
-                              FileCheckpointStore(tmp_path / "cp"), start=start, stop_at_end=True),
-               kinesis, install_signals=False, say=lambda m: None)
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=it)["Records"]
-    records.sort(key=lambda r: json.loads(r["Data"])["ver"])  # one "shard" in binlog order for the test
-    arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
-    event = lambda_event(records, "shardId-000000000000", arn, "us-east-1")
+    event = _captured_event(local_stack, kinesis, stream_name, f"{fresh_db}.t", start, tmp_path)
     return {"table": table, "config": config, "snapshot": tmp_path / "snap", "event": event,
             "dead": tmp_path / "dead"}
 
@@ -140,3 +147,103 @@ def test_throttled_writes_report_the_first_failed_record(local_stack, scenario):
     response, _ = lambda_handler.process(retry, healthy, deadline=None)
     assert response == {"batchItemFailures": []}
     assert _items(local_stack, scenario["table"])["T#1"]["val"] == {"N": "11"}
+
+
+def _claim_checked_event(s3, bucket: str, rows: list[dict], missing: set[int]) -> tuple[dict, dict[int, str]]:
+    """One Lambda event of claim-check pointers for inserts of `rows`; the objects of ids in `missing`
+    are not stored. Returns the event and the object key of each id."""
+    records, keys = [], {}
+    for n, row in enumerate(rows):
+        source = Source("binlog.000001", 1000 + n, 0, None, 1, 0)
+        change = Change("insert", DB, TABLE, ("id",), None, row, TYPES, source)
+        keys[row["id"]] = f"claims/{row['id']}.json"
+        if row["id"] not in missing:
+            s3.put_object(Bucket=bucket, Key=keys[row["id"]], Body=change.to_bytes())
+        pointer = change.pointer(f"s3://{bucket}/{keys[row['id']]}")
+        records.append({"PartitionKey": pointer.partition_key, "SequenceNumber": f"{100 + n:056d}",
+                        "Data": pointer.to_bytes(), "ApproximateArrivalTimestamp": datetime.now(UTC)})
+    return lambda_event(records, "shardId-000000000000", "arn:aws:kinesis:us-east-1:0:stream/s", "us-east-1"), keys
+
+
+def _things(local_stack, table: str) -> list[str]:
+    """The sort keys of the items of the `thing` rule."""
+    items = scan_items(local_stack.client("dynamodb"), table)
+    return sorted(json.loads(k)["SK"]["S"] for k in items if "EDGE" not in k)
+
+
+def _runtime(local_stack, table: str, dead: Path) -> ReplayRuntime:
+    return ReplayRuntime.build(mapping_from_dict(tables_spec(table)), {SOURCE: SCHEMA}, None, FolderDeadLetter(dead),
+                               dynamodb=local_stack.client("dynamodb"))
+
+
+def test_claim_check_errors_retry_transient_dead_letter_gone_and_fail_loud_on_access(local_stack, dynamodb_table,
+                                                                                      s3_bucket, tmp_path):
+    """Before, any S3 error fetching a claim check (SlowDown, a 5xx, AccessDenied) made the record a dead letter
+    and the shard moved on: a throttled read lost the change."""
+    table, s3 = dynamodb_table(), local_stack.client("s3")
+    rows = [{"id": i, "grp": "g", "val": i, "status": "ok"} for i in (1, 2, 3, 4)]
+    event, keys = _claim_checked_event(s3, s3_bucket, rows, missing={3})
+    seq = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    rt = _runtime(local_stack, table, tmp_path / "dead")
+    flaky = FailingS3(s3, {keys[1]: ["SlowDown"], keys[2]: ["InternalError"]})
+
+    response, outcome = lambda_handler.process(event, rt, deadline=None, s3=flaky)
+    assert response == {"batchItemFailures": [{"itemIdentifier": seq[0]}]}  # retried from the throttled record
+    assert outcome.stats.failed == 2 and "SlowDown" in outcome.errors[0]
+    assert _things(local_stack, table) == ["T#000004"]
+    assert FolderDeadLetter(tmp_path / "dead").read() == []  # the gone object's record comes again
+
+    retry = {"Records": event["Records"][seq.index(response["batchItemFailures"][0]["itemIdentifier"]):]}
+    response, _ = lambda_handler.process(retry, rt, deadline=None, s3=flaky)
+    assert response == {"batchItemFailures": []}
+    assert _things(local_stack, table) == ["T#000001", "T#000002", "T#000004"]
+    letters = FolderDeadLetter(tmp_path / "dead").read()
+    assert [(p["reason"], p["sequence_number"]) for p in letters] == [("claim_check", seq[2])]
+    assert "NoSuchKey" in letters[0]["message"] and keys[3] in letters[0]["message"]
+    assert Change.from_bytes(base64.b64decode(letters[0]["data"])).claim_check.endswith(keys[3])  # the pointer
+
+    denied = FailingS3(s3, {keys[1]: ["AccessDenied"]})
+    with pytest.raises(lambda_handler.ReplayConfigError, match=r"AccessDenied.*s3:GetObject"):
+        lambda_handler.process(event, rt, deadline=None, s3=denied)
+    assert len(FolderDeadLetter(tmp_path / "dead").read()) == 1  # nothing parked for a configuration error
+
+
+def test_a_mapping_error_is_a_dead_letter_with_the_data(local_stack, fresh_db, dynamodb_table, stream_name, kinesis,
+                                                        tmp_path):
+    """An ALTER made a DECIMAL column text after the snapshot: mapping 'abc' raises decimal.InvalidOperation.
+    Before, the exception failed every batch (and Lambda discarded it after its retries); now the record is a
+    dead letter with its data and the reason, and the rest of the batch lands."""
+    table = dynamodb_table()
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, grp VARCHAR(10), val DECIMAL(6,2))")
+        cur.execute("INSERT INTO t VALUES (1, 'a', 1.50)")
+    run_snapshot(local_stack.cdc_mysql_url, [f"{fresh_db}.t"], str(tmp_path / "snap"))
+    start = binlog_now(local_stack.mysql_url)
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE t MODIFY val VARCHAR(20)")
+        cur.execute("INSERT INTO t VALUES (2, 'a', 'abc'), (3, 'a', '3.25')")
+    conn.close()
+    event = _captured_event(local_stack, kinesis, stream_name, f"{fresh_db}.t", start, tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(db=fresh_db, table=table))
+    mapping = load_mapping(config.read_text(), str(config))
+    manifest = load_manifest(tmp_path / "snap")
+    rt = ReplayRuntime.build(mapping, {s: manifest.table(s).schema for s in mapping.sources}, manifest.ver,
+                             FolderDeadLetter(tmp_path / "dead"), dynamodb=local_stack.client("dynamodb"))
+    response, _ = lambda_handler.process(event, rt, None)
+    assert response == {"batchItemFailures": []}
+    assert _items(local_stack, table)["T#3"]["val"] == {"N": "3.25"}
+    letters = FolderDeadLetter(tmp_path / "dead").read()
+    assert [p["reason"] for p in letters] == ["mapping_error"]
+    assert "InvalidOperation" in letters[0]["message"] and f"{fresh_db}.t" in letters[0]["message"]
+    assert Change.from_bytes(base64.b64decode(letters[0]["data"])).after == {"id": 2, "grp": "a", "val": "abc"}
+
+
+def test_a_cold_start_that_cannot_build_the_mapping_fails_loud(monkeypatch, tmp_path):
+    monkeypatch.setenv("M2D_CONFIG", str(tmp_path / "missing.yaml"))
+    monkeypatch.setenv("M2D_MANIFEST", str(tmp_path / "snap"))
+    monkeypatch.setenv("M2D_DEAD_LETTER", str(tmp_path / "dead"))
+    monkeypatch.setattr(lambda_handler, "_runtime", None)
+    with pytest.raises(lambda_handler.ReplayConfigError, match=r"cold start failed \(M2D_CONFIG=.*missing.yaml"):
+        lambda_handler.handler({"Records": []}, LambdaContext(60_000))

@@ -1,0 +1,152 @@
+"""The crash matrix: kill -9 each long-running process at random points under live traffic, restart it,
+and require verify to be exact afterwards.
+
+Processes: `stream` (capture), `snapshot` (the coordinator and its worker processes, one process
+group), `replay` (the runner) and, in the long run, `load` (the bulk load: a JVM of its own, whose
+start alone costs more than the short run's budget). `cutover` is left out: it is being
+rewritten. The sample traffic writes all along, until the end of the replay's last run. The kill
+points come from one seed, printed with them, so a failure replays exactly:
+
+    M2D_CRASH_SEED=<seed> pytest tests/crash           # the same points again
+    M2D_CRASH_LONG=1 pytest tests/crash                # three kills per process, the load's too
+
+Every kill is a SIGKILL of the whole process group; every restart is the same command line (the
+snapshot with --resume), except the load's: it runs the same job in the test's Spark session; after
+a kill its table already holds items, so its writes are guarded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
+from mysql2dynamo.jobs.verify import VerifyOptions, fresh_snapshot, run_verify
+from mysql2dynamo.keymap.spec import load_mapping
+from mysql2dynamo.replay.dead_letter import FolderDeadLetter
+from mysql2dynamo.sample.create import create_sample
+from mysql2dynamo.sample.traffic import run_traffic
+from tests.conftest import mapping_text
+
+CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
+SEED = int(os.environ.get("M2D_CRASH_SEED", "1130"))
+LONG = os.environ.get("M2D_CRASH_LONG") == "1"
+KILLS = 3 if LONG else 1
+TABLES = ("customers", "orders", "order_items")
+
+
+@dataclass
+class Matrix:
+    """The kills made (process, seconds after its start), printed as they happen."""
+
+    rng: random.Random
+    kills: list[tuple[str, float]] = field(default_factory=list)
+    restarts: int = 0
+
+    def start(self, cmd: list[str], log: Path) -> subprocess.Popen:
+        with open(log, "a") as out:
+            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def kill(self, name: str, proc: subprocess.Popen, started: float) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.kills.append((name, round(time.monotonic() - started, 2)))
+        print(f"crash matrix (M2D_CRASH_SEED={SEED}): kill -9 {name} at {self.kills[-1][1]}s", flush=True)
+
+    def run_killed(self, name: str, cmd: list[str], log: Path, low: float, high: float,
+                   ready: Callable[[], bool] = lambda: True) -> None:
+        """Start `cmd`, kill it `uniform(low, high)` s after `ready()` holds, KILLS times."""
+        for n in range(KILLS):
+            self.restarts += n > 0
+            started = time.monotonic()
+            proc = self.start(cmd, log)
+            while not ready() and proc.poll() is None and time.monotonic() - started < 900:
+                time.sleep(0.05)
+            time.sleep(self.rng.uniform(low, high))
+            assert proc.poll() is None, f"{name} ended before its kill point:\n{log.read_text()[-3000:]}"
+            self.kill(name, proc, started)
+        self.restarts += 1
+
+
+def _finish(cmd: list[str], log: Path, timeout: float = 300) -> None:
+    with open(log, "a") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+    assert done.returncode == 0, log.read_text()[-3000:]
+
+
+def _items(ddb, table: str) -> int:
+    return ddb.scan(TableName=table, Select="COUNT", Limit=1)["Count"]
+
+
+def test_kill_9_anywhere_then_verify_is_exact(spark, local_stack, fresh_db, dynamodb_table, stream_name, tmp_path):
+    matrix = Matrix(random.Random(SEED))
+    print(f"crash matrix: M2D_CRASH_SEED={SEED}, {KILLS} kill(s) per process", flush=True)
+    began = time.monotonic()
+    create_sample(local_stack.mysql_url, fresh_db, customers=20, seed=5)
+    table, ddb = dynamodb_table(), local_stack.client("dynamodb")
+    config = tmp_path / "mysql2dynamo.yaml"
+    config.write_text(mapping_text(fresh_db, table))
+    tables = ",".join(f"{fresh_db}.{t}" for t in TABLES)
+    snap, cdc = str(tmp_path / "snap"), local_stack.cdc_mysql_url
+    stop = threading.Event()
+    traffic = threading.Thread(target=run_traffic, kwargs=dict(
+        url=local_stack.mysql_url, database=fresh_db, rate=30, seconds=900, seed=SEED, stop=stop.is_set))
+    stream = [CLI, "stream", "--mysql-url", cdc, "--tables", tables, "--stream", stream_name, "--from-now",
+              "--checkpoint", str(tmp_path / "capture.json"), "--metrics", str(tmp_path / "capture-metrics.json")]
+    replay = [CLI, "replay", "--config", str(config), "--stream", stream_name, "--manifest", snap,
+              "--checkpoint", str(tmp_path / "replay.json"), "--dead-letter", str(tmp_path / "dead")]
+    capture = None
+    try:
+        traffic.start()
+        # capture first (before the snapshot); killed under traffic, then left running
+        matrix.run_killed("stream", stream, tmp_path / "stream.log", 0.5, 2.5,
+                          ready=(tmp_path / "capture.json").exists)
+        capture = matrix.start(stream, tmp_path / "stream.log")
+        matrix.run_killed("snapshot", [CLI, "snapshot", "--mysql-url", cdc, "--tables", tables, "--to", snap,
+                                       "--resume", "--workers", "2", "--chunk-rows", "40",
+                                       "--max-rows-per-second", "150"], tmp_path / "snapshot.log", 0.3, 2.0,
+                          ready=lambda: (tmp_path / "snap").exists())
+        _finish([CLI, "snapshot", "--mysql-url", cdc, "--tables", tables, "--to", snap, "--resume"],
+                tmp_path / "snapshot.log")
+        load = [CLI, "load", "--manifest", snap, "--config", str(config), "--sink", "dynamodb", "--write-tasks", "2",
+                "--max-items-per-second", "150"]
+        if LONG:
+            matrix.run_killed("load", load, tmp_path / "load.log", 0.0, 1.0, ready=lambda: _items(ddb, table) > 0)
+        loaded = run_load(spark, LoadOptions(manifest=snap, mapping=str(config), sink="dynamodb", write_tasks=2))
+        assert loaded["targets"][table]["guarded"] == LONG
+        matrix.run_killed("replay", replay, tmp_path / "replay.log", 0.5, 2.5)
+    finally:
+        stop.set()
+        traffic.join()
+        if capture is not None:  # a clean stop, then a last run to the end of the binlog
+            capture.send_signal(signal.SIGTERM)
+            capture.wait(timeout=120)
+    _finish([*stream, "--stop-at-end"], tmp_path / "stream.log")
+    _finish([*replay, "--until-caught-up"], tmp_path / "replay.log")
+
+    mapping = load_mapping(config.read_text())
+    report = run_verify(spark, mapping, fresh_snapshot(local_stack.cdc_mysql_url, mapping, str(tmp_path / "verify")),
+                        options=VerifyOptions(ignore_tombstones=True))
+    letters = FolderDeadLetter(tmp_path / "dead").read()
+    print(f"crash matrix (M2D_CRASH_SEED={SEED}): kills {len(matrix.kills)} {matrix.kills}, restarts "
+          f"{matrix.restarts}, items checked {report.source_items} (target {report.target_items}), divergences "
+          f"missing {report.missing} extra {report.extra} different {report.different}; "
+          f"{time.monotonic() - began:.0f}s", flush=True)
+    assert (report.missing, report.extra, report.different) == (0, 0, 0), report.examples
+    assert report.source_items > 100 and len(matrix.kills) == (4 if LONG else 3) * KILLS
+    assert {p["reason"] for p in letters} <= {"null_key"}  # the birthday rule's refusals, nothing else
+    conn = connect(local_stack.mysql_url, fresh_db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM orders")
+        assert cur.fetchone()[0] > 0
+    conn.close()
