@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
 
 @dataclass
 class TableSpec:
@@ -47,13 +49,21 @@ class TableSpec:
             out["WarmThroughput"] = {"WriteUnitsPerSecond": self.warm_wcu}
         return out
 
-    def create(self, client) -> None:
-        """Create the table, wait until it is active, then turn its TTL on."""
+    def create(self, client) -> bool:
+        """Create the table, wait until it is active, then turn its TTL on; False when the endpoint has
+        no TTL (an emulator: dynalite answers UnknownOperationException)."""
         client.create_table(**self.create_request())
         client.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600})
-        if self.ttl:
+        if not self.ttl:
+            return True
+        try:
             client.update_time_to_live(TableName=self.name,
                                        TimeToLiveSpecification={"AttributeName": self.ttl, "Enabled": True})
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "UnknownOperationException":
+                raise
+            return False
+        return True
 
 
 def create_table(client, name: str, hash_key: str = "PK", range_key: str | None = "SK",

@@ -62,9 +62,14 @@ def create_tables(cfg: Config, mysql_url: str | None, **values: Any) -> None:
 
     specs = _table_specs(cfg, mysql_url, from_facts(TableBilling, values, "deploy"))
     try:
-        click.echo(json.dumps(create(boto3.client("dynamodb"), specs), indent=2))
+        created = create(boto3.client("dynamodb"), specs)
     except TableDesignError as e:
         raise click.ClickException(str(e)) from None
+    for t in created:
+        if t["action"] == "created" and t["ttl"] is None:
+            say(f"warning: table {t['table']}: this DynamoDB endpoint has no TTL (an emulator): delete tombstones "
+                "will not expire (remove them with `mysql2dynamo cleanup-tombstones`)")
+    click.echo(json.dumps(created, indent=2))
 
 
 @click.command()

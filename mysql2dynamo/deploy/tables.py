@@ -64,17 +64,17 @@ def _text(key: dict[str, str]) -> str:
 
 
 def create_tables(dynamodb, specs: list[TableSpec]) -> list[dict]:
-    """Create the tables that do not exist (then their TTL); an existing table with another key is an
-    error, one with the same key is left as it is."""
+    """Create the tables that do not exist (then their TTL: "ttl" is None where the endpoint has none);
+    an existing table with another key is an error, one with the same key is left as it is."""
     from mysql2dynamo.jobs.targets import describe_target
 
     out = []
     for spec in specs:
         existing = describe_target(dynamodb, spec.name)
         if not existing.exists:
-            spec.create(dynamodb)
+            ttl = spec.create(dynamodb)
             out.append({"table": spec.name, "action": "created", "key": spec.key, "indexes": spec.indexes,
-                        "ttl": spec.ttl})
+                        "ttl": spec.ttl if ttl else None})
         elif existing.key != spec.key:
             raise TableDesignError(f"table {spec.name} exists with the key {_text(existing.key)}, the mapping writes "
                                    f"{_text(spec.key)}: DynamoDB would refuse every item")
