@@ -4,9 +4,11 @@ CloudWatch Logs turns into metrics, so neither capture nor the replay Lambda mak
 
 Invariant: a line names only metrics of METRICS, each with its unit, in NAMESPACE, with the
 dimension `Stream` (the change stream): the alarms and the dashboard of `mysql2dynamo deploy`
-read the same names from here. Where the lines go is `M2D_METRICS_EMF`: `stdout` (the Lambda,
-whose log group extracts them), a file path (appended to; the CloudWatch agent ships it next to
-MySQL), unset: nowhere.
+read the same names from here. A count is what happened since the previous line (so CloudWatch's
+Sum is right); a caller holding running totals passes them as `totals` and gets the increase.
+
+Where the lines go is `M2D_METRICS_EMF`: `stdout` (the Lambda, whose log group extracts them), a
+file path (appended to; the CloudWatch agent ships it next to MySQL), unset: nowhere.
 """
 
 from __future__ import annotations
@@ -44,12 +46,21 @@ def emf_line(stream: str, values: Mapping[str, float], timestamp_ms: int | None 
         DIMENSION: stream, **values}, separators=(",", ":"))
 
 
-def emit(stream: str, values: Mapping[str, float], env: Mapping[str, str] | None = None) -> None:
-    """Write the line where `M2D_METRICS_EMF` says (nothing when it is unset)."""
+_last_totals: dict[tuple[str, str], float] = {}  # (stream, metric) -> the running total last sent
+
+
+def emit(stream: str, values: Mapping[str, float], env: Mapping[str, str] | None = None,
+         totals: Mapping[str, float] | None = None) -> None:
+    """Write the line where `M2D_METRICS_EMF` says (nothing when it is unset); `totals` are running
+    totals of this process, sent as their increase since the previous line."""
     target = (os.environ if env is None else env).get(EMF_ENV)
     if not target:
         return
-    line = emf_line(stream, values) + "\n"
+    increases = {}
+    for name, total in (totals or {}).items():
+        increases[name] = total - _last_totals.get((stream, name), 0)
+        _last_totals[(stream, name)] = total
+    line = emf_line(stream, {**values, **increases}) + "\n"
     if target == "stdout":
         sys.stdout.write(line)
         sys.stdout.flush()

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from mysql2dynamo.deploy.template import WILDCARD_ACTIONS
+from mysql2dynamo.ground.metrics import METRICS, NAMESPACE
 from tests.conftest import unique
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
@@ -110,6 +111,11 @@ def test_dry_run_prints_the_stack_which_cfn_lint_passes(sample_config, tmp_path)
     assert esm["Enabled"] is False and esm["BisectBatchOnFunctionError"] is True
     alarms = {r["Properties"]["MetricName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert alarms == {"IteratorAge", "Errors", "DeadLetters", "ApproximateNumberOfMessagesVisible", "CaptureLagMs"}
+    widgets = json.loads(resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])["widgets"]
+    ours = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == NAMESPACE}
+    ours |= {r["Properties"]["MetricName"] for r in resources.values()
+             if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == NAMESPACE}
+    assert ours == set(METRICS)  # what capture and the replay publish, and only that
 
     # a "*" resource only for the actions AWS grants on nothing narrower, each one named
     for policy, statements in _statements(template).items():
