@@ -103,7 +103,7 @@ def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, m
     """Create or update the migration's stack: stream, tables, replay Lambda, alarms, dashboard."""
     import boto3
 
-    from mysql2dynamo.deploy.stack import Artifacts, delete_stack, deploy_stack, package_key, upload
+    from mysql2dynamo.deploy.stack import Artifacts, delete_stack, deploy_stack, ensure_bucket, package_key, upload
     from mysql2dynamo.deploy.template import build_template
     from mysql2dynamo.replay.deploy import build_zip
 
@@ -139,6 +139,8 @@ def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, m
         tables = [t.name for t in settings.tables] if delete_tables else []
         click.echo(json.dumps(delete_stack(cf, boto3.client("dynamodb"), settings.name, tables), indent=2))
         return
+    if ensure_bucket(s3, artifacts.bucket):
+        say(f"created the artifacts bucket {artifacts.bucket}")
     upload(s3, artifacts, package_key(package), package)
     say(f"deploying stack {settings.name} (CloudFormation; this takes minutes on AWS)")
     click.echo(json.dumps(deploy_stack(cf, s3, artifacts, settings.name, template), indent=2))

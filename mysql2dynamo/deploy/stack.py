@@ -43,6 +43,21 @@ def package_key(package: bytes) -> str:
     return f"replay-{hashlib.sha256(package).hexdigest()[:32]}.zip"
 
 
+def ensure_bucket(s3, bucket: str) -> bool:
+    """Create the artifacts bucket when it does not exist (new buckets block public access and encrypt
+    by default); True when created."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **where)
+    return True
+
+
 def upload(s3, artifacts: Artifacts, name: str, body: bytes) -> str:
     key = artifacts.key(name)
     s3.put_object(Bucket=artifacts.bucket, Key=key, Body=body)

@@ -46,18 +46,19 @@ print("OK", mapping.sources)
 
 
 @pytest.fixture
-def sample_config(tmp_path, sample_db) -> tuple[Path, str, str]:
+def sample_config(tmp_path, sample_db, monkeypatch) -> tuple[Path, str, str, str]:
     """The sample config (mysql2dynamo/sample/mapping.yaml) on the test's sample database, with its own
-    table and stream names and the sections deploy reads; (path, table, stream)."""
+    table, stream and bucket names and the sections deploy reads; (path, table, stream, bucket)."""
     doc = yaml.safe_load(SAMPLE.read_text())
-    table, stream = unique("shop"), unique("changes")
+    table, stream, bucket = unique("shop"), unique("changes"), unique("m2d-art").replace("_", "-")
     doc["tables"] = {k.replace("shop.", f"{sample_db}."): {**v, "target": table} for k, v in doc["tables"].items()}
     doc["stream"] = {"stream": stream, "shards": 3, "retention_hours": 72}
-    doc["load"] = {"manifest": "s3://m2d-artifacts/snap/manifest.json"}
-    doc["deploy"] = {"artifacts": "s3://m2d-artifacts/m2d/", "log_level": "DEBUG"}
+    doc["load"] = {"manifest": f"s3://{bucket}/snap/manifest.json"}
+    doc["deploy"] = {"artifacts": f"s3://{bucket}/m2d/", "log_level": "DEBUG"}
     path = tmp_path / "mysql2dynamo.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path, table, stream
+    path.write_text(yaml.safe_dump(doc, sort_keys=False).replace(bucket, "${BUCKET}"))
+    monkeypatch.setenv("BUCKET", bucket)  # the config names it as a user's would: from the environment
+    return path, table, stream, bucket
 
 
 def _cli(args: list[str], env: dict | None = None) -> dict:
@@ -82,13 +83,13 @@ def _wildcards(resource) -> bool:
 
 
 def test_dry_run_prints_the_stack_which_cfn_lint_passes(sample_config, tmp_path):
-    config, table, stream = sample_config
+    config, table, stream, bucket = sample_config
     template_file = tmp_path / "stack.json"
     printed = _cli(["deploy", "--config", str(config), "--dry-run", "--template", str(template_file)])
     template = printed["template"]
     assert json.loads(template_file.read_text()) == template
     assert printed["stack"] == f"mysql2dynamo-{stream}"
-    assert printed["package"].startswith("s3://m2d-artifacts/m2d/replay-")
+    assert printed["package"].startswith(f"s3://{bucket}/m2d/replay-")
     resources = template["Resources"]
     assert {r["Type"] for r in resources.values()} == {
         "AWS::Kinesis::Stream", "AWS::Kinesis::StreamConsumer", "AWS::DynamoDB::Table", "AWS::SQS::Queue",
@@ -145,20 +146,20 @@ def _moto_policy(document) -> dict:
 def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local_stack, sample_config):
     import boto3
 
-    config, table, stream = sample_config
+    config, table, stream, bucket = sample_config
     moto = local_stack.url(local_stack.moto_port)
     env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": moto, "AWS_ENDPOINT_URL_KINESIS": moto,
            "AWS_ENDPOINT_URL_CLOUDFORMATION": moto, "AWS_ENDPOINT_URL_S3": moto}
     clients = {n: boto3.client(n, endpoint_url=moto) for n in ("s3", "dynamodb", "kinesis", "lambda", "iam",
                                                                    "cloudformation", "sqs", "sns")}
-    clients["s3"].create_bucket(Bucket="m2d-artifacts")
     stack = unique("m2d").replace("_", "-")
     kms = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     args = ["deploy", "--config", str(config), "--stack", stack, "--consumer", "polling",  # moto has no EFO consumer
-            "--on-failure", "sns", "--dead-letter", "s3://m2d-artifacts/dead/", "--claim-check",
-            "s3://m2d-artifacts/claims", "--kms-key", kms]
-    first = _cli(args, env)
+            "--on-failure", "sns", "--dead-letter", f"s3://{bucket}/dead/", "--claim-check",
+            f"s3://{bucket}/claims", "--kms-key", kms]
+    first = _cli(args, env)  # the artifacts bucket too, if missing: an empty account needs nothing else
     assert first["action"] == "created"
+    assert clients["s3"].list_objects_v2(Bucket=bucket, Prefix="m2d/replay-")["KeyCount"] == 1
     assert first["outputs"]["Checkpoint"] == f"dynamodb://{stack}-progress/{stream}"
 
     summary = clients["kinesis"].describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
@@ -172,7 +173,7 @@ def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local
 
     fn = clients["lambda"].get_function_configuration(FunctionName=f"{stack}-replay")
     assert fn["Handler"] == "mysql2dynamo.replay.handler.handler"
-    assert fn["Environment"]["Variables"]["M2D_DEAD_LETTER"] == "s3://m2d-artifacts/dead/"
+    assert fn["Environment"]["Variables"]["M2D_DEAD_LETTER"] == f"s3://{bucket}/dead/"
     (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=f"{stack}-replay")["EventSourceMappings"]
     topic = first["outputs"]["FailedBatches"]
     assert esm["EventSourceArn"] == summary["StreamARN"] and esm["State"] == "Disabled"
@@ -190,10 +191,10 @@ def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local
                            [arn.format("dynamodb", f"table/{stack}-progress")]),
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"],
                          [arn.format("logs", f"log-group:/aws/lambda/{stack}-replay:*")]),
-        "ReadManifest": (["s3:GetObject"], ["arn:aws:s3:::m2d-artifacts/snap/manifest.json"]),
+        "ReadManifest": (["s3:GetObject"], [f"arn:aws:s3:::{bucket}/snap/manifest.json"]),
         "WriteTraces": (sorted(WILDCARD_ACTIONS), ["*"]),  # X-Ray has no resource types
-        "ReadClaimChecks": (["s3:GetObject"], ["arn:aws:s3:::m2d-artifacts/claims/*"]),
-        "WriteDeadLetters": (["s3:PutObject"], ["arn:aws:s3:::m2d-artifacts/dead/*"]),
+        "ReadClaimChecks": (["s3:GetObject"], [f"arn:aws:s3:::{bucket}/claims/*"]),
+        "WriteDeadLetters": (["s3:PutObject"], [f"arn:aws:s3:::{bucket}/dead/*"]),
         "SendFailedBatches": (["sns:Publish"], [topic]),
         "UseBucketKey": (["kms:Decrypt", "kms:GenerateDataKey"], [kms]),
     }
@@ -202,7 +203,7 @@ def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local
     document = _moto_policy(version["PolicyVersion"]["Document"])
     assert {s["Sid"]: s["Resource"] for s in document["Statement"]} == {
         "PutChanges": [summary["StreamARN"]], "Checkpoint": [arn.format("dynamodb", f"table/{stack}-progress")],
-        "WriteClaimChecks": ["arn:aws:s3:::m2d-artifacts/claims/*"], "UseBucketKey": [kms]}
+        "WriteClaimChecks": [f"arn:aws:s3:::{bucket}/claims/*"], "UseBucketKey": [kms]}
 
     assert _cli([*args, "--start-replay"], env)["action"] == "updated"  # after the bulk load
     (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=f"{stack}-replay")["EventSourceMappings"]
