@@ -122,6 +122,14 @@ def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, m
         artifacts = Artifacts.of(settings.artifacts)
     except ValueError as e:
         raise ConfigFailure(f"--artifacts (deploy.artifacts): {e}") from None
+    if delete:  # the tables by name: no schema needed
+        tables = list(dict.fromkeys(r.target for r in cfg.mapping.rules)) if delete_tables else []
+        if dry_run:
+            click.echo(json.dumps({"stack": settings.name, "action": "would delete", "tables_deleted": tables}))
+            return
+        cf = boto3.client("cloudformation")
+        click.echo(json.dumps(delete_stack(cf, boto3.client("dynamodb"), settings.name, tables), indent=2))
+        return
     package = build_zip(Path(cfg.path))
     settings.package_key = artifacts.key(package_key(package))
     settings.tables = _table_specs(cfg, mysql_url, settings)
@@ -135,10 +143,6 @@ def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, m
                                f"({len(package):,} bytes)", "template": template}, indent=2))
         return
     cf, s3 = boto3.client("cloudformation"), boto3.client("s3")
-    if delete:
-        tables = [t.name for t in settings.tables] if delete_tables else []
-        click.echo(json.dumps(delete_stack(cf, boto3.client("dynamodb"), settings.name, tables), indent=2))
-        return
     if ensure_bucket(s3, artifacts.bucket):
         say(f"created the artifacts bucket {artifacts.bucket}")
     upload(s3, artifacts, package_key(package), package)

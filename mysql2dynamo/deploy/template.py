@@ -87,7 +87,8 @@ class StackSettings(TableBilling):
 
     @property
     def name(self) -> str:
-        return self.stack or f"mysql2dynamo-{self.stream}"
+        """The stack's name (by default from the stream's, in the letters a stack name may hold)."""
+        return self.stack or re.sub(r"[^A-Za-z0-9-]", "-", f"mysql2dynamo-{self.stream}")[:128]
 
     @property
     def function_name(self) -> str:

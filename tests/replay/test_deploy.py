@@ -88,7 +88,7 @@ def test_dry_run_prints_the_stack_which_cfn_lint_passes(sample_config, tmp_path)
     printed = _cli(["deploy", "--config", str(config), "--dry-run", "--template", str(template_file)])
     template = printed["template"]
     assert json.loads(template_file.read_text()) == template
-    assert printed["stack"] == f"mysql2dynamo-{stream}"
+    assert printed["stack"] == f"mysql2dynamo-{stream}".replace("_", "-")  # letters a stack name may hold
     assert printed["package"].startswith(f"s3://{bucket}/m2d/replay-")
     resources = template["Resources"]
     assert {r["Type"] for r in resources.values()} == {
@@ -208,6 +208,8 @@ def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local
     assert _cli([*args, "--start-replay"], env)["action"] == "updated"  # after the bulk load
     (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=f"{stack}-replay")["EventSourceMappings"]
     assert esm["State"] == "Enabled"
+    assert _cli([*args, "--delete", "--delete-tables", "--dry-run"], env) == {
+        "stack": stack, "action": "would delete", "tables_deleted": [table]}
     assert _cli([*args, "--delete"], env) == {"stack": stack, "action": "deleted", "tables_deleted": []}
     assert clients["dynamodb"].describe_table(TableName=table)["Table"]["TableName"] == table  # kept
     assert _cli([*args, "--delete", "--delete-tables"], env)["tables_deleted"] == [table]
