@@ -77,6 +77,9 @@ setup(
             "ruff>=0.6",
             "build>=1.2",
             "jsonschema>=4.21",
+            # the deploy stack's template is linted by the tests
+            "cfn-lint>=1.20",
+            "cfn-lint-serverless>=0.3",
             # notebooks/ are executed by the tests
             "nbclient>=0.10",
             "nbformat>=5.10",

@@ -105,8 +105,7 @@ class BinlogSource:
         self.reader = BinLogStreamReader(
             # read_timeout: heartbeats come every `heartbeat` s, so a silent socket is a dead one (half-open
             # after a network cut): pymysql raises, the library reconnects from its position
-            connection_settings={"host": target.host, "port": target.port, "user": target.user,
-                                 "password": target.password, "charset": "utf8mb4", "connect_timeout": 10,
+            connection_settings={**target.connection_settings(), "charset": "utf8mb4", "connect_timeout": 10,
                                  "read_timeout": max(30, int(heartbeat * 100)) if blocking else 60},
             server_id=reader_id, log_file=start.file, log_pos=start.pos, resume_stream=True,
             blocking=blocking, slave_heartbeat=heartbeat if blocking else None,

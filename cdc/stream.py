@@ -38,6 +38,7 @@ from mysql2dynamo.cdc.server import (
     server_info,
 )
 from mysql2dynamo.ground.files import atomic_write
+from mysql2dynamo.ground.metrics import emit
 from mysql2dynamo.ground.mysql import MySQLTarget, redact
 from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
 from mysql2dynamo.keymap.spec import Mapping
@@ -378,6 +379,8 @@ def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: Binlo
              f"lag {m['lag_seconds'] if m['lag_seconds'] is not None else '-'}s / "
              f"{m['lag_binlog_bytes'] if m['lag_binlog_bytes'] is not None else '-'} binlog bytes, "
              f"checkpoint {m['checkpoint'] or '-'}")
+    emit(settings.stream, {"CaptureLagMs": round((m["lag_seconds"] or 0) * 1000),
+                           "CaptureRowsPerSecond": m["events_per_s"]}, totals={"CaptureRecords": m["records"]})
     if settings.metrics_path:
         atomic_write(settings.metrics_path, json.dumps({**m, "stream": settings.stream, "tables": settings.tables,
                                                         "publisher": publisher.stats.__dict__}, indent=2))

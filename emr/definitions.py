@@ -66,7 +66,12 @@ def artifact_urls(emr: dict, wheel: str | None = None, config_name: str = "mysql
 
 
 def spark_conf(emr: dict) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (emr.get("spark_conf") or {}).items()}
+    """The step's Spark settings; without dynamic allocation, one executor per core node (EMR's
+    maximizeResourceAllocation sizes it to the node) unless spark.executor.instances is given."""
+    conf = {str(k): str(v) for k, v in (emr.get("spark_conf") or {}).items()}
+    if conf.get("spark.dynamicAllocation.enabled") == "false":
+        conf.setdefault("spark.executor.instances", str(int(emr["core"]["count"])))
+    return conf
 
 
 def spark_submit_args(emr: dict, urls: dict[str, str], args: list[str]) -> list[str]:
@@ -128,8 +133,9 @@ def serverless_job_run(emr: dict, urls: dict[str, str], args: list[str], connect
     if not s.get("application_id") or not s.get("execution_role_arn"):
         raise EmrConfigError("emr.serverless.application_id and execution_role_arn are required for --serverless")
     jars = ",".join(j for j in (connector_jar, urls["converter"]) if j)
+    # Serverless sizes its own workers: no cluster shape to follow
     params = [f"--jars {jars}"] + [f"--conf {k}={v}" for k, v in spark_conf(emr).items()
-                                   if k != "spark.dynamicAllocation.enabled"]
+                                   if k not in ("spark.dynamicAllocation.enabled", "spark.executor.instances")]
     # the project's wheel is shipped as a py-files archive: Serverless has no bootstrap actions
     params.append(f"--py-files {urls['wheel']}")
     req = {

@@ -5,23 +5,75 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
+
+@dataclass
+class TableSpec:
+    """A table as the mapping needs it: key (partition, then sort: name -> S/N/B), GSIs (all attributes
+    projected), the TTL attribute, and the billing: on demand (optionally pre-warmed to `warm_wcu`
+    write units/s) or provisioned (`wcu`/`rcu`, the same for every GSI)."""
+
+    name: str
+    key: dict[str, str]
+    indexes: dict[str, dict[str, str]] = field(default_factory=dict)
+    ttl: str | None = None
+    wcu: int | None = None  # provisioned when set
+    rcu: int | None = None
+    warm_wcu: int | None = None
+
+    def properties(self) -> dict:
+        """The CloudFormation properties of AWS::DynamoDB::Table."""
+        out = self.create_request()
+        out["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        if self.ttl:
+            out["TimeToLiveSpecification"] = {"AttributeName": self.ttl, "Enabled": True}
+        return out
+
+    def create_request(self) -> dict:
+        """The CreateTable arguments (TTL is a separate call there: UpdateTimeToLive)."""
+        def schema(key: dict[str, str]) -> list[dict]:
+            return [{"AttributeName": n, "KeyType": kind} for n, kind in zip(key, ("HASH", "RANGE"), strict=False)]
+
+        types = {**self.key, **{n: t for k in self.indexes.values() for n, t in k.items()}}
+        throughput = {"ProvisionedThroughput": {"ReadCapacityUnits": self.rcu or self.wcu,
+                                                "WriteCapacityUnits": self.wcu}} if self.wcu else {}
+        out: dict = {"TableName": self.name, "KeySchema": schema(self.key),
+                     "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in types.items()],
+                     "BillingMode": "PROVISIONED" if self.wcu else "PAY_PER_REQUEST", **throughput}
+        if self.indexes:
+            out["GlobalSecondaryIndexes"] = [
+                {"IndexName": n, "KeySchema": schema(k), "Projection": {"ProjectionType": "ALL"}, **throughput}
+                for n, k in self.indexes.items()]
+        if self.warm_wcu and not self.wcu:
+            out["WarmThroughput"] = {"WriteUnitsPerSecond": self.warm_wcu}
+        return out
+
+    def create(self, client) -> bool:
+        """Create the table, wait until it is active, then turn its TTL on; False when the endpoint has
+        no TTL (an emulator: dynalite answers UnknownOperationException)."""
+        client.create_table(**self.create_request())
+        client.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600})
+        if not self.ttl:
+            return True
+        try:
+            client.update_time_to_live(TableName=self.name,
+                                       TimeToLiveSpecification={"AttributeName": self.ttl, "Enabled": True})
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "UnknownOperationException":
+                raise
+            return False
+        return True
+
 
 def create_table(client, name: str, hash_key: str = "PK", range_key: str | None = "SK",
                  indexes: dict[str, tuple[str, str | None]] | None = None) -> None:
     """An on-demand table with string keys and optional GSIs (name -> (hash, range)); waits until active."""
-    def schema(h: str, r: str | None) -> list[dict]:
-        return [{"AttributeName": h, "KeyType": "HASH"}] + ([{"AttributeName": r, "KeyType": "RANGE"}] if r else [])
+    def strings(*names: str | None) -> dict[str, str]:
+        return {n: "S" for n in names if n}
 
-    indexes = indexes or {}
-    names = dict.fromkeys([hash_key, range_key, *[k for pair in indexes.values() for k in pair]])
-    kw = {}
-    if indexes:
-        kw["GlobalSecondaryIndexes"] = [
-            {"IndexName": n, "KeySchema": schema(*keys), "Projection": {"ProjectionType": "ALL"}}
-            for n, keys in indexes.items()]
-    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=schema(hash_key, range_key),
-                        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in names if a], **kw)
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600})
+    TableSpec(name, strings(hash_key, range_key),
+              {n: strings(*keys) for n, keys in (indexes or {}).items()}).create(client)
 
 
 @dataclass

@@ -23,6 +23,7 @@ COMMANDS = {
     "replay": "replay:replay",
     "cleanup-tombstones": "replay:cleanup",
     "deploy": "deploy:deploy",
+    "create-tables": "deploy:create_tables",
     "verify": "verify:verify",
     "status": "status:status",
     "cutover": "cutover:cutover",

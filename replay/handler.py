@@ -24,6 +24,7 @@ from typing import Any
 
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.ground.files import split_s3
+from mysql2dynamo.ground.metrics import emit
 from mysql2dynamo.replay.apply import ApplyOutcome
 from mysql2dynamo.replay.dead_letter import Poison
 from mysql2dynamo.replay.runtime import ReplayRuntime
@@ -170,4 +171,7 @@ def handler(event: dict, context: Any) -> dict:
     deadline = time.monotonic() + max(0, remaining_ms - SAFETY_MS) / 1000
     response, outcome = process(event, runtime(), deadline)
     log.info("replay batch: %s", outcome.stats.__dict__)
+    stats = outcome.stats
+    emit(os.environ.get("M2D_STREAM", "-"), {"ReplayApplied": stats.puts + stats.tombstones,
+                                             "ReplayStale": stats.stale, "DeadLetters": stats.rejected})
     return response

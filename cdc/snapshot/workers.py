@@ -27,7 +27,6 @@ from dataclasses import asdict
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
-from urllib.parse import quote as quote_url
 
 from mysql2dynamo.ground.mysql import MySQLTarget
 from mysql2dynamo.keymap.schema import TableSchema
@@ -144,8 +143,7 @@ class WorkerPool:
         self.procs: list[BaseProcess] = []
         self.sessions: list[WorkerSession] = []
         schema_dicts = {name: schema_to_dict(s) for name, s in schemas.items()}
-        url = f"mysql://{quote_url(target.user, safe='')}:{quote_url(target.password, safe='')}@" \
-              f"{target.host}:{target.port}/"
+        url = target.url()
         for wid in range(n):
             here, there = ctx.Pipe()
             p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True,

@@ -22,6 +22,8 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "replay": ("replay", ("until_caught_up", "max_seconds")),
     "verify": ("verify", ("snapshot", "report")),
     "cutover": ("cutover", ("no_verify", "release_fence", "report")),
+    "deploy": ("deploy", ("stream", "shards", "retention_hours", "manifest", "dead_letter", "claim_check", "checkpoint",
+                          "template_path", "zip_path", "dry_run", "delete", "delete_tables")),
 }
 NOT_SETTINGS = ("config", "mysql_url", "help")
 FREE_MAPS = ("tags", "spark_conf")  # emr: any keys

@@ -1,7 +1,9 @@
-"""Deployment of the replay Lambda against moto's Lambda, IAM and SQS APIs, and its package."""
+"""`mysql2dynamo deploy`: the migration's stack from the sample config, linted with cfn-lint, deployed on
+moto's CloudFormation and checked resource by resource and permission by permission; the replay package."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import json
@@ -11,9 +13,15 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+import yaml
+
+from mysql2dynamo.deploy.template import WILDCARD_ACTIONS
+from mysql2dynamo.ground.metrics import METRICS, NAMESPACE
 from tests.conftest import unique
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
+SAMPLE = Path(__file__).resolve().parents[2] / "mysql2dynamo" / "sample" / "mapping.yaml"
 CONFIG = """
 tables:
   app.things:
@@ -37,70 +45,183 @@ print("OK", mapping.sources)
 """
 
 
-def _deploy(args: list[str]) -> dict:
-    out = subprocess.run([CLI, "deploy", "replay", *args], capture_output=True, text=True)
+@pytest.fixture
+def sample_config(tmp_path, sample_db, monkeypatch) -> tuple[Path, str, str, str]:
+    """The sample config (mysql2dynamo/sample/mapping.yaml) on the test's sample database, with its own
+    table, stream and bucket names and the sections deploy reads; (path, table, stream, bucket)."""
+    doc = yaml.safe_load(SAMPLE.read_text())
+    table, stream, bucket = unique("shop"), unique("changes"), unique("m2d-art").replace("_", "-")
+    doc["tables"] = {k.replace("shop.", f"{sample_db}."): {**v, "target": table} for k, v in doc["tables"].items()}
+    doc["stream"] = {"stream": stream, "shards": 3, "retention_hours": 72}
+    doc["load"] = {"manifest": f"s3://{bucket}/snap/manifest.json"}
+    doc["deploy"] = {"artifacts": f"s3://{bucket}/m2d/", "log_level": "DEBUG"}
+    path = tmp_path / "mysql2dynamo.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False).replace(bucket, "${BUCKET}"))
+    monkeypatch.setenv("BUCKET", bucket)  # the config names it as a user's would: from the environment
+    return path, table, stream, bucket
+
+
+def _cli(args: list[str], env: dict | None = None) -> dict:
+    out = subprocess.run([CLI, *args], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 
 
-def test_deploy_creates_then_updates_function_role_and_mapping(local_stack, tmp_path):
-    config = tmp_path / "mysql2dynamo.yaml"
-    config.write_text(CONFIG)
-    iam = local_stack.client("iam")
+def _statements(template: dict) -> dict[str, list[dict]]:
+    """Every IAM policy of the template by resource (the role's inline policy, the managed policy)."""
+    out = {}
+    for name, r in template["Resources"].items():
+        if r["Type"] == "AWS::IAM::Role":
+            out[name] = [s for p in r["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        elif r["Type"] == "AWS::IAM::ManagedPolicy":
+            out[name] = r["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+def _wildcards(resource) -> bool:
+    return "*" in json.dumps(resource)
+
+
+def test_dry_run_prints_the_stack_which_cfn_lint_passes(sample_config, tmp_path):
+    config, table, stream, bucket = sample_config
+    template_file = tmp_path / "stack.json"
+    printed = _cli(["deploy", "--config", str(config), "--dry-run", "--template", str(template_file)])
+    template = printed["template"]
+    assert json.loads(template_file.read_text()) == template
+    assert printed["stack"] == f"mysql2dynamo-{stream}".replace("_", "-")  # letters a stack name may hold
+    assert printed["package"].startswith(f"s3://{bucket}/m2d/replay-")
+    resources = template["Resources"]
+    assert {r["Type"] for r in resources.values()} == {
+        "AWS::Kinesis::Stream", "AWS::Kinesis::StreamConsumer", "AWS::DynamoDB::Table", "AWS::SQS::Queue",
+        "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Function",
+        "AWS::Lambda::EventSourceMapping", "AWS::SNS::Topic", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
+    assert resources["ChangeStream"]["Properties"]["ShardCount"] == 3
+    target = next(r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"
+                  and r["Properties"]["TableName"] == table)
+    assert target["DeletionPolicy"] == "Retain"
+    props = target["Properties"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == [("PK", "HASH"), ("SK", "RANGE")]
+    assert props["GlobalSecondaryIndexes"][0]["IndexName"] == "GSI1"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "_ttl", "Enabled": True}
+    progress = resources["ProgressTable"]["Properties"]
+    assert progress["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    fn = resources["ReplayFunction"]["Properties"]
+    assert fn["LoggingConfig"]["LogFormat"] == "JSON" and fn["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
+    esm = resources["ReplayEventSource"]["Properties"]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["ReplayConsumer", "ConsumerARN"]}  # enhanced fan-out
+    assert esm["Enabled"] is False and esm["BisectBatchOnFunctionError"] is True
+    alarms = {r["Properties"]["MetricName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == {"IteratorAge", "Errors", "DeadLetters", "ApproximateNumberOfMessagesVisible", "CaptureLagMs"}
+    widgets = json.loads(resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])["widgets"]
+    ours = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == NAMESPACE}
+    ours |= {r["Properties"]["MetricName"] for r in resources.values()
+             if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == NAMESPACE}
+    assert ours == set(METRICS)  # what capture and the replay publish, and only that
+
+    # a "*" resource only for the actions AWS grants on nothing narrower, each one named
+    for policy, statements in _statements(template).items():
+        for s in statements:
+            for resource in s["Resource"]:
+                if resource == "*":
+                    assert set(s["Action"]) <= set(WILDCARD_ACTIONS), (policy, s)
+                elif _wildcards(resource):
+                    # the objects under an S3 prefix, the log streams of the function's own group
+                    assert resource["Fn::Sub"].endswith(("/*", ":log-group:${ReplayLogGroup}:*")), (policy, s)
+
+    lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(template_file),
+                           "--append-rules", "cfn_lint_serverless.rules"], capture_output=True, text=True)
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+
+
+def _moto_policy(document) -> dict:
+    """moto returns an inline policy as the Python text of the document."""
+    if isinstance(document, str):
+        try:
+            return json.loads(document)
+        except ValueError:
+            return ast.literal_eval(document)
+    return document
+
+
+def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local_stack, sample_config):
     import boto3
 
-    moto = {"endpoint_url": local_stack.url(local_stack.moto_port), "region_name": "us-east-1",
-            "aws_access_key_id": "local", "aws_secret_access_key": "local-secret"}
-    kinesis = boto3.client("kinesis", **moto)
-    stream = unique("changes")
-    kinesis.create_stream(StreamName=stream, ShardCount=1)
-    stream_arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
-    sqs = local_stack.client("sqs")
-    queue = sqs.create_queue(QueueName=unique("failed"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    name = unique("replay")
-    args = ["--function-name", name, "--stream-arn", stream_arn,
-            "--table-arn", "arn:aws:dynamodb:us-east-1:123456789012:table/things", "--config", str(config),
-            "--manifest", "s3://artifacts/snap/manifest.json", "--dead-letter", "s3://artifacts/dead-letters",
-            "--on-failure-arn", queue_arn, "--batch-size", "300", "--zip", str(tmp_path / "replay.zip")]
+    config, table, stream, bucket = sample_config
+    moto = local_stack.url(local_stack.moto_port)
+    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": moto, "AWS_ENDPOINT_URL_KINESIS": moto,
+           "AWS_ENDPOINT_URL_CLOUDFORMATION": moto, "AWS_ENDPOINT_URL_S3": moto}
+    clients = {n: boto3.client(n, endpoint_url=moto) for n in ("s3", "dynamodb", "kinesis", "lambda", "iam",
+                                                                   "cloudformation", "sqs", "sns")}
+    stack = unique("m2d").replace("_", "-")
+    kms = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    args = ["deploy", "--config", str(config), "--stack", stack, "--consumer", "polling",  # moto has no EFO consumer
+            "--on-failure", "sns", "--dead-letter", f"s3://{bucket}/dead/", "--claim-check",
+            f"s3://{bucket}/claims", "--kms-key", kms]
+    first = _cli(args, env)  # the artifacts bucket too, if missing: an empty account needs nothing else
+    assert first["action"] == "created"
+    assert clients["s3"].list_objects_v2(Bucket=bucket, Prefix="m2d/replay-")["KeyCount"] == 1
+    assert first["outputs"]["Checkpoint"] == f"dynamodb://{stack}-progress/{stream}"
 
-    planned = _deploy([*args, "--dry-run"])
-    lam = local_stack.client("lambda")
-    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]  # dry run: nothing
-    statements = planned["role"]["Policy"]["Statement"]
-    assert {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:DescribeTable"],
-            "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/things"]} in statements
-    assert all("*" not in a for s in statements for a in s["Action"])
-    assert any(s["Action"] == ["s3:PutObject"] and s["Resource"] == ["arn:aws:s3:::artifacts/dead-letters/*"]
-               for s in statements)
+    summary = clients["kinesis"].describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    assert summary["OpenShardCount"] == 3 and summary["RetentionPeriodHours"] == 72
+    desc = clients["dynamodb"].describe_table(TableName=table)["Table"]
+    assert [k["AttributeName"] for k in desc["KeySchema"]] == ["PK", "SK"]
+    assert [(g["IndexName"], [k["AttributeName"] for k in g["KeySchema"]]) for g in desc["GlobalSecondaryIndexes"]] \
+        == [("GSI1", ["GSI1PK", "GSI1SK"])]
+    progress = clients["dynamodb"].describe_table(TableName=f"{stack}-progress")["Table"]
+    assert progress["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
 
-    first = _deploy(args)
-    assert first["function"] == "created"
-    second = _deploy([*args, "--batch-size", "200"])
-    assert second["function"] == "updated" and second["EventSourceMappingUUID"] == first["EventSourceMappingUUID"]
+    fn = clients["lambda"].get_function_configuration(FunctionName=f"{stack}-replay")
+    assert fn["Handler"] == "mysql2dynamo.replay.handler.handler"
+    assert fn["Environment"]["Variables"]["M2D_DEAD_LETTER"] == f"s3://{bucket}/dead/"
+    (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=f"{stack}-replay")["EventSourceMappings"]
+    topic = first["outputs"]["FailedBatches"]
+    assert esm["EventSourceArn"] == summary["StreamARN"] and esm["State"] == "Disabled"
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == topic and topic.startswith("arn:aws:sns:")
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and esm["MaximumRetryAttempts"] == 100
 
-    fn = lam.get_function_configuration(FunctionName=name)
-    assert fn["Handler"] == "mysql2dynamo.replay.handler.handler" and fn["Runtime"] == "python3.11"
-    assert fn["Environment"]["Variables"]["M2D_MANIFEST"] == "s3://artifacts/snap/manifest.json"
-    esm = lam.get_event_source_mapping(UUID=first["EventSourceMappingUUID"])
-    assert esm["EventSourceArn"] == stream_arn and esm["BatchSize"] == 200
-    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert esm["BisectBatchOnFunctionError"] is True and esm["MaximumRetryAttempts"] == 100
-    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
-    policy = json.loads(json.dumps(iam.get_role_policy(RoleName=f"{name}-role",
-                                                               PolicyName="mysql2dynamo-replay")["PolicyDocument"]))
-    assert policy == planned["role"]["Policy"]
+    role = fn["Role"].rsplit("/", 1)[1]
+    policy = _moto_policy(clients["iam"].get_role_policy(RoleName=role, PolicyName="replay")["PolicyDocument"])
+    arn = "arn:aws:{}:us-east-1:123456789012:{}"
+    assert {s["Sid"]: (sorted(s["Action"]), s["Resource"]) for s in policy["Statement"]} == {
+        "ReadChangeStream": (["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                              "kinesis:GetShardIterator", "kinesis:ListShards"], [summary["StreamARN"]]),
+        "WriteTargetTables": (["dynamodb:PutItem"], [arn.format("dynamodb", f"table/{table}")]),
+        "RecordProgress": (["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                           [arn.format("dynamodb", f"table/{stack}-progress")]),
+        "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"],
+                         [arn.format("logs", f"log-group:/aws/lambda/{stack}-replay:*")]),
+        "ReadManifest": (["s3:GetObject"], [f"arn:aws:s3:::{bucket}/snap/manifest.json"]),
+        "WriteTraces": (sorted(WILDCARD_ACTIONS), ["*"]),  # X-Ray has no resource types
+        "ReadClaimChecks": (["s3:GetObject"], [f"arn:aws:s3:::{bucket}/claims/*"]),
+        "WriteDeadLetters": (["s3:PutObject"], [f"arn:aws:s3:::{bucket}/dead/*"]),
+        "SendFailedBatches": (["sns:Publish"], [topic]),
+        "UseBucketKey": (["kms:Decrypt", "kms:GenerateDataKey"], [kms]),
+    }
+    capture = clients["iam"].get_policy(PolicyArn=first["outputs"]["CapturePolicyArn"])["Policy"]
+    version = clients["iam"].get_policy_version(PolicyArn=capture["Arn"], VersionId=capture["DefaultVersionId"])
+    document = _moto_policy(version["PolicyVersion"]["Document"])
+    assert {s["Sid"]: s["Resource"] for s in document["Statement"]} == {
+        "PutChanges": [summary["StreamARN"]], "Checkpoint": [arn.format("dynamodb", f"table/{stack}-progress")],
+        "WriteClaimChecks": [f"arn:aws:s3:::{bucket}/claims/*"], "UseBucketKey": [kms]}
+
+    assert _cli([*args, "--start-replay"], env)["action"] == "updated"  # after the bulk load
+    (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=f"{stack}-replay")["EventSourceMappings"]
+    assert esm["State"] == "Enabled"
+    assert _cli([*args, "--delete", "--delete-tables", "--dry-run"], env) == {
+        "stack": stack, "action": "would delete", "tables_deleted": [table]}
+    assert _cli([*args, "--delete"], env) == {"stack": stack, "action": "deleted", "tables_deleted": []}
+    assert clients["dynamodb"].describe_table(TableName=table)["Table"]["TableName"] == table  # kept
+    assert _cli([*args, "--delete", "--delete-tables"], env)["tables_deleted"] == [table]
+    assert table not in clients["dynamodb"].list_tables()["TableNames"]
 
 
 def test_package_holds_only_what_the_lambda_imports(tmp_path):
+    from mysql2dynamo.replay.deploy import build_zip
+
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG)
-    out = subprocess.run([CLI, "deploy", "replay", "--stream-arn", "arn:aws:kinesis:us-east-1:1:stream/s",
-                          "--table-arn", "arn:t", "--config", str(config), "--manifest", "s3://b/m.json",
-                          "--dead-letter", "s3://b/d", "--on-failure-arn", "arn:aws:sqs:us-east-1:1:q",
-                          "--zip", str(tmp_path / "replay.zip"), "--dry-run"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    with zipfile.ZipFile(tmp_path / "replay.zip") as z:
+    with zipfile.ZipFile(io.BytesIO(build_zip(config))) as z:
         names = z.namelist()
         z.extractall(tmp_path / "pkg")
     assert {n.split("/")[0] for n in names} == {"mysql2dynamo", "yaml", "config"}
