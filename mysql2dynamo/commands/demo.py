@@ -9,7 +9,6 @@ import click
 
 from mysql2dynamo.commands.common import say
 from mysql2dynamo.local.config import StackConfig
-from mysql2dynamo.local.services import StackError
 
 
 @click.command()
@@ -22,8 +21,5 @@ def demo(rows: int, rate: float, report_path: str | None) -> None:
     from mysql2dynamo.demo import run_demo
 
     path = Path(report_path) if report_path else StackConfig().home / "demo" / "report.json"
-    try:
-        report = run_demo(rows, rate, say, path)
-    except StackError as e:
-        raise click.ClickException(str(e)) from e
+    report = run_demo(rows, rate, say, path)
     sys.exit(0 if report["verify"]["clean"] and report["cutover"]["ready"] else 1)

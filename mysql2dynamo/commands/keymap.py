@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 
 import click
 import pymysql
 
-from mysql2dynamo.commands.common import configured, connect_source, mysql_url_option, source_url
+from mysql2dynamo.commands.common import (
+    ConfigFailure,
+    configured,
+    connect_source,
+    mysql_url_option,
+    source_url,
+    wants_json,
+)
 from mysql2dynamo.config import Config
 from mysql2dynamo.keymap.schema import TableSchema, read_schemas, read_table_schema
 
@@ -31,11 +39,15 @@ def check(cfg: Config, mysql_url: str | None) -> None:
         try:
             schemas = read_schemas(conn, cfg.mapping.sources)
         except LookupError as e:
-            raise click.ClickException(str(e)) from None
+            raise ConfigFailure(str(e)) from None
         result = run_check(cfg.mapping, schemas)
         server = [f"server: {p}" for p in check_binlog_settings(conn, server_info(conn))]
     finally:
         conn.close()
+    if wants_json():
+        click.echo(json.dumps({"rules": len(result.rules), "errors": [str(d) for d in result.errors],
+                               "warnings": [str(d) for d in result.warnings] + server}, indent=2))
+        sys.exit(1 if result.errors else 0)
     for d in result.diagnostics:
         click.echo(str(d), err=d.level == "error")
     for w in server:
@@ -63,7 +75,7 @@ def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, 
     from mysql2dynamo.keymap.preview import preview_rows, preview_spark
 
     if table not in cfg.mapping.sources:
-        raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
+        raise ConfigFailure(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
     conn = connect_source(url)
     try:
         schema = read_table_schema(conn, *table.split(".", 1))
@@ -73,7 +85,7 @@ def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, 
     only = dataclasses.replace(cfg.mapping, rules=cfg.mapping.rules_for(table))
     checked = run_check(only, {table: schema})
     if checked.errors:
-        raise click.ClickException("\n".join(str(d) for d in checked.errors))
+        raise ConfigFailure("; ".join(str(d) for d in checked.errors))
     if engine == "python":
         return preview_rows(compile_python(checked), table, rows)
     if spark is None:

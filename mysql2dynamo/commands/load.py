@@ -19,7 +19,7 @@ import click
 
 from mysql2dynamo.commands.common import configured, fact_options, from_facts, say
 from mysql2dynamo.config import Config
-from mysql2dynamo.jobs.bulk_load import LoadError, LoadOptions, job_args
+from mysql2dynamo.jobs.bulk_load import LoadOptions, job_args
 
 
 def load_options(cfg: Config | None, values: dict) -> LoadOptions:
@@ -56,9 +56,6 @@ def load(cfg: Config | None, master: str, print_submit: bool, emr_artifacts: str
     from mysql2dynamo.jobs.session import local_spark
 
     spark = local_spark("mysql2dynamo-load", master)
-    try:
-        result = run_load(spark, opts, say)
-    except LoadError as e:
-        raise click.ClickException(str(e)) from e
+    result = run_load(spark, opts, say)
     click.echo(json.dumps(result))
     sys.stdout.flush()

@@ -9,10 +9,9 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import say
+from mysql2dynamo.commands.common import say, wants_json
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
-from mysql2dynamo.local.services import StackError
 
 
 @click.group()
@@ -23,10 +22,7 @@ def local() -> None:
 @local.command()
 def up() -> None:
     """Start every local server that is not running (idempotent); returns when all answer."""
-    try:
-        seconds = stack.up(StackConfig(), say)
-    except StackError as e:
-        raise click.ClickException(str(e)) from e
+    seconds = stack.up(StackConfig(), say)
     say(f"local stack up in {seconds:.1f}s; point clients at it with: eval \"$(mysql2dynamo local env)\"")
 
 
@@ -41,7 +37,7 @@ def down() -> None:
 def local_status(as_json: bool) -> None:
     """Show each local server: pid, port, health and memory. Exit 1 if one is not healthy."""
     rows = stack.status(StackConfig())
-    if as_json:
+    if wants_json(as_json):
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         click.echo(f"{'service':<11}{'stands in for':<28}{'port':>6}  {'pid':>7}  {'state':<9}{'rss MB':>7}")

@@ -7,6 +7,7 @@ import json
 import click
 
 from mysql2dynamo.commands.common import configured, mysql_url_option, source_url, stream_name
+from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
 
 
@@ -24,4 +25,4 @@ def status(cfg: Config | None, stream: str | None, mysql_url: str | None, as_jso
     url = source_url(mysql_url, cfg)
     stream = stream_name(stream)
     s = pipeline_status(stream, url, boto3.client("kinesis"))
-    click.echo(json.dumps(s, indent=2, default=str) if as_json else status_table(s))
+    click.echo(json.dumps(s, indent=2, default=str) if wants_json(as_json) else status_table(s))

@@ -64,7 +64,6 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
     import boto3
 
-    from mysql2dynamo.cdc.binlog import CaptureError
     from mysql2dynamo.cdc.checkpoint import open_store
     from mysql2dynamo.cdc.stream import run_stream
 
@@ -84,9 +83,5 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
         metrics_path=Path(metrics) if metrics else state.capture_metrics,
         checkpoint_every=checkpoint_every,
     )
-    try:
-        result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None,
-                            say=say)
-    except CaptureError as e:
-        raise click.ClickException(str(e)) from e
+    result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None, say=say)
     click.echo(json.dumps(result.as_dict(), indent=2))

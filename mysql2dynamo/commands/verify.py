@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from mysql2dynamo.commands.common import configured, fact_options, from_facts, mysql_url_option, say, source_url
+from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
 from mysql2dynamo.jobs.verify import VerifyOptions
 
@@ -43,4 +44,6 @@ def verify(cfg: Config, mysql_url: str | None, snapshot: str | None, report: str
     result = verifier(cfg, source_url(mysql_url, cfg), snapshot, options)()
     if report:
         Path(report).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if wants_json():
+        click.echo(json.dumps(result, ensure_ascii=False))
     sys.exit(0 if result["clean"] else 1)
