@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine: `make demo` and `make test`. Both install what is
-# missing first (Debian's MariaDB, a venv with the package, npm's dynalite/kinesalite, the
+# missing first (Debian's MariaDB and chromium, a venv with the package, npm's dynalite/kinesalite, the
 # Maven jars) and are safe to run again: each step is skipped when its inputs did not change.
 # `make bench` runs every benchmark at full size (long: about an hour on 2 cores); `make dist`
 # builds the sdist and the (reproducible) wheel into dist/.
@@ -14,12 +14,20 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 3155328
 
 .PHONY: setup demo test bench dist lint clean stop
 
-setup: .local/.mariadb $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
+setup: .local/.mariadb .local/.chromium $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
 
 .local/.mariadb:
 	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
 	  echo "installing MariaDB 10.11 from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server-core mariadb-client; \
+	fi
+	@mkdir -p .local && touch $@
+
+# the report test's headless browser (Playwright drives the system chromium; it downloads no browser)
+.local/.chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 	@mkdir -p .local && touch $@
 

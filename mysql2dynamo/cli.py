@@ -37,6 +37,7 @@ COMMANDS = {
     "status": "status:status",
     "cutover": "cutover:cutover",
     "demo": "demo:demo",
+    "report": "report:report",
 }
 PASSTHROUGH = ("local", "submit")  # what follows is the script's own command line
 
