@@ -21,11 +21,13 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
     def run() -> dict:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest
         from mysql2dynamo.jobs.session import local_spark
+        from mysql2dynamo.jobs.spark_progress import SparkProgress
         from mysql2dynamo.jobs.verify import fresh_snapshot, run_verify
 
         manifest = load_manifest(snapshot) if snapshot else fresh_snapshot(mysql_url, cfg.mapping, say=say)
         spark = local_spark("mysql2dynamo-verify")
-        report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
+        with SparkProgress(spark, "verify"):
+            report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
         return report.as_dict()
 

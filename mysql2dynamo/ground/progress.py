@@ -33,8 +33,41 @@ def progress_line(label: str, done: float, total: float | None, unit: str, elaps
             f"ETA {eta(left)}, {elapsed:.0f}s")
 
 
+_shown: list = []  # [the rich display, open bars]: one display for every bar open at once
+
+
+def _display():
+    """The terminal's one live display, started by the first bar that opens."""
+    if not _shown:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn())
+        live.start()
+        _shown[:] = [live, 0]
+    _shown[1] += 1
+    return _shown[0]
+
+
+def _release() -> None:
+    _shown[1] -= 1
+    if not _shown[1]:
+        _shown[0].stop()
+        _shown.clear()
+
+
 class Bar:
-    """One step's progress; `update(done)` as often as convenient, `close()` at the end."""
+    """One step's progress; `update(done)` as often as convenient, `close()` at the end. Bars open at the
+    same time share the terminal's display."""
 
     def __init__(self, label: str, total: float | None, unit: str = "items", interval: float = 10.0,
                  approx: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
@@ -44,20 +77,7 @@ class Bar:
         self.done = 0.0
         self._live = None
         if on_terminal():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TaskProgressColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                                  TextColumn("ETA"), TimeRemainingColumn())
-            self._live.start()
+            self._live = _display()
             self._task = self._live.add_task(label, total=total, rate="")
 
     def line(self) -> str:
@@ -75,7 +95,8 @@ class Bar:
 
     def close(self) -> None:
         if self._live is not None:
-            self._live.stop()
+            self._live = None
+            _release()
         else:
             say(self.line())
 
