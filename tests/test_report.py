@@ -5,6 +5,8 @@ equal the JSON report's. The screenshot the README shows is made here (docs/img/
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")  # the Makefile installs Debian's package
@@ -58,3 +60,13 @@ def test_demo_report_page_renders_offline_with_the_reports_numbers(demo_run):
     assert len(compared) >= 12
     for path, shown in compared.items():
         assert shown == _shown(_at(report, path)), path
+
+
+def test_status_watch_refreshes_with_rates(local_stack, stream_name):
+    run = subprocess.run([str(Path(sys.executable).with_name("mysql2dynamo")), "status", "--stream", stream_name,
+                          "--mysql-url", local_stack.mysql_url, "--watch", "0.1", "--count", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("-- ")[1:]
+    assert len(blocks) == 3 and all(f"stream {stream_name}" in b and "dead letters: 0" in b for b in blocks)
+    assert "measuring" in blocks[0] and all("capture 0.0 records/s, replay 0.0 records/s" in b for b in blocks[1:])

@@ -105,3 +105,25 @@ class Bar:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def watch(view: Callable[[], str], interval: float, count: int | None = None) -> None:
+    """Show `view()` every `interval` s (`count` times, or until Ctrl-C): redrawn in place on a terminal
+    (rich Live), else printed as blocks under a time stamp, for logs."""
+    shown = 0
+    if sys.stdout.isatty():
+        from rich.live import Live
+        from rich.text import Text
+
+        with Live(Text(view()), auto_refresh=False) as live:
+            shown = 1
+            while count is None or shown < count:
+                time.sleep(interval)
+                live.update(Text(view()), refresh=True)
+                shown += 1
+        return
+    while count is None or shown < count:
+        if shown:
+            time.sleep(interval)
+        print(f"-- {time.strftime('%H:%M:%S')}\n{view()}", flush=True)
+        shown += 1
