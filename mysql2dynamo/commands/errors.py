@@ -1,13 +1,7 @@
 """The command line's one error handler and its exit codes: every failure a user can meet ends in one
 line on stderr naming what failed and where, and a documented exit code; the traceback only with
-`--debug`.
-
-| code | meaning |
-|---|---|
-| 0 | done |
-| 1 | done, and the answer is "no": differences found, not ready, a check failed |
-| 2 | usage or config error: nothing was changed (a bad flag, a bad config, a declined confirmation) |
-| 3 | runtime failure: a server unreachable, an AWS error, a job that failed |
+`--debug`. The codes are documented in README.md
+("Exit codes") and in `mysql2dynamo --help`.
 
 Exceptions are classified by class name and module, so no phase is imported to tell its errors apart
 (an error of a module that was never imported cannot have been raised).
@@ -21,7 +15,7 @@ import traceback
 
 import click
 
-OK, NOT_READY, USAGE, FAILURE = 0, 1, 2, 3
+USAGE, FAILURE = 2, 3  # 0 done, 1 "no" (differences, not ready): the commands exit with those themselves
 
 # "module:Class" -> (exit code, what failed); subclasses count too
 EXPECTED: dict[str, tuple[int, str]] = {
