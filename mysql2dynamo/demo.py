@@ -150,7 +150,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                 raise RuntimeError(f"the stream stopped: {(logs / 'stream.log').read_text()[-2000:]}")
             time.sleep(0.1)
         writer.start()
-        rec.sample_every(1.0, lambda: pipeline_status(STREAM, cfg.mysql_url, cfg.client("kinesis"), state))
+        rec.sample_every(1.0, lambda k=cfg.client("kinesis"): pipeline_status(STREAM, cfg.mysql_url, k, state))
         say(f"   application traffic: {rate:g} transactions/s, running until the cutover")
 
         say("== 5/9 consistent snapshot -> s3://")
