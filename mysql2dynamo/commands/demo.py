@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from mysql2dynamo.commands.common import say
+from mysql2dynamo.commands.common import RuntimeFailure, say
 from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.local.services import StackError
 
 
 @click.command()
@@ -21,5 +22,8 @@ def demo(rows: int, rate: float, report_path: str | None) -> None:
     from mysql2dynamo.demo import run_demo
 
     path = Path(report_path) if report_path else StackConfig().home / "demo" / "report.json"
-    report = run_demo(rows, rate, say, path)
+    try:
+        report = run_demo(rows, rate, say, path)
+    except StackError as e:
+        raise RuntimeFailure(str(e)) from e
     sys.exit(0 if report["verify"]["clean"] and report["cutover"]["ready"] else 1)

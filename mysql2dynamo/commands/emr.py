@@ -73,7 +73,7 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
         jars.require_converter_jar()
     except jars.JarsError as e:
         if not dry_run:
-            raise
+            raise RuntimeFailure(str(e)) from e
         say(f"note: {e}")
     if dry_run:
         click.echo(json.dumps(p, indent=2, default=str))
@@ -107,7 +107,10 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
 @emr.command("jars")
 def build_jars() -> None:
     """Build mysql2dynamo-converter.jar and the jars local Spark needs (Maven, from the packaged pom)."""
-    click.echo(str(jars.build_jars()))
+    try:
+        click.echo(str(jars.build_jars()))
+    except jars.JarsError as e:
+        raise RuntimeFailure(str(e)) from e
 
 
 @emr.command()

@@ -17,9 +17,9 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import configured, fact_options, from_facts, say
+from mysql2dynamo.commands.common import RuntimeFailure, configured, fact_options, from_facts, say
 from mysql2dynamo.config import Config
-from mysql2dynamo.jobs.bulk_load import LoadOptions, job_args
+from mysql2dynamo.jobs.bulk_load import LoadError, LoadOptions, job_args
 
 
 def load_options(cfg: Config | None, values: dict) -> LoadOptions:
@@ -56,6 +56,9 @@ def load(cfg: Config | None, master: str, print_submit: bool, emr_artifacts: str
     from mysql2dynamo.jobs.session import local_spark
 
     spark = local_spark("mysql2dynamo-load", master)
-    result = run_load(spark, opts, say)
+    try:
+        result = run_load(spark, opts, say)
+    except LoadError as e:
+        raise RuntimeFailure(str(e)) from e
     click.echo(json.dumps(result))
     sys.stdout.flush()

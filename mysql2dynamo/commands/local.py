@@ -9,9 +9,10 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import say, wants_json
+from mysql2dynamo.commands.common import RuntimeFailure, say, wants_json
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.local.services import StackError
 
 
 @click.group()
@@ -22,7 +23,10 @@ def local() -> None:
 @local.command()
 def up() -> None:
     """Start every local server that is not running (idempotent); returns when all answer."""
-    seconds = stack.up(StackConfig(), say)
+    try:
+        seconds = stack.up(StackConfig(), say)
+    except StackError as e:
+        raise RuntimeFailure(str(e)) from e
     say(f"local stack up in {seconds:.1f}s; point clients at it with: eval \"$(mysql2dynamo local env)\"")
 
 

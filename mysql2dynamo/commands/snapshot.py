@@ -10,7 +10,7 @@ import click
 
 from mysql2dynamo.cdc.snapshot.consistent import METHODS
 from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
-from mysql2dynamo.commands.common import ConfigFailure, configured, default_of, say, source_url
+from mysql2dynamo.commands.common import ConfigFailure, RuntimeFailure, configured, default_of, say, source_url
 from mysql2dynamo.config import Config
 from mysql2dynamo.ground.mysql import redact
 
@@ -66,6 +66,8 @@ def snapshot(cfg: Config | None, to: str | None, tables: str | None, mysql_url: 
              dump_dir: str | None, dump_format: str, schema_path: str | None, database: str | None) -> None:
     """Consistent, chunked, parallel snapshot of MySQL tables to Parquet + manifest.json, with the
     binlog position of the snapshot (docs/snapshot.md)."""
+    from mysql2dynamo.cdc.snapshot.consistent import SnapshotError
+    from mysql2dynamo.cdc.snapshot.manifest import ManifestError
     from mysql2dynamo.cdc.snapshot.run import run_snapshot
 
     if not to:
@@ -89,6 +91,8 @@ def snapshot(cfg: Config | None, to: str | None, tables: str | None, mysql_url: 
                                    progress_interval=progress_interval)
             say(f"snapshot of {', '.join(names)} from {redact(url)} to {to}")
             doc = run_snapshot(url, names, to, opts, resume=resume, say=say)
+    except (SnapshotError, ManifestError) as e:
+        raise RuntimeFailure(str(e)) from e
     except (ValueError, LookupError) as e:  # a bad URL or value, a table the server lacks
         raise ConfigFailure(str(e)) from e
     summary = {"snapshot_id": doc["snapshot_id"], "binlog": doc["binlog"], "ver": doc["ver"],

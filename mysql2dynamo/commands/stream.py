@@ -11,7 +11,7 @@ import click
 
 from mysql2dynamo.cdc.server import BinlogPosition
 from mysql2dynamo.cdc.stream import StreamSettings
-from mysql2dynamo.commands.common import configured, default_of, say, source_url, stream_name
+from mysql2dynamo.commands.common import RuntimeFailure, configured, default_of, say, source_url, stream_name
 from mysql2dynamo.config import Config
 from mysql2dynamo.state import StreamState
 
@@ -64,6 +64,7 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
     """Capture row changes from the MySQL binlog onto a Kinesis stream, checkpointed and restartable."""
     import boto3
 
+    from mysql2dynamo.cdc.binlog import CaptureError
     from mysql2dynamo.cdc.checkpoint import open_store
     from mysql2dynamo.cdc.stream import run_stream
 
@@ -83,5 +84,9 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
         metrics_path=Path(metrics) if metrics else state.capture_metrics,
         checkpoint_every=checkpoint_every,
     )
-    result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None, say=say)
+    try:
+        result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None,
+                            say=say)
+    except CaptureError as e:
+        raise RuntimeFailure(str(e)) from e
     click.echo(json.dumps(result.as_dict(), indent=2))
