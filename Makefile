@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine: `make demo` and `make test`. Both install what is
-# missing first (Debian's MariaDB and mydumper, a venv with the package, npm's dynalite/kinesalite, the
+# missing first (Debian's MariaDB, mydumper and chromium, a venv with the package, npm's dynalite/kinesalite, the
 # Maven jars) and are safe to run again: each step is skipped when its inputs did not change.
 # `make bench` runs every benchmark at full size (long: about an hour on 2 cores); `make dist`
 # builds the sdist and the (reproducible) wheel into dist/.
@@ -14,17 +14,18 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 3155328
 
 .PHONY: setup demo test bench dist lint clean stop
 
-setup: .local/.mariadb .local/.mydumper $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
+setup: .local/.debian $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
 
-.local/.mariadb:
-	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
-	  echo "installing MariaDB 10.11 from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server-core mariadb-client; \
+# Debian packages, in one apt-get when any is missing: MariaDB (the local MySQL), mydumper (the
+# snapshot bench's second baseline; its smoke run is part of `make test`) and chromium (the report
+# test's headless browser: Playwright drives the system chromium and downloads no browser)
+DEBIAN := mariadb-server-core mariadb-client mydumper chromium
+.local/.debian:
+	@missing=$$(for p in $(DEBIAN); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
-	@mkdir -p .local && touch $@
-
-.local/.mydumper:  # the snapshot bench's second baseline (its smoke run is part of `make test`)
-	@command -v mydumper >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mydumper; }
 	@mkdir -p .local && touch $@
 
 $(VENV)/.installed: setup.py pyproject.toml

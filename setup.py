@@ -42,6 +42,10 @@ LOCAL = [
     # the local stack's S3/EMR/Lambda/CloudFormation stand-in (`mysql2dynamo local up`)
     "moto[server]>=5.0",
 ]
+REPORT = [
+    # `mysql2dynamo report` / the demo's HTML page: charts with plotly.js inlined (no network to view)
+    "plotly>=5.20",
+]
 
 setup(
     name="mysql2dynamo",
@@ -66,11 +70,14 @@ setup(
         "mysql-replication>=1.0.9,<2",
         "click>=8.1",
         "pyyaml>=6",
+        # progress bars on a terminal
+        "rich>=13",
     ],
     extras_require={
         "spark": SPARK,
-        "local": LOCAL,
-        "dev": SPARK + LOCAL + [
+        "local": LOCAL + REPORT,
+        "report": REPORT,
+        "dev": SPARK + LOCAL + REPORT + [
             "pytest>=8",
             "chispa>=0.10",
             "hypothesis>=6.100",
@@ -85,6 +92,8 @@ setup(
             "nbformat>=5.10",
             "ipykernel>=6.29",
             "matplotlib>=3.8",
+            # tests/test_report.py drives Debian's chromium (the Makefile installs it; no browser download)
+            "playwright>=1.40",
         ],
     },
     entry_points={"console_scripts": ["mysql2dynamo=mysql2dynamo.cli:main"]},

@@ -143,6 +143,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     from mysql2dynamo.jobs.sinks import make_sink
     from mysql2dynamo.jobs.sinks.base import WriteJob
     from mysql2dynamo.jobs.sinks.dynamodb import make_client
+    from mysql2dynamo.jobs.spark_progress import SparkProgress
     from mysql2dynamo.keymap.checker import check
     from mysql2dynamo.keymap.spec import mapping_from_config
 
@@ -216,7 +217,7 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
             t0 = time.monotonic()
             label = f"load {target} via {opts.sink}"
             job = WriteJob(target, tasks, budget, wcu / n if n else 1.0, checked, scheme, say, guards.get(target))
-            with report.SparkStageReporter(spark, label, n, tasks, opts.progress_interval):
+            with SparkProgress(spark, label, n, opts.progress_interval):
                 stats = sink.write(part, job)
             secs = time.monotonic() - t0
             targets[target] = {"items": n, "wcu_estimated": wcu, "bytes": counts.bytes_by_target[target],

@@ -1,5 +1,5 @@
 """What a bulk load tells its user: counts per rule, rejects with reasons, duplicate target keys with
-examples, a progress line while writing, and the summary JSON.
+examples, and the summary JSON (progress while writing: jobs/spark_progress.py).
 
 All counts come from one aggregate over the mapped (cached) DataFrame; collisions from one
 group-by on the target key; nothing is collected to the driver but counts and a few examples.
@@ -8,9 +8,6 @@ group-by on the target key; nothing is collected to the driver but counts and a 
 from __future__ import annotations
 
 import json
-import sys
-import threading
-import time
 from dataclasses import dataclass, field
 
 EXAMPLES = 10
@@ -117,62 +114,3 @@ def one_item_per_key(items):
 
     win = F.max_by(F.struct("_item", "_size"), F.struct("_source", "_rule", "_source_key"))
     return items.groupBy("_target", "_key").agg(win.alias("w")).select("_target", "w._item", "w._size")
-
-
-class SparkStageReporter:
-    """A progress line on stderr every `interval` s while Spark writes, from Spark's status tracker:
-    tasks done of the write stages, the items they stand for, items/s and ETA (from the tasks' share
-    of the items)."""
-
-    def __init__(self, spark, label: str, total_items: int, tasks: int, interval: float = 10.0, out=None):
-        self.sc = spark.sparkContext
-        self.label, self.total, self.tasks, self.interval = label, total_items, max(tasks, 1), interval
-        self.out = out or sys.stderr
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.started = 0.0
-        self.group = f"m2d-load-{id(self)}"
-
-    def __enter__(self) -> SparkStageReporter:
-        self.started = time.monotonic()
-        self.sc.setJobGroup(self.group, self.label, interruptOnCancel=False)
-        if self.interval > 0:
-            self._thread = threading.Thread(target=self._run, daemon=True, name="m2d-load-progress")
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.sc.setLocalProperty("spark.jobGroup.id", None)
-
-    def fraction(self) -> float:
-        """Completed tasks of the writing stage (each job's last stage) over the write tasks."""
-        tracker = self.sc.statusTracker()
-        done = 0
-        for job_id in tracker.getJobIdsForGroup(self.group):
-            job = tracker.getJobInfo(job_id)
-            if job is None or not job.stageIds:
-                continue
-            st = tracker.getStageInfo(max(job.stageIds))
-            if st is not None and st.numTasks == self.tasks:
-                done = max(done, st.numCompletedTasks)
-        return min(done / self.tasks, 1.0)
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        f = self.fraction()
-        items = int(self.total * f)
-        rate = items / elapsed
-        eta = (self.total - items) / rate if rate > 0 else None
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "?"
-        return (f"{self.label}: ~{items:,}/{self.total:,} items ({f:.0%}), {rate:,.0f} items/s, "
-                f"ETA {eta_s}, {elapsed:.0f}s")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                print(self.line(), file=self.out, flush=True)
-            except Exception:  # noqa: BLE001 - progress must never break the load
-                pass

@@ -23,6 +23,8 @@ from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
+from mysql2dynamo.report.page import write_page
+from mysql2dynamo.report.recorder import Recorder
 from mysql2dynamo.state import StreamState
 
 DB, TARGET, STREAM, BUCKET = "shop", "shop", "shop-changes", "m2d-demo"
@@ -103,6 +105,8 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     from mysql2dynamo.status import pipeline_status
 
     started = time.monotonic()
+    rec = Recorder()  # the phases (from the `== ` headings) and the pipeline's status over time
+    say = rec.observe(say)
     cfg = StackConfig()
     os.environ.update(cfg.env())
     state = StreamState.of(STREAM)
@@ -146,6 +150,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                 raise RuntimeError(f"the stream stopped: {(logs / 'stream.log').read_text()[-2000:]}")
             time.sleep(0.1)
         writer.start()
+        rec.sample_every(1.0, lambda k=cfg.client("kinesis"): pipeline_status(STREAM, cfg.mysql_url, k, state))
         say(f"   application traffic: {rate:g} transactions/s, running until the cutover")
 
         say("== 5/9 consistent snapshot -> s3://")
@@ -196,6 +201,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                           CutoverOptions(release_fence=True), say, state)
         source_rows = _row_counts(cfg.mysql_url)
     finally:
+        rec.finish()
         stop_traffic.set()
         if writer.is_alive():
             writer.join()
@@ -225,6 +231,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         "replay": {"lag_p99_ms": _p99(lags), "lag_samples": len(lags), "catch_up_s": catch_up_s,
                    "catch_up_lag_max_ms": max(backlog, default=0)},
         "seconds": round(time.monotonic() - started, 1),
+        "verify_examples": v.get("examples"), "timeline": rec.finish(),
     }
     say("")
     say(f"migrated {report['source_rows']} rows -> {report['target_items']} items while the application made "
@@ -233,5 +240,5 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         f"{'CLEAN' if v.get('clean') else 'NOT CLEAN'}; {'READY TO SWITCH' if cut.ready else 'NOT READY'}")
     if report_path:
         report_path.write_text(json.dumps(report, indent=2, default=str))
-        say(f"report: {report_path}")
+        say(f"report: {report_path}, {write_page(report, report_path.with_suffix('.html'))}")
     return report

@@ -9,6 +9,8 @@ database / table / stream names, so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -55,6 +57,16 @@ def local_stack() -> StackConfig:
     os.environ.update(saved)
     if not already_up and os.environ.get("CI"):
         stack.down(cfg)
+
+
+@pytest.fixture(scope="session")
+def demo_run(local_stack: StackConfig, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One `mysql2dynamo demo` (what `make demo` runs) and its JSON report's path, for the tests of the
+    demo and of its HTML report."""
+    report = tmp_path_factory.mktemp("demo") / "report.json"
+    run = subprocess.run([str(Path(sys.executable).with_name("mysql2dynamo")), "demo", "--rows", "150", "--rate", "15",
+                          "--report", str(report)], capture_output=True, text=True, timeout=1200)
+    return run, report
 
 
 @pytest.fixture(scope="session")

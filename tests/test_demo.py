@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
-
-CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 
 
-def test_demo_migrates_under_traffic_and_verifies_clean(local_stack, tmp_path):
-    report_path = tmp_path / "report.json"
-    run = subprocess.run([CLI, "demo", "--rows", "150", "--rate", "15", "--report", str(report_path)],
-                         capture_output=True, text=True, timeout=1200)
+def test_demo_migrates_under_traffic_and_verifies_clean(demo_run):
+    run, report_path = demo_run
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads(report_path.read_text())
     assert report["verify"] == {"missing": 0, "extra": 0, "different": 0, "in_flight": 0, "clean": True}

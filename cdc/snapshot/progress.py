@@ -2,7 +2,8 @@
 
 Rows are counted as the workers fetch them; MB are the Arrow (in-memory, uncompressed) bytes of
 those rows, a measure of data volume that does not depend on the Parquet compression. The row
-total of a table is InnoDB's estimate until the table is done, so the ETA is marked `~`.
+total of a table is InnoDB's estimate until the table is done, so the ETA is marked `~`. On a
+terminal each table has a live bar (`ground.progress.Bar`) instead of the periodic lines.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from mysql2dynamo.ground.progress import Bar, on_terminal
 
 MB = 1024 * 1024
 
@@ -53,9 +56,12 @@ class SnapshotProgress:
     clock: Callable[[], float] = time.monotonic
     _last: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    bars: dict[str, Bar] = field(default_factory=dict)  # on a terminal
 
     def add_table(self, name: str, estimate: int, chunks: int, skipped: int = 0, rows_skipped: int = 0) -> None:
         self.tables[name] = TableProgress(name, max(estimate, rows_skipped), chunks, chunks_skipped=skipped)
+        if on_terminal():
+            self.bars[name] = Bar(name, max(estimate, rows_skipped), "rows", approx=True, clock=self.clock)
 
     def start(self, table: str) -> None:
         """A worker began a chunk of `table` (rates count from the first one)."""
@@ -80,11 +86,17 @@ class SnapshotProgress:
         if t.done:
             t.finished = self.clock()
             t.estimate = t.rows
+            if table in self.bars:
+                self.bars.pop(table).close()
             self.say(self.line(table))
         self.tick()
 
     def tick(self, force: bool = False) -> None:
         now = self.clock()
+        for name, bar in self.bars.items():
+            bar.update(self.tables[name].rows, max(self.tables[name].estimate, self.tables[name].rows))
+        if self.bars and not force:
+            return
         if force or now - self._last >= self.interval:
             self._last = now
             for name, t in self.tables.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,20 +14,22 @@ import click
 import pymysql
 from click.core import ParameterSource
 
+from mysql2dynamo.commands.errors import USAGE, RuntimeFailure
+from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config, ConfigError, load_config
 from mysql2dynamo.ground.log import say
-from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.ground.options import facts, from_values
 from mysql2dynamo.keymap.ast import KeymapError
 
 __all__ = ["say", "configured", "source_url", "fact_options", "from_facts", "default_of", "connect_source",
-           "stream_name", "ConfigFailure"]
+           "stream_name", "ConfigFailure", "RuntimeFailure", "wants_json", "confirm_destructive"]
 
 
 class ConfigFailure(click.ClickException):
     """A usage or config error: exit code 2, like click's usage errors."""
 
-    exit_code = 2
+    exit_code = USAGE
 
 
 def read_config(path: str) -> Config:
@@ -86,14 +89,31 @@ def source_url(flag: str | None, cfg: Config | None, env: tuple[str, ...] = ENV_
     """Where MySQL is: --mysql-url, else the config's source.mysql_url, else the environment; no URL
     anywhere is a usage error (no fallback to the local stack)."""
     try:
-        url = flag or (cfg.mysql_url if cfg else None)
+        named = [("--mysql-url", flag), (f"{cfg.path}: source.mysql_url" if cfg else "", cfg and cfg.mysql_url)]
     except ConfigError as e:
         raise ConfigFailure(str(e)) from None
-    url = url or next((os.environ[v] for v in env if os.environ.get(v)), None)
+    where, url = next(((w, u) for w, u in [*named, *((f"${v}", os.environ.get(v)) for v in env)] if u), ("", None))
     if not url:
         raise ConfigFailure("no MySQL server named: pass --mysql-url, set source.mysql_url in the --config file, "
                             f"or set {' or '.join(env)}")
+    try:
+        MySQLTarget.parse(url)
+    except ValueError as e:
+        raise ConfigFailure(f"{where}: {e}") from None
     return url
+
+
+def confirm_destructive(what: str, yes: bool) -> None:
+    """Go on only with `--yes` or a person's yes at the terminal; without a terminal it is a usage error."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigFailure(f"{what}: pass --yes to confirm (no terminal to ask)")
+    click.confirm(f"{what}. Go on?", abort=True, err=True)
+
+
+def yes_option(f: Callable) -> Callable:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask before changing or deleting data.")(f)
 
 
 def stream_name(stream: str | None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mysql2dynamo.commands.common import say
+from mysql2dynamo.commands.common import RuntimeFailure, say
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
 
@@ -25,5 +25,5 @@ def demo(rows: int, rate: float, report_path: str | None) -> None:
     try:
         report = run_demo(rows, rate, say, path)
     except StackError as e:
-        raise click.ClickException(str(e)) from e
+        raise RuntimeFailure(str(e)) from e
     sys.exit(0 if report["verify"]["clean"] and report["cutover"]["ready"] else 1)

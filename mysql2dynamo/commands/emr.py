@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from mysql2dynamo.commands.common import ConfigFailure, configured
+from mysql2dynamo.commands.common import ConfigFailure, RuntimeFailure, configured
 from mysql2dynamo.config import Config
 from mysql2dynamo.emr import definitions as d
 from mysql2dynamo.emr import jars
@@ -24,6 +24,8 @@ from mysql2dynamo.emr.package import wheel_name
 from mysql2dynamo.emr.submit import follow_step, submit_plan, upload
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.jobs.bulk_load import SINKS, job_args
+
+FAILED_STEP = ("FAILED", "CANCELLED", "INTERRUPTED")
 
 
 def emr_plan(cfg: Config, overrides: dict, cluster_id: str | None, serverless: bool, wheel_name: str) -> dict:
@@ -71,7 +73,7 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
         jars.require_converter_jar()
     except jars.JarsError as e:
         if not dry_run:
-            raise click.ClickException(str(e)) from e
+            raise RuntimeFailure(str(e)) from e
         say(f"note: {e}")
     if dry_run:
         click.echo(json.dumps(p, indent=2, default=str))
@@ -98,18 +100,17 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
     click.echo(json.dumps({"ClusterId": cluster_id, "StepId": step_id}))
     if follow:
         state = follow_step(client, cluster_id, step_id, timeout, poll)
-        if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
-            raise click.ClickException(f"step {step_id} ended {state}; see the step's stderr under the log URI")
+        if state in FAILED_STEP:
+            raise RuntimeFailure(f"step {step_id} ended {state}; see the step's stderr under the log URI")
 
 
 @emr.command("jars")
 def build_jars() -> None:
     """Build mysql2dynamo-converter.jar and the jars local Spark needs (Maven, from the packaged pom)."""
     try:
-        jar = jars.build_jars()
+        click.echo(str(jars.build_jars()))
     except jars.JarsError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(str(jar))
+        raise RuntimeFailure(str(e)) from e
 
 
 @emr.command()
@@ -118,7 +119,10 @@ def build_jars() -> None:
 @click.option("--timeout", type=float, default=0, help="Follow for this many seconds (0: print once).")
 @click.option("--poll", type=float, default=15.0)
 def status(cluster_id: str, step_id: str, timeout: float, poll: float) -> None:
-    """Show (or follow) a load step."""
+    """Show (or follow) a load step; exit 3 when it ended FAILED, CANCELLED or INTERRUPTED."""
     import boto3
 
-    follow_step(boto3.client("emr"), cluster_id, step_id, timeout, poll)
+    state = follow_step(boto3.client("emr"), cluster_id, step_id, timeout, poll)
+    click.echo(json.dumps({"ClusterId": cluster_id, "StepId": step_id, "State": state}))
+    if state in FAILED_STEP:
+        raise RuntimeFailure(f"step {step_id} on {cluster_id} ended {state}; see the step's stderr under the log URI")

@@ -1,14 +1,25 @@
-"""`mysql2dynamo keymap check|preview`: the mapping against the live source schema and rows."""
+"""`mysql2dynamo keymap check|preview|analyze`: the mapping against the live source schema and rows, and
+the key design measured on a snapshot."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
+from pathlib import Path
 
 import click
 import pymysql
 
-from mysql2dynamo.commands.common import configured, connect_source, mysql_url_option, source_url
+from mysql2dynamo.commands.common import (
+    ConfigFailure,
+    configured,
+    connect_source,
+    mysql_url_option,
+    say,
+    source_url,
+    wants_json,
+)
 from mysql2dynamo.config import Config
 from mysql2dynamo.keymap.schema import TableSchema, read_schemas, read_table_schema
 
@@ -31,11 +42,15 @@ def check(cfg: Config, mysql_url: str | None) -> None:
         try:
             schemas = read_schemas(conn, cfg.mapping.sources)
         except LookupError as e:
-            raise click.ClickException(str(e)) from None
+            raise ConfigFailure(str(e)) from None
         result = run_check(cfg.mapping, schemas)
         server = [f"server: {p}" for p in check_binlog_settings(conn, server_info(conn))]
     finally:
         conn.close()
+    if wants_json():
+        click.echo(json.dumps({"rules": len(result.rules), "errors": [str(d) for d in result.errors],
+                               "warnings": [str(d) for d in result.warnings] + server}, indent=2))
+        sys.exit(1 if result.errors else 0)
     for d in result.diagnostics:
         click.echo(str(d), err=d.level == "error")
     for w in server:
@@ -64,7 +79,7 @@ def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, 
     from mysql2dynamo.keymap.preview import preview_rows, preview_spark
 
     if table not in cfg.mapping.sources:
-        raise click.ClickException(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
+        raise ConfigFailure(f"no rule for {table} in {cfg.path} (mapped: {', '.join(cfg.mapping.sources)})")
     conn = connect_source(url)
     try:
         schema = read_table_schema(conn, *table.split(".", 1))
@@ -74,7 +89,7 @@ def preview_results(cfg: Config, url: str, table: str, limit: int, engine: str, 
     only = dataclasses.replace(cfg.mapping, rules=cfg.mapping.rules_for(table))
     checked = run_check(only, {table: schema})
     if checked.errors:
-        raise click.ClickException("\n".join(str(d) for d in checked.errors))
+        raise ConfigFailure("; ".join(str(d) for d in checked.errors))
     if engine == "python":
         return preview_rows(compile_python(checked), table, rows)
     if spark is None:
@@ -97,3 +112,69 @@ def preview(cfg: Config, table: str, limit: int, engine: str, mysql_url: str | N
             click.echo(result.item)
         else:
             click.echo(f"REJECT {result.reason}: {result.message}", err=True)
+
+
+def _layouts(checked) -> tuple[dict, list]:
+    """Each target's partition key and GSIs, from DynamoDB when the table exists there, else from the
+    mapping (its first key attribute, no GSIs); and the described tables."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mysql2dynamo.jobs.analyze import KeyLayout, default_layouts
+    from mysql2dynamo.jobs.targets import describe_target
+
+    layouts = default_layouts(checked)
+    described = []
+    try:
+        ddb = boto3.client("dynamodb")
+        described = [t for t in (describe_target(ddb, name) for name in layouts) if t.exists]
+    except (BotoCoreError, ClientError) as e:
+        say(f"note: target tables not described ({e}); partition keys from the mapping, no GSIs")
+    for t in described:
+        layouts[t.table] = KeyLayout(next(iter(t.key)), {i: next(iter(k)) for i, k in t.gsi_keys.items()})
+    return layouts, described
+
+
+@keymap.command()
+@click.option("--manifest", required=True, help="Snapshot manifest (path or s3://) the items are computed from.")
+@click.option("--max-wcu", type=float, default=None,
+              help="The load's write rate in WCU/s (default: load.max_wcu, else what the tables take).")
+@click.option("--read-rcu", type=float, default=None, help="The application's planned reads per table in RCU/s.")
+@click.option("--top", default=10, show_default=True, help="Hottest keys shown per table and index.")
+@click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write the pictures as a self-contained HTML page.")
+@configured("load.max_wcu", required=True)
+def analyze(cfg: Config, manifest: str, max_wcu: float | None, read_rcu: float | None, top: int,
+            html_path: str | None) -> None:
+    """The key design measured on the snapshot with Spark: partition-key cardinality, hottest keys, item
+    sizes vs the 1 KB write-unit steps and 400 KB, GSI fan-out and skew, partitions over 1,000 WCU / 3,000
+    RCU at the planned rate. Exit 1 when a partition would pass a limit."""
+    from mysql2dynamo.cdc.snapshot.manifest import load_manifest
+    from mysql2dynamo.jobs.analyze import Rates, render
+    from mysql2dynamo.jobs.analyze import analyze as run_analyze
+    from mysql2dynamo.jobs.rate import Budget
+    from mysql2dynamo.jobs.session import local_spark
+    from mysql2dynamo.jobs.spark_progress import SparkProgress
+    from mysql2dynamo.keymap.checker import check as run_check
+    from mysql2dynamo.plan import load_rate
+
+    m = load_manifest(manifest)
+    missing = [s for s in cfg.mapping.sources if s not in m.table_names]
+    if missing:
+        raise ConfigFailure(f"{', '.join(missing)} not in the snapshot {manifest} "
+                            f"(it holds {', '.join(m.table_names)})")
+    checked = run_check(cfg.mapping, {s: m.table(s).schema for s in cfg.mapping.sources})
+    if checked.errors:
+        raise ConfigFailure("; ".join(str(d) for d in checked.errors))
+    layouts, described = _layouts(checked)
+    rate = max_wcu or load_rate(Budget(), described, 1.0)[0]
+    spark = local_spark("mysql2dynamo-keymap-analyze")
+    with SparkProgress(spark, "keymap analyze"):
+        result = run_analyze(spark, m, checked, layouts, {t: Rates(rate, read_rcu) for t in layouts}, top)
+    if html_path:
+        from mysql2dynamo.report.page import render as render_page
+
+        Path(html_path).write_text(render_page({}, result, "mysql2dynamo key design"), encoding="utf-8")
+        say(f"key design page: {html_path}")
+    click.echo(json.dumps(result, indent=2) if wants_json() else render(result))
+    sys.exit(1 if any(t["warnings"] for t in result["targets"]) else 0)

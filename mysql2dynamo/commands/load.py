@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import configured, fact_options, from_facts, say
+from mysql2dynamo.commands.common import RuntimeFailure, configured, fact_options, from_facts, say
 from mysql2dynamo.config import Config
 from mysql2dynamo.jobs.bulk_load import LoadError, LoadOptions, job_args
 
@@ -59,6 +59,6 @@ def load(cfg: Config | None, master: str, print_submit: bool, emr_artifacts: str
     try:
         result = run_load(spark, opts, say)
     except LoadError as e:
-        raise click.ClickException(str(e)) from e
+        raise RuntimeFailure(str(e)) from e
     click.echo(json.dumps(result))
     sys.stdout.flush()

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import say
+from mysql2dynamo.commands.common import RuntimeFailure, say, wants_json
 from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.local.services import StackError
@@ -26,7 +26,7 @@ def up() -> None:
     try:
         seconds = stack.up(StackConfig(), say)
     except StackError as e:
-        raise click.ClickException(str(e)) from e
+        raise RuntimeFailure(str(e)) from e
     say(f"local stack up in {seconds:.1f}s; point clients at it with: eval \"$(mysql2dynamo local env)\"")
 
 
@@ -41,7 +41,7 @@ def down() -> None:
 def local_status(as_json: bool) -> None:
     """Show each local server: pid, port, health and memory. Exit 1 if one is not healthy."""
     rows = stack.status(StackConfig())
-    if as_json:
+    if wants_json(as_json):
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         click.echo(f"{'service':<11}{'stands in for':<28}{'port':>6}  {'pid':>7}  {'state':<9}{'rss MB':>7}")

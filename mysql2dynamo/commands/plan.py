@@ -8,7 +8,14 @@ import sys
 import click
 
 from mysql2dynamo.cdc.stream import DEFAULT_RETENTION_HOURS
-from mysql2dynamo.commands.common import configured, connect_source, mysql_url_option, source_url
+from mysql2dynamo.commands.common import (
+    ConfigFailure,
+    configured,
+    connect_source,
+    mysql_url_option,
+    source_url,
+    wants_json,
+)
 from mysql2dynamo.config import Config
 
 
@@ -39,8 +46,8 @@ def plan(cfg: Config, stream: str | None, retention_hours: int, max_wcu: float |
         result = make_plan(cfg, conn, boto3.client("dynamodb"), boto3.client("kinesis"),
                            Budget(max_items_per_second, max_wcu), stream, retention_hours)
     except LookupError as e:
-        raise click.ClickException(str(e)) from None
+        raise ConfigFailure(str(e)) from None
     finally:
         conn.close()
-    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render(result))
+    click.echo(json.dumps(result.as_dict(), indent=2) if wants_json(as_json) else render(result))
     sys.exit(0 if result.ok else 1)

@@ -8,7 +8,16 @@ import sys
 
 import click
 
-from mysql2dynamo.commands.common import configured, default_of, say, source_url, stream_name
+from mysql2dynamo.commands.common import (
+    ConfigFailure,
+    configured,
+    confirm_destructive,
+    default_of,
+    say,
+    source_url,
+    stream_name,
+    yes_option,
+)
 from mysql2dynamo.config import Config
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.keymap.schema import TableSchema, read_schemas
@@ -29,6 +38,8 @@ def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None,
     conn = connect(source_url(mysql_url, cfg))
     try:
         return read_schemas(conn, mapping.sources), snapshot_ver or 0
+    except LookupError as e:  # a mapped table the server lacks
+        raise ConfigFailure(str(e)) from None
     finally:
         conn.close()
 
@@ -80,10 +91,12 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")
-def cleanup(tables: tuple[str, ...], version_attribute: str, segments: int) -> None:
-    """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept)."""
+@yes_option
+def cleanup(tables: tuple[str, ...], version_attribute: str, segments: int, yes: bool) -> None:
+    """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept); asks first, or needs --yes."""
     import boto3
 
+    confirm_destructive(f"this deletes the tombstone items of {', '.join(tables)}", yes)
     ddb = boto3.client("dynamodb")
     for table in tables:
         stats = cleanup_tombstones(ddb, table, version_attribute, segments)

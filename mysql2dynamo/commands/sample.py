@@ -7,9 +7,16 @@ import os
 
 import click
 
-from mysql2dynamo.commands.common import say
-from mysql2dynamo.ground.mysql import redact
+from mysql2dynamo.commands.common import confirm_destructive, say, yes_option
+from mysql2dynamo.ground.mysql import MySQLTarget, redact
 from mysql2dynamo.local.config import StackConfig
+
+
+def _is_local_stack(url: str) -> bool:
+    """Whether `url` is the local stack's MariaDB (a loopback host and its port)."""
+    loopback = ("localhost", "127.0.0.1", "::1")
+    there, here = MySQLTarget.parse(url), MySQLTarget.parse(StackConfig().mysql_url)
+    return there.host in loopback and here.host in loopback and there.port == here.port
 
 
 def _local_or_env(variable: str, local_url: str) -> str:
@@ -27,10 +34,14 @@ def sample() -> None:
 @click.option("--seed", default=42, show_default=True)
 @click.option("--mysql-url", default=lambda: _local_or_env("M2D_MYSQL_URL", StackConfig().mysql_url),
               show_default="$M2D_MYSQL_URL or the local stack", help="Source MySQL as mysql://user:password@host:port/")
-def sample_create(rows: int, database: str, seed: int, mysql_url: str) -> None:
-    """Drop and recreate DATABASE with the sample shop tables and rows."""
+@yes_option
+def sample_create(rows: int, database: str, seed: int, mysql_url: str, yes: bool) -> None:
+    """Drop and recreate DATABASE with the sample shop tables and rows (asks first, or needs --yes, on a
+    server that is not the local stack)."""
     from mysql2dynamo.sample.create import create_sample
 
+    if not _is_local_stack(mysql_url):
+        confirm_destructive(f"this drops database {database} on {redact(mysql_url)}, not the local stack", yes)
     say(f"creating sample database {database} on {redact(mysql_url)}")
     counts = create_sample(mysql_url, database, rows, seed, say)
     click.echo(json.dumps(counts.as_dict()))

@@ -10,7 +10,7 @@ import click
 
 from mysql2dynamo.cdc.snapshot.consistent import METHODS
 from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
-from mysql2dynamo.commands.common import configured, default_of, say, source_url
+from mysql2dynamo.commands.common import ConfigFailure, RuntimeFailure, configured, default_of, say, source_url
 from mysql2dynamo.config import Config
 from mysql2dynamo.ground.mysql import redact
 
@@ -91,8 +91,10 @@ def snapshot(cfg: Config | None, to: str | None, tables: str | None, mysql_url: 
                                    progress_interval=progress_interval)
             say(f"snapshot of {', '.join(names)} from {redact(url)} to {to}")
             doc = run_snapshot(url, names, to, opts, resume=resume, say=say)
-    except (SnapshotError, ManifestError, ValueError, LookupError) as e:
-        raise click.ClickException(str(e)) from e
+    except (SnapshotError, ManifestError) as e:
+        raise RuntimeFailure(str(e)) from e
+    except (ValueError, LookupError) as e:  # a bad URL or value, a table the server lacks
+        raise ConfigFailure(str(e)) from e
     summary = {"snapshot_id": doc["snapshot_id"], "binlog": doc["binlog"], "ver": doc["ver"],
                "consistent": doc["consistent"], "tables": {n: t["rows"] for n, t in doc["tables"].items()},
                **{k: v for k, v in doc.get("summary", {}).items() if k != "tables"}}

@@ -7,6 +7,7 @@ import json
 import click
 
 from mysql2dynamo.commands.common import configured, mysql_url_option, source_url, stream_name
+from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
 
 
@@ -14,8 +15,12 @@ from mysql2dynamo.config import Config
 @click.option("--stream", default=None, help="The change stream (or stream.stream in the config).")
 @mysql_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--watch", "interval", type=float, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
+              help="Refresh every SECONDS (default 2) until Ctrl-C: lags, rates, dead letters.")
+@click.option("--count", type=int, default=None, help="With --watch: stop after this many refreshes.")
 @configured("stream.stream", help="The mysql2dynamo config: source.mysql_url and stream.stream.")
-def status(cfg: Config | None, stream: str | None, mysql_url: str | None, as_json: bool) -> None:
+def status(cfg: Config | None, stream: str | None, mysql_url: str | None, as_json: bool, interval: float | None,
+           count: int | None) -> None:
     """Capture lag, replay lag (iterator age per shard), checkpoints, applied items, dead letters."""
     import boto3
 
@@ -23,5 +28,13 @@ def status(cfg: Config | None, stream: str | None, mysql_url: str | None, as_jso
 
     url = source_url(mysql_url, cfg)
     stream = stream_name(stream)
-    s = pipeline_status(stream, url, boto3.client("kinesis"))
-    click.echo(json.dumps(s, indent=2, default=str) if as_json else status_table(s))
+    kinesis = boto3.client("kinesis")
+    if interval is not None:
+        from mysql2dynamo.ground.progress import watch
+        from mysql2dynamo.report.watch import Rates
+
+        rates = Rates()
+        watch(lambda: rates.view(pipeline_status(stream, url, kinesis), status_table), interval, count)
+        return
+    s = pipeline_status(stream, url, kinesis)
+    click.echo(json.dumps(s, indent=2, default=str) if wants_json(as_json) else status_table(s))

@@ -11,7 +11,7 @@ import click
 
 from mysql2dynamo.cdc.server import BinlogPosition
 from mysql2dynamo.cdc.stream import StreamSettings
-from mysql2dynamo.commands.common import configured, default_of, say, source_url, stream_name
+from mysql2dynamo.commands.common import RuntimeFailure, configured, default_of, say, source_url, stream_name
 from mysql2dynamo.config import Config
 from mysql2dynamo.state import StreamState
 
@@ -93,5 +93,5 @@ def stream(cfg: Config | None, mysql_url: str | None, tables: str | None, stream
         result = run_stream(settings, boto3.client("kinesis"), boto3.client("s3") if claim_check else None,
                             say=say)
     except CaptureError as e:
-        raise click.ClickException(str(e)) from e
+        raise RuntimeFailure(str(e)) from e
     click.echo(json.dumps(result.as_dict(), indent=2))

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from mysql2dynamo.commands.common import configured, fact_options, from_facts, mysql_url_option, say, source_url
+from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
 from mysql2dynamo.jobs.verify import VerifyOptions
 
@@ -21,11 +22,12 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
     def run() -> dict:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest
         from mysql2dynamo.jobs.session import local_spark
+        from mysql2dynamo.jobs.spark_progress import SparkProgress
         from mysql2dynamo.jobs.verify import run_verify, temporary_snapshot
 
         spark = local_spark("mysql2dynamo-verify")
         with (nullcontext(load_manifest(snapshot)) if snapshot
-              else temporary_snapshot(mysql_url, cfg.mapping, say)) as manifest:
+              else temporary_snapshot(mysql_url, cfg.mapping, say)) as manifest, SparkProgress(spark, "verify"):
             report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
         return report.as_dict()
@@ -45,4 +47,6 @@ def verify(cfg: Config, mysql_url: str | None, snapshot: str | None, report: str
     result = verifier(cfg, source_url(mysql_url, cfg), snapshot, options)()
     if report:
         Path(report).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if wants_json():
+        click.echo(json.dumps(result, ensure_ascii=False))
     sys.exit(0 if result["clean"] else 1)
