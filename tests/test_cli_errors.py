@@ -25,8 +25,9 @@ CASES: dict[tuple[str, ...], tuple[list[str], int, str]] = {
     ("cleanup-tombstones",): (["--table", "shop"], USAGE, "pass --yes"),
     ("cutover",): (["--config", BAD], USAGE, "invalid YAML"),
     ("demo",): (["--rows", "many"], USAGE, "'--rows'"),
-    ("deploy", "replay"): (["--config", BAD, "--stream-arn", "a", "--table-arn", "b", "--manifest", "m",
-                            "--dead-letter", "d", "--on-failure-arn", "f"], USAGE, "invalid YAML"),
+    ("create-tables",): (["--config", BAD], USAGE, "invalid YAML"),
+    ("deploy",): (["--config", MAPPING, "--stream", "s", "--manifest", "s3://b/m.json", "--artifacts", "s3://b/a",
+                   "--delete"], USAGE, "pass --yes"),
     ("emr", "jars"): (["--cluster-id", "j-1"], USAGE, "No such option"),
     ("emr", "status"): (["--cluster-id", "j-NOSUCH", "--step-id", "s-NOSUCH"], FAILURE, "DescribeStep"),
     ("emr", "submit"): (["--config", BAD, "--dry-run"], USAGE, "invalid YAML"),
@@ -84,4 +85,5 @@ def test_debug_shows_the_traceback_and_global_options_go_before_or_after_the_ver
                {**os.environ, **local_stack.env()})
     assert run.returncode == FAILURE
     assert "Traceback" in run.stderr and "pymysql.err.OperationalError" in run.stderr
-    assert run.stderr.strip().splitlines()[-1].startswith('{"error": "MySQL: Can\'t connect')
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith('{"error": "MySQL: ') and "Can't connect" in last

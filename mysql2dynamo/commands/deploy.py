@@ -14,6 +14,7 @@ from mysql2dynamo.cdc.stream import StreamSettings
 from mysql2dynamo.commands.common import (
     ConfigFailure,
     configured,
+    confirm_destructive,
     connect_source,
     default_of,
     fact_options,
@@ -22,6 +23,7 @@ from mysql2dynamo.commands.common import (
     say,
     source_url,
     stream_name,
+    yes_option,
 )
 from mysql2dynamo.config import Config
 from mysql2dynamo.deploy.template import StackSettings, TableBilling
@@ -93,12 +95,13 @@ def create_tables(cfg: Config, mysql_url: str | None, **values: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the stack (every resource and policy), change nothing.")
 @click.option("--delete", is_flag=True, help="Delete the stack (the target tables stay).")
 @click.option("--delete-tables", is_flag=True, help="With --delete: delete the target tables too.")
+@yes_option
 @mysql_url_option
 @configured("deploy", "stream.stream", "stream.shards", "stream.retention_hours", "stream.claim_check",
             "stream.checkpoint", "load.manifest", "replay.dead_letter", required=True)
 def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, manifest: str | None,
            dead_letter: str | None, claim_check: str | None, checkpoint: str | None, template_path: str | None,
-           zip_path: str | None, dry_run: bool, delete: bool, delete_tables: bool, mysql_url: str | None,
+           zip_path: str | None, dry_run: bool, delete: bool, delete_tables: bool, yes: bool, mysql_url: str | None,
            **values: Any) -> None:
     """Create or update the migration's stack: stream, tables, replay Lambda, alarms, dashboard."""
     import boto3
@@ -127,6 +130,8 @@ def deploy(cfg: Config, stream: str | None, shards: int, retention_hours: int, m
         if dry_run:
             click.echo(json.dumps({"stack": settings.name, "action": "would delete", "tables_deleted": tables}))
             return
+        confirm_destructive(f"delete stack {settings.name}" + (f" and tables {', '.join(tables)}" if tables else ""),
+                            yes)
         cf = boto3.client("cloudformation")
         click.echo(json.dumps(delete_stack(cf, boto3.client("dynamodb"), settings.name, tables), indent=2))
         return

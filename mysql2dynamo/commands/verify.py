@@ -25,10 +25,11 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
         from mysql2dynamo.jobs.spark_progress import SparkProgress
         from mysql2dynamo.jobs.verify import run_verify, temporary_snapshot
 
-        spark = local_spark("mysql2dynamo-verify")
-        with (nullcontext(load_manifest(snapshot)) if snapshot
-              else temporary_snapshot(mysql_url, cfg.mapping, say)) as manifest, SparkProgress(spark, "verify"):
-            report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
+        with nullcontext(load_manifest(snapshot)) if snapshot else temporary_snapshot(mysql_url, cfg.mapping,
+                                                                                      say) as manifest:
+            spark = local_spark("mysql2dynamo-verify")  # after the snapshot: a bad source fails before Spark starts
+            with SparkProgress(spark, "verify"):
+                report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
         return report.as_dict()
 

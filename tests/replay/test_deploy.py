@@ -210,9 +210,9 @@ def test_the_stack_deploys_on_moto_and_each_permission_names_its_resources(local
     assert esm["State"] == "Enabled"
     assert _cli([*args, "--delete", "--delete-tables", "--dry-run"], env) == {
         "stack": stack, "action": "would delete", "tables_deleted": [table]}
-    assert _cli([*args, "--delete"], env) == {"stack": stack, "action": "deleted", "tables_deleted": []}
+    assert _cli([*args, "--delete", "--yes"], env) == {"stack": stack, "action": "deleted", "tables_deleted": []}
     assert clients["dynamodb"].describe_table(TableName=table)["Table"]["TableName"] == table  # kept
-    assert _cli([*args, "--delete", "--delete-tables"], env)["tables_deleted"] == [table]
+    assert _cli([*args, "--delete", "--delete-tables", "--yes"], env)["tables_deleted"] == [table]
     assert table not in clients["dynamodb"].list_tables()["TableNames"]
 
 
