@@ -61,6 +61,8 @@ class VerifyReport:
     different: int = 0
     in_flight: int = 0
     snapshot: str | None = None
+    position: str | None = None  # the snapshot's binlog position (the cutover's baseline)
+    in_flight_keys: list[dict] = field(default_factory=list)  # {"table": db.table, "key": {pk column: value}}
     seconds: float = 0.0
     examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": []})
 
@@ -197,7 +199,7 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
 
     examples = options.examples
     started = time.monotonic()
-    report = VerifyReport(snapshot=manifest.snapshot_id)
+    report = VerifyReport(snapshot=manifest.snapshot_id, position=str(manifest.binlog) if manifest.binlog else None)
     checked = check(mapping, {s: manifest.table(s).schema for s in mapping.sources}).raise_on_errors()
     tables = sorted({r.target for r in mapping.rules})
     ddb = boto3.client("dynamodb")

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.replay.apply import ApplyOutcome
 from mysql2dynamo.replay.dead_letter import Poison
@@ -24,6 +25,7 @@ log = logging.getLogger("mysql2dynamo.replay")
 SAFETY_MS = 3000  # stop retrying this long before Lambda's own timeout
 
 _runtime: ReplayRuntime | None = None
+_progress: dict[str, ProgressTable | None] = {}  # per stream, when M2D_PROGRESS_TABLE names the table
 
 
 def runtime() -> ReplayRuntime:
@@ -62,8 +64,22 @@ def _resolve(pointer: Change, s3) -> Change:
     return full
 
 
-def process(event: dict, rt: ReplayRuntime, deadline: float | None) -> tuple[dict, ApplyOutcome]:
-    """The handler's work, shared with the local runner; returns the Lambda response and the outcome."""
+def progress_of(event: dict) -> ProgressTable | None:
+    """The progress table of the event's stream (built once per container)."""
+    records = event.get("Records", [])
+    if not records:
+        return None
+    stream = records[0]["eventSourceARN"].rpartition("/")[2]
+    if stream not in _progress:
+        _progress[stream] = ProgressTable.from_env(stream)
+    return _progress[stream]
+
+
+def process(event: dict, rt: ReplayRuntime, deadline: float | None,
+            progress: ProgressTable | None = None) -> tuple[dict, ApplyOutcome]:
+    """The handler's work, shared with the local runner; returns the Lambda response and the outcome.
+
+    With a progress table, the applied part of the batch is recorded there (sequence number, ver)."""
     records = event.get("Records", [])
     changes, poisons = decode_records(records)
     outcome = rt.engine.apply(changes, deadline)
@@ -79,12 +95,16 @@ def process(event: dict, rt: ReplayRuntime, deadline: float | None) -> tuple[dic
         failed = [0]
     outcome.stats.rejected = len(poisons)
     failures = [{"itemIdentifier": records[failed[0]]["kinesis"]["sequenceNumber"]}] if failed else []
+    if progress is not None:
+        applied = failed[0] if failed else len(records)
+        progress.save_batch(records, applied, max((c.ver for i, c in changes if i < applied), default=0),
+                            len(poisons))
     return {"batchItemFailures": failures}, outcome
 
 
 def handler(event: dict, context: Any) -> dict:
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else 60_000
     deadline = time.monotonic() + max(0, remaining_ms - SAFETY_MS) / 1000
-    response, outcome = process(event, runtime(), deadline)
+    response, outcome = process(event, runtime(), deadline, progress_of(event))
     log.info("replay batch: %s", outcome.stats.__dict__)
     return response

@@ -55,6 +55,7 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
     """Apply the change stream to DynamoDB through the mapping: the replay Lambda, run locally."""
     import boto3
 
+    from mysql2dynamo.cdc.progress import ProgressTable
     from mysql2dynamo.replay.dead_letter import open_dead_letter
     from mysql2dynamo.replay.runner import ShardCheckpoints
     from mysql2dynamo.replay.runtime import ReplayRuntime
@@ -65,7 +66,7 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
     rt = ReplayRuntime.build(cfg.mapping, schemas, ver, open_dead_letter(dead_letter or str(state.dead_letters)))
     runner = ReplayRunner(rt, boto3.client("kinesis"), stream,
                           ShardCheckpoints(checkpoint or state.replay_checkpoints), batch_size=batch_size,
-                          say=say, metrics_path=state.replay_metrics)
+                          say=say, metrics_path=state.replay_metrics, progress=ProgressTable.from_env(stream))
     say(f"replaying {stream} into {sorted({r.target for r in cfg.mapping.rules})} (skipping ver <= {ver})")
     try:
         stats = runner.run(until_caught_up=until_caught_up, max_seconds=max_seconds)
