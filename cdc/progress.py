@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from mysql2dynamo.cdc.checkpoint import DynamoCheckpointStore
 from mysql2dynamo.cdc.position import BinlogPosition
 
 PROGRESS_ENV = "M2D_PROGRESS_TABLE"
@@ -68,14 +69,8 @@ class ProgressTable:
         return cls(client, table, stream)
 
     def ensure_table(self) -> None:
-        try:
-            self.client.describe_table(TableName=self.table)
-        except self.client.exceptions.ResourceNotFoundException:
-            self.client.create_table(
-                TableName=self.table, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-            self.client.get_waiter("table_exists").wait(TableName=self.table)
+        """Created when missing, with the checkpoint table's schema (a string hash key `id`)."""
+        DynamoCheckpointStore(self.client, self.table, self.stream).ensure_table()
 
     def _save(self, record_id: str, order: dict, values: dict) -> None:
         """Put unless the stored `order` attribute is already past this one (then nothing changes)."""

@@ -99,7 +99,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     from mysql2dynamo.cdc.progress import PROGRESS_ENV, ProgressTable
     from mysql2dynamo.cdc.server import current_position, server_info
     from mysql2dynamo.cdc.snapshot.run import run_snapshot
-    from mysql2dynamo.cutover import CutoverOptions, Pipeline, run_cutover
+    from mysql2dynamo.cutover import CUTOVER_VERIFY, CutoverOptions, Pipeline, run_cutover
     from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
     from mysql2dynamo.jobs.session import local_spark
     from mysql2dynamo.jobs.verify import run_verify
@@ -179,8 +179,8 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         deadline = caught_up_at + 600
         while len(lags) < STEADY_SAMPLES:
             s = pipeline_status(STREAM, cfg.mysql_url, kinesis, state, progress)
-            caught_up = (s["replay"]["lag_ms"] < CutoverOptions.max_lag_ms
-                         and (s["capture"]["binlog_bytes_behind"] or 0) < 100_000)
+            caught_up = (s["replay"]["lag_ms"] < CutoverOptions.max_lag_ms  # what cutover waits for
+                         and (s["capture"]["binlog_bytes_behind"] or 0) < CutoverOptions.max_capture_bytes)
             if caught_up and not lags:
                 catch_up_s = round(time.monotonic() - caught_up_at, 1)
             (lags if caught_up or lags else backlog).append(s["replay"]["lag_ms"])
@@ -197,7 +197,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
             from mysql2dynamo.jobs.verify import fresh_snapshot
 
             snap = fresh_snapshot(cfg.cdc_mysql_url, mapping, f"s3://{BUCKET}/verify/{time.strftime('%H%M%S')}")
-            result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url)
+            result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url, options=CUTOVER_VERIFY)
             say(result.text())
             return result.as_dict()
 

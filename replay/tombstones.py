@@ -14,7 +14,24 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.replay.apply import DELETED_ATTRIBUTE
+
+
+class LowWaterError(RuntimeError):
+    pass
+
+
+def low_water_mark(progress: ProgressTable, shards: list[str]) -> int:
+    """The lowest `ver` the shards have applied (each applies its records in order, so every change at or
+    below it is in DynamoDB); refuses, naming the shard, when a shard has recorded nothing."""
+    applied = {s: progress.shard(s) for s in shards}
+    silent = sorted(s for s, p in applied.items() if p is None)
+    if silent:
+        raise LowWaterError(f"shard {', '.join(silent)} of {progress} has no applied position: a change still "
+                            "in flight there could recreate a removed row; run the replay until every shard has "
+                            "applied a batch (or remove tombstones with `cutover`, which drains every shard)")
+    return min(p.ver for p in applied.values())
 
 
 @dataclass

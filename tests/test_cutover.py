@@ -26,9 +26,10 @@ from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.keymap.schema import read_schemas
 from mysql2dynamo.keymap.spec import mapping_from_config
-from mysql2dynamo.replay.dead_letter import FolderDeadLetter
+from mysql2dynamo.replay.dead_letter import FolderDeadLetter, Poison
 from mysql2dynamo.replay.runner import ReplayRunner, ShardCheckpoints
 from mysql2dynamo.replay.runtime import ReplayRuntime
+from mysql2dynamo.replay.tombstones import LowWaterError, cleanup_tombstones, low_water_mark
 from mysql2dynamo.state import StreamState
 from mysql2dynamo.status import captured_position, replay_status
 from tests.conftest import binlog_now, unique
@@ -276,3 +277,43 @@ def test_a_fence_hook_without_an_unfence_hook_is_a_usage_error(tmp_path):
     run = subprocess.run([CLI, "cutover", "--config", str(config), "--stream", "s", "--fence-hook", "true"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "--unfence-hook" in run.stderr
+
+
+def test_tombstones_go_only_below_the_low_water_mark_every_shard_has_applied(local_stack, dynamodb_table):
+    ddb = local_stack.client("dynamodb")
+    progress = ProgressTable(ddb, unique("progress"), "s")
+    progress.ensure_table()
+    progress.save_shard("shard-0", "100", 50, 0.0)
+    with pytest.raises(LowWaterError, match="shard shard-1 "):
+        low_water_mark(progress, ["shard-0", "shard-1"])
+    progress.save_shard("shard-1", "7", 10, 0.0)
+    progress.save_shard("shard-1", "6", 99, 0.0)  # an older batch retried: the record does not move back
+    assert low_water_mark(progress, ["shard-0", "shard-1"]) == 10
+    table = dynamodb_table()
+    for sk, ver in (("old", 9), ("new", 11)):
+        ddb.put_item(TableName=table, Item={"PK": {"S": "G"}, "SK": {"S": sk}, "_ver": {"N": str(ver)},
+                                            "_deleted": {"BOOL": True}})
+    assert cleanup_tombstones(ddb, table, low_water=10).removed == 1
+    assert [i["SK"]["S"] for i in ddb.scan(TableName=table)["Items"]] == ["new"]
+    ddb.delete_table(TableName=progress.table)
+
+
+def test_cutover_refuses_while_dead_letters_wait_or_when_capture_started_after_the_snapshot(local_stack, tmp_path):
+    ddb = local_stack.client("dynamodb")
+    state = StreamState.of("s", tmp_path)
+    mapping = mapping_from_config(MAPPING.format(db="d", table="t"), "m.yaml")
+    FolderDeadLetter(state.dead_letters).put([Poison("null_key", "d.items: key attribute PK is null", "1", "p", b"{}")])
+    pipeline = Pipeline("s", local_stack.mysql_url, None, ddb, mapping, state)
+    report = run_cutover(pipeline, None)
+    assert not report.ready and "1 dead letters" in report.reason and report.fence_position is None
+
+    for f in state.dead_letters.glob("*.jsonl"):
+        f.unlink()
+    progress = ProgressTable(ddb, unique("progress"), "s")
+    progress.ensure_table()
+    progress.save_capture(BinlogPosition("binlog.000002", 400), BinlogPosition("binlog.000002", 300))
+    pipeline.progress = progress
+    report = run_cutover(pipeline, None, CutoverOptions(snapshot_position="binlog.000002:200"))
+    assert not report.ready and "capture started at binlog.000002:300, after the snapshot" in report.reason
+    assert _read_only(local_stack.mysql_url) == 0 and json.loads(state.cutover_report.read_text())["reason"]
+    ddb.delete_table(TableName=progress.table)

@@ -19,9 +19,8 @@ from mysql2dynamo.commands.common import (
 )
 from mysql2dynamo.commands.verify import verifier
 from mysql2dynamo.config import Config
-from mysql2dynamo.cutover import CutoverOptions, CutoverReport
+from mysql2dynamo.cutover import CUTOVER_VERIFY, CutoverOptions, CutoverReport
 from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, signals_lift
-from mysql2dynamo.jobs.verify import VerifyOptions
 
 
 @click.command()
@@ -76,7 +75,8 @@ def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: 
     code = 1
     try:
         with signals_lift():
-            run_cutover(pipeline, verifier(cfg, url, None, VerifyOptions()), options, say, result)
+            verify = verifier(cfg, url, None, CUTOVER_VERIFY)
+            run_cutover(pipeline, verify, options, say, result)
         code = 0 if result.ready else 1
     except Interrupted as e:
         say(f"cutover: stopped by {e}; fence {'lifted' if result.fence_lifted else 'was not raised'}")

@@ -78,14 +78,26 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
 
 @click.command("cleanup-tombstones")
 @click.option("--table", "tables", multiple=True, required=True, help="Target table (repeatable).")
+@click.option("--stream", required=True, help="The change stream replayed into the tables.")
+@click.option("--progress-table", default=None, envvar="M2D_PROGRESS_TABLE", show_envvar=True, required=True,
+              help="The progress table capture and replay write: only tombstones every shard has passed go.")
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")
-def cleanup(tables: tuple[str, ...], version_attribute: str, segments: int) -> None:
-    """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept)."""
+def cleanup(tables: tuple[str, ...], stream: str, progress_table: str, version_attribute: str, segments: int) -> None:
+    """Remove delete tombstones below the low-water mark every shard has applied (guarded: a tombstone
+    replaced meanwhile is kept)."""
     import boto3
 
-    ddb = boto3.client("dynamodb")
+    from mysql2dynamo.cdc.progress import ProgressTable
+    from mysql2dynamo.replay.tombstones import LowWaterError, low_water_mark
+
+    ddb, kinesis = boto3.client("dynamodb"), boto3.client("kinesis")
+    shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]]
+    try:
+        low = low_water_mark(ProgressTable(ddb, progress_table, stream), shards)
+    except LowWaterError as e:
+        raise click.ClickException(str(e)) from None
     for table in tables:
-        stats = cleanup_tombstones(ddb, table, version_attribute, segments)
-        click.echo(json.dumps({"table": table, **stats.__dict__}))
+        stats = cleanup_tombstones(ddb, table, version_attribute, segments, low_water=low)
+        click.echo(json.dumps({"table": table, "low_water": low, **stats.__dict__}))
