@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 ROWS   ?= 1000
-BENCHES := keymap_bench snapshot_bench stream_bench replay_bench load_bench
+BENCHES := keymap_bench snapshot_bench stream_bench replay_bench load_bench cutover_bench
 # wheel timestamps: the last commit's time, so the same commit builds the same wheel
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
 
