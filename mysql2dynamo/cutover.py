@@ -9,7 +9,8 @@ whether it was.
    under `max_capture_bytes` of binlog behind and the replay lag under `max_lag_ms` (lags, not
    "no record after the checkpoint");
 2. live verify (Spark, before the fence): DynamoDB equals the snapshot except the keys changed
-   since its position; the binlog from there on is read ahead (`fenced_check`);
+   since its position; the binlog from there on is read ahead and, once the replay has applied it,
+   its keys are compared and the equal ones settled (`fenced_check`);
 3. fence (`fence.Fence`), note the fence position;
 4. drain: the stream acknowledged the fence position and every shard applied every record holding
    a position at or before it (`status.replay_status`);
@@ -59,6 +60,7 @@ class CutoverOptions:
     fence_hook: str | None = None  # a command that stops the application's writes (instead of read_only)
     unfence_hook: str | None = None
     verify: bool = True  # live verify before the fence and the fenced check of the keys changed since
+    settle: bool = True  # compare the changed keys before the fence too: under it, only what differed or changed
     full_verify: bool = False  # the whole verify under the fence instead (its time grows with the table)
     tombstones_under_fence: bool = False  # remove tombstones before READY (counted in the outage)
     release_fence: bool = False  # lift the fence even when ready (demos, rehearsals)
@@ -94,6 +96,7 @@ class CutoverReport:
     fence_lifted: bool = False
     waited_for_lag_s: float = 0.0
     baseline: dict | None = None  # the live verify before the fence
+    settled: dict | None = None  # the comparison of the keys changed since, before the fence
     fenced_check: dict | None = None
     verify: dict | None = None  # the full fenced verify (--full-verify)
     tombstones_removed: int = 0
@@ -165,6 +168,11 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
         check = _baseline(p, verify, report, say)
         if check is None:
             return _saved(p, report)
+        if options.settle:
+            _applied_through(p, check.read_to, options)
+            report.settled = check.settle().as_dict()
+            say(f"cutover: before the fence, {report.settled['source_keys']} changed keys compared, "
+                f"{len(check.unequal)} left for the check under the fence")
         _wait("small lags after the live verify", lags_small, options.wait_timeout_s, 0.5)
     report.waited_for_lag_s = round(time.monotonic() - started, 2)
 
@@ -175,12 +183,7 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
         report.fence_position = str(final)
         say(f"cutover: writes fenced at {final}; draining")
         lap = time.monotonic()
-        _wait("the stream to acknowledge the fence position",
-              lambda: (at := captured_position(p.state, p.progress)[0]) is not None and at >= final,
-              options.wait_timeout_s, options.poll_s)
-        _wait("the replay to apply every record up to the fence position",
-              lambda: not replay_status(p.state, p.kinesis, p.progress, fence=final)["pending"],
-              options.wait_timeout_s, options.poll_s)
+        _applied_through(p, final, options)
         steps["drain"] = _ms(lap)
         lap = time.monotonic()
         report.ready = _fenced_compare(check, verify, options, report, say)
@@ -207,6 +210,16 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     say(f"cutover: READY TO SWITCH, write outage {report.write_outage_ms} ms ({steps})" if report.ready else
         f"cutover: NOT READY ({report.reason}); fence lifted, write outage {report.write_outage_ms} ms")
     return _saved(p, report)
+
+
+def _applied_through(p: Pipeline, position: BinlogPosition, options: CutoverOptions) -> None:
+    """Wait until the stream acknowledged `position` and every shard applied every record up to it."""
+    _wait(f"the stream to acknowledge {position}",
+          lambda: (at := captured_position(p.state, p.progress)[0]) is not None and at >= position,
+          options.wait_timeout_s, options.poll_s)
+    _wait(f"the replay to apply every record up to {position}",
+          lambda: not replay_status(p.state, p.kinesis, p.progress, fence=position)["pending"],
+          options.wait_timeout_s, options.poll_s)
 
 
 def _ms(since: float) -> float:

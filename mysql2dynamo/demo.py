@@ -233,6 +233,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         "verify": {k: v.get(k) for k in ("missing", "extra", "different", "in_flight_keys", "clean")},
         "cutover": {"write_outage_ms": cut.write_outage_ms, "outage_steps_ms": cut.outage_steps_ms, "ready": cut.ready,
                     "reason": cut.reason, "fence_position": cut.fence_position,
+                    "settled": {k: (cut.settled or {}).get(k) for k in ("source_keys", "rows_read", "clean")},
                     "fenced_check": {k: fenced.get(k) for k in ("changes", "source_keys", "rows_read", "items_read",
                                                                 "clean")},
                     "tombstones_removed": cut.tombstones_removed, "tombstones_when": cut.tombstones_when},

@@ -13,8 +13,11 @@ sides.
 - target side: the items, by BatchGetItem (consistent reads); a tombstone counts as no item;
 - both canonical (`jobs.canonical`), compared key by key: missing, extra, different, rejected.
 
-The binlog up to the moment before the fence is read before it (`collect`), so only the last few
-transactions are read under it.
+Before the fence the binlog is read up to a position P1 (`collect`) and, once the replay has applied
+everything up to P1, every key is compared (`settle`): a key found equal and not touched again is
+proven at the fence too (MySQL has not changed it since P1 and DynamoDB has nothing of it left to
+apply); only the keys that differed and those the binlog shows touched after P1 are compared under
+the fence, so the fenced part costs the changes of the last moments, not those since the live verify.
 """
 
 from __future__ import annotations
@@ -86,9 +89,13 @@ class FencedCheck:
         self.report = FencedCheckReport(binlog_from=str(baseline))
         self.source_keys: dict[str, dict[str, dict]] = {s: {} for s in mapping.sources}  # source -> text -> pk
         self.item_keys: set[tuple[str, str]] = set()  # (target, canonical key) the images mapped to
+        self.unequal: list[tuple[str, str | None, str | None, dict | None]] = []  # (target, key, source, pk)
         for k in in_flight_keys:
-            if k["table"] in self.source_keys:
-                self.source_keys[k["table"]][_key_text(k["key"])] = k["key"]
+            self._source_key(k["table"], k["key"])
+
+    def _source_key(self, source: str, key: dict) -> None:
+        if source in self.source_keys:
+            self.source_keys[source][_key_text(key)] = key
 
     def collect(self) -> BinlogPosition:
         """Read the binlog from where the last call stopped to its end; returns the end."""
@@ -116,15 +123,29 @@ class FencedCheck:
         for image in (change.before, change.after):
             if image is None:
                 continue
-            key = {c: image[c] for c in pk}
-            self.source_keys[name][_key_text(key)] = key
+            self._source_key(name, {c: image[c] for c in pk})
             self.item_keys.update((r.target, canonical_item(json.loads(r.key)))
                                   for r in self.mapper.map_row(name, image) if r.status == "item")
+
+    def settle(self) -> FencedCheckReport:
+        """Compare what is collected (call it once the replay has applied everything up to `read_to`) and
+        keep only the keys that differ; the next `collect` adds those touched since."""
+        report = self.compare()
+        self.source_keys = {s: {} for s in self.mapping.sources}
+        self.item_keys = set()
+        for target, key, source, pk in self.unequal:
+            if key is not None:
+                self.item_keys.add((target, key))
+            if source is not None:
+                self._source_key(source, pk)
+        self.report = FencedCheckReport(binlog_from=str(self.read_to))
+        return report
 
     def compare(self) -> FencedCheckReport:
         """MySQL's current rows against DynamoDB's items for every collected key."""
         started = time.monotonic()
         report = self.report
+        self.unequal = []
         expected: dict[tuple[str, str], tuple[str, str, dict]] = {}  # item key -> (item, source, source key)
         conn = connect(self.url)
         try:
@@ -162,6 +183,7 @@ class FencedCheck:
 
     def _difference(self, kind: str, table: str, key: str | None, source: str | None = None,
                     source_key: dict | None = None, **more) -> None:
+        self.unequal.append((table, key, source, source_key))
         if len(self.report.differences) < self.examples:
             self.report.differences.append({"kind": kind, "table": table, "key": json.loads(key) if key else None,
                                             "source": source, "source_key": source_key, **more})

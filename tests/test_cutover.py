@@ -87,6 +87,7 @@ class Live:
         checkpoint = str(self.state.capture_checkpoint)
         if progress:
             self.progress = ProgressTable(self.ddb, unique("progress"), self.stream)
+            self.progress.ensure_table()  # before capture starts: two creators at once would collide
             env[PROGRESS_ENV] = self.progress.table
             checkpoint = f"dynamodb://{unique('checkpoints')}/{self.stream}"
         start = binlog_now(stack.mysql_url)
@@ -109,8 +110,6 @@ class Live:
                 assert self.capture.poll() is None, (tmp_path / f"{self.db}.stream.log").read_text()
                 time.sleep(0.2)
         self.kinesis.get_waiter("stream_exists").wait(StreamName=self.stream, WaiterConfig={"Delay": 0.2})
-        if self.progress is not None:
-            self.progress.ensure_table()
         conn = connect(stack.mysql_url)
         schemas = read_schemas(conn, self.mapping.sources)
         conn.close()
@@ -184,7 +183,9 @@ def test_fenced_check_reads_only_the_changed_keys_and_finds_a_planted_difference
         pipeline = live(rows)
         baseline = _baseline(pipeline)
         pipeline.sql(*CHANGES)
-        report = run_cutover(pipeline.pipeline(), lambda b=baseline: b, CutoverOptions(release_fence=True))
+        # settle=False: everything changed since the baseline is compared under the fence
+        report = run_cutover(pipeline.pipeline(), lambda b=baseline: b,
+                             CutoverOptions(release_fence=True, settle=False))
         assert report.ready, report.reason
         check = report.fenced_check
         assert check["clean"] and check["changes"] == 20 + 5 + 5 + 1 + 2
@@ -204,6 +205,8 @@ def test_fenced_check_reads_only_the_changed_keys_and_finds_a_planted_difference
         "_ver": {"N": str(10**30)}})
     report = run_cutover(pipeline.pipeline(), lambda: baseline, CutoverOptions())
     assert not report.ready and report.fence_lifted
+    # found before the fence, and compared again under it (the only key left to compare there)
+    assert report.settled["different"] == 1 and report.settled["rows_read"] == 1
     assert report.fenced_check["different"] == 1 and report.fenced_check["rows_read"] == 1
     (difference,) = report.fenced_check["differences"]
     assert difference["key"] == {"PK": {"S": "G#g5"}, "SK": {"S": "I#00000040"}}
@@ -217,7 +220,9 @@ def test_cutover_reads_progress_from_dynamodb_with_replay_through_the_lambda_pat
     pipeline.sql(*CHANGES)
     report = run_cutover(pipeline.pipeline(), lambda: baseline, CutoverOptions(release_fence=True))
     assert report.ready, report.reason
-    assert report.fenced_check["clean"] and report.fenced_check["rows_read"] == 28
+    # compared before the fence once the replay had applied them; under the fence nothing changed since
+    assert report.settled["clean"] and report.settled["rows_read"] == 28
+    assert report.fenced_check["clean"] and report.fenced_check["source_keys"] == 0
     assert not list(pipeline.home.rglob("*checkpoint*")) and not pipeline.state.replay_checkpoints.exists()
     shards = [s["ShardId"] for s in pipeline.kinesis.list_shards(StreamName=pipeline.stream)["Shards"]]
     assert all(pipeline.progress.shard(s) for s in shards)
