@@ -23,9 +23,9 @@ def test_demo_migrates_under_traffic_and_verifies_clean(local_stack, tmp_path):
     assert cutover["ready"] is True, cutover["reason"]
     # the outage runs from fence up to ready, and is made of its steps (drain, fenced check, fence hold)
     assert cutover["write_outage_ms"] >= sum(cutover["outage_steps_ms"].values()) > 0
-    # the traffic kept changing rows during the live verify: there were changed keys to compare, all equal
-    assert cutover["settled"]["source_keys"] > 0 and cutover["settled"]["clean"] is True
-    assert cutover["fenced_check"]["clean"] is True
+    # the traffic kept changing rows during the live verify: there were changed keys to compare before the fence
+    # (some differ there: changed again since, they are compared under the fence), and all are equal under it
+    assert cutover["settled"]["source_keys"] > 0 and cutover["fenced_check"]["clean"] is True
     assert report["source_rows"] > 150 and report["target_items"] > 0
     assert report["plan"]["ready"] is True and report["plan"]["items_estimate"] > 0
     assert report["load"]["items"] > 0 and report["load"]["items_per_s"] > 0
