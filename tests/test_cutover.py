@@ -62,6 +62,16 @@ def _read_only(url: str) -> int:
     return int(value)
 
 
+def _id_table(ddb) -> str:
+    """A new table keyed by `id`, as the progress and checkpoint stores use (waited for briefly, not 20 s)."""
+    name = unique("ids")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    return name
+
+
 @pytest.fixture(autouse=True)
 def fence_down(local_stack):
     """A failing test must not leave the shared server read-only."""
@@ -86,10 +96,9 @@ class Live:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "M2D_HOME": str(self.home)}
         checkpoint = str(self.state.capture_checkpoint)
         if progress:
-            self.progress = ProgressTable(self.ddb, unique("progress"), self.stream)
-            self.progress.ensure_table()  # before capture starts: two creators at once would collide
+            self.progress = ProgressTable(self.ddb, _id_table(self.ddb), self.stream)  # before capture starts
             env[PROGRESS_ENV] = self.progress.table
-            checkpoint = f"dynamodb://{unique('checkpoints')}/{self.stream}"
+            checkpoint = f"dynamodb://{_id_table(self.ddb)}/{self.stream}"
         start = binlog_now(stack.mysql_url)
         _sql(stack.mysql_url, f"CREATE DATABASE `{self.db}`")
         _sql(stack.mysql_url, "CREATE TABLE items (id INT PRIMARY KEY, grp VARCHAR(20) NOT NULL, val INT)",
@@ -286,8 +295,7 @@ def test_a_fence_hook_without_an_unfence_hook_is_a_usage_error(tmp_path):
 
 def test_tombstones_go_only_below_the_low_water_mark_every_shard_has_applied(local_stack, dynamodb_table):
     ddb = local_stack.client("dynamodb")
-    progress = ProgressTable(ddb, unique("progress"), "s")
-    progress.ensure_table()
+    progress = ProgressTable(ddb, _id_table(ddb), "s")
     progress.save_shard("shard-0", "100", 50, 0.0)
     with pytest.raises(LowWaterError, match="shard shard-1 "):
         low_water_mark(progress, ["shard-0", "shard-1"])
@@ -314,8 +322,7 @@ def test_cutover_refuses_while_dead_letters_wait_or_when_capture_started_after_t
 
     for f in state.dead_letters.glob("*.jsonl"):
         f.unlink()
-    progress = ProgressTable(ddb, unique("progress"), "s")
-    progress.ensure_table()
+    progress = ProgressTable(ddb, _id_table(ddb), "s")
     progress.save_capture(BinlogPosition("binlog.000002", 400), BinlogPosition("binlog.000002", 300))
     pipeline.progress = progress
     report = run_cutover(pipeline, None, CutoverOptions(snapshot_position="binlog.000002:200"))
