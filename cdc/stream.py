@@ -28,6 +28,7 @@ from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, T
 from mysql2dynamo.cdc.cascade import Cascades
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
 from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
 from mysql2dynamo.cdc.server import (
     binlog_files,
@@ -183,7 +184,11 @@ class _CaptureLoop:
         claim = ClaimCheck(s3, settings.claim_check) if settings.claim_check else None
         self.publisher = KinesisPublisher(kinesis, settings.stream, in_flight=settings.in_flight, claim_check=claim)
         self.policy = CapturePolicy(on_truncate=settings.on_truncate)
-        self.read_to = self.checkpointed = start
+        self.read_to = self.checkpointed = self.start = start
+        self.progress = ProgressTable.from_env(settings.stream)  # where status and cutover look, when configured
+        if self.progress is not None:
+            self.progress.ensure_table()
+            self.progress.save_capture(start, start)
         self.reason: str | None = None
         self.deadline = time.monotonic() + settings.max_seconds if settings.max_seconds else None
         self.next_checkpoint = self.next_progress = time.monotonic()
@@ -253,6 +258,8 @@ class _CaptureLoop:
         acked = self.publisher.acknowledged
         if acked and acked > self.checkpointed:
             self.settings.checkpoint.save(Checkpoint(acked, self.settings.stream, time.time(), self.identity))
+            if self.progress is not None:
+                self.progress.save_capture(acked, self.start)
             self.checkpointed = acked
             self.metrics.checkpoint = str(acked)
 

@@ -2,8 +2,9 @@
 
 stack up -> sample shop -> capture starts (stream) -> live traffic starts -> consistent snapshot to
 S3 -> Spark bulk load through the EMR connector -> replay from the stream -> status until caught
-up -> cutover (fence, drain, tombstones, verify) -> report. Capture starts before the snapshot,
-so no change is missed; the snapshot's position tells the replay what the load already holds.
+up -> cutover (live verify, fence, drain, fenced check of the changed keys) -> report, with the
+application's write outage (fence up -> ready). Capture starts before the snapshot, so no change is
+missed; the snapshot's position tells the replay what the load already holds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mysql2dynamo.report.recorder import Recorder
 from mysql2dynamo.state import StreamState
 
 DB, TARGET, STREAM, BUCKET = "shop", "shop", "shop-changes", "m2d-demo"
+PROGRESS = "m2d-demo-progress"  # capture and replay record their positions here, as in production
 TABLES = [f"{DB}.customers", f"{DB}.orders", f"{DB}.order_items"]
 MAPPING = Path(__file__).parent / "sample" / "mapping.yaml"
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
@@ -48,6 +50,9 @@ def _fresh_aws(cfg: StackConfig) -> None:
         ddb.delete_table(TableName=TARGET)
         ddb.get_waiter("table_not_exists").wait(TableName=TARGET, WaiterConfig={"Delay": 0.2})
     create_table(ddb, TARGET, indexes={"GSI1": ("GSI1PK", "GSI1SK")})
+    if PROGRESS in ddb.list_tables()["TableNames"]:
+        ddb.delete_table(TableName=PROGRESS)
+        ddb.get_waiter("table_not_exists").wait(TableName=PROGRESS, WaiterConfig={"Delay": 0.2})
     if STREAM in kinesis.list_streams()["StreamNames"]:
         kinesis.delete_stream(StreamName=STREAM)
         kinesis.get_waiter("stream_not_exists").wait(StreamName=STREAM, WaiterConfig={"Delay": 0.2})
@@ -93,9 +98,10 @@ def _plan(cfg: StackConfig):
 
 
 def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Path | None = None) -> dict:
+    from mysql2dynamo.cdc.progress import PROGRESS_ENV, ProgressTable
     from mysql2dynamo.cdc.server import current_position, server_info
     from mysql2dynamo.cdc.snapshot.run import run_snapshot
-    from mysql2dynamo.cutover import CutoverOptions, run_cutover
+    from mysql2dynamo.cutover import CUTOVER_VERIFY, CutoverOptions, Pipeline, run_cutover
     from mysql2dynamo.jobs.bulk_load import LoadOptions, run_load
     from mysql2dynamo.jobs.session import local_spark
     from mysql2dynamo.jobs.verify import run_verify
@@ -109,6 +115,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     say = rec.observe(say)
     cfg = StackConfig()
     os.environ.update(cfg.env())
+    os.environ[PROGRESS_ENV] = PROGRESS
     state = StreamState.of(STREAM)
     say("== 1/9 local stack")
     stack.up(cfg, say)
@@ -170,13 +177,15 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
 
         say("== 8/9 status: catch up on the changes made since the snapshot, then steady state")
         kinesis = cfg.client("kinesis")
+        progress = ProgressTable.from_env(STREAM)
         backlog: list[float] = []  # replay lag while it works off what the load took
         lags: list[float] = []  # replay lag once caught up, with the traffic still running
         caught_up_at = time.monotonic()
         deadline = caught_up_at + 600
         while len(lags) < STEADY_SAMPLES:
-            s = pipeline_status(STREAM, cfg.mysql_url, kinesis, state)
-            caught_up = not s["replay"]["pending"] and (s["capture"]["binlog_bytes_behind"] or 0) < 100_000
+            s = pipeline_status(STREAM, cfg.mysql_url, kinesis, state, progress)
+            caught_up = (s["replay"]["lag_ms"] < CutoverOptions.max_lag_ms  # what cutover waits for
+                         and (s["capture"]["binlog_bytes_behind"] or 0) < CutoverOptions.max_capture_bytes)
             if caught_up and not lags:
                 catch_up_s = round(time.monotonic() - caught_up_at, 1)
             (lags if caught_up or lags else backlog).append(s["replay"]["lag_ms"])
@@ -186,19 +195,22 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                 raise RuntimeError("the pipeline did not catch up; see .local/demo/*.log")
             time.sleep(0.5)
 
-        say("== 9/9 cutover: fence writes, drain, clean tombstones, verify")
+        say("== 9/9 cutover: live verify, fence writes, drain, check the keys changed since, switch")
         mapping = load_config(MAPPING).mapping
 
         def verify() -> dict:
             from mysql2dynamo.jobs.verify import fresh_snapshot
 
             snap = fresh_snapshot(cfg.cdc_mysql_url, mapping, f"s3://{BUCKET}/verify/{time.strftime('%H%M%S')}")
-            result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url)
+            result = run_verify(spark, mapping, snap, cdc_url=cfg.cdc_mysql_url, options=CUTOVER_VERIFY)
             say(result.text())
             return result.as_dict()
 
-        cut = run_cutover(STREAM, cfg.mysql_url, kinesis, [TARGET], cfg.client("dynamodb"), verify,
-                          CutoverOptions(release_fence=True), say, state)
+        pipeline = Pipeline(STREAM, cfg.mysql_url, kinesis, cfg.client("dynamodb"), mapping, state, progress)
+        snapshot = manifest_doc["binlog"]
+        cut = run_cutover(pipeline, verify, CutoverOptions(release_fence=True,
+                                                           snapshot_position=f"{snapshot['file']}:{snapshot['pos']}"),
+                          say)
         source_rows = _row_counts(cfg.mysql_url)
     finally:
         rec.finish()
@@ -215,7 +227,8 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
                 p.kill()
 
     capture_metrics = json.loads(state.capture_metrics.read_text()) if state.capture_metrics.exists() else {}
-    v = cut.verify or {}
+    v = cut.baseline or {}
+    fenced = cut.fenced_check or {}
     report = {
         "plan": {"ready": plan.ok, "items_estimate": plan.items, "wcu_estimate": plan.wcu,
                  "load_estimate_s": round(plan.load_hours * 3600, 1)},
@@ -223,12 +236,16 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         "target_items": v.get("target_items"),
         "changes_during_migration": capture_metrics.get("records", 0),
         "traffic": traffic_result,
-        "verify": {k: v.get(k) for k in ("missing", "extra", "different", "in_flight", "clean")},
-        "cutover": {"write_pause_ms": cut.write_pause_ms, "ready": cut.ready, "fence_position": cut.fence_position,
-                    "tombstones_removed": cut.tombstones_removed},
+        "verify": {k: v.get(k) for k in ("missing", "extra", "different", "in_flight_keys", "clean")},
+        "cutover": {"write_outage_ms": cut.write_outage_ms, "outage_steps_ms": cut.outage_steps_ms, "ready": cut.ready,
+                    "reason": cut.reason, "fence_position": cut.fence_position,
+                    "settled": {k: (cut.settled or {}).get(k) for k in ("source_keys", "rows_read", "clean")},
+                    "fenced_check": {k: fenced.get(k) for k in ("changes", "source_keys", "rows_read", "items_read",
+                                                                "clean")},
+                    "tombstones_removed": cut.tombstones_removed, "tombstones_when": cut.tombstones_when},
         "load": {"items_per_s": load.get("items_per_second"), "items": load.get("items_out"),
                  "seconds": load.get("seconds"), "sink": "emr-connector"},
-        "replay": {"lag_p99_ms": _p99(lags), "lag_samples": len(lags), "catch_up_s": catch_up_s,
+        "replay": {"lag_p99_ms": _p99(lags), "lag_samples_ms": lags, "catch_up_s": catch_up_s,
                    "catch_up_lag_max_ms": max(backlog, default=0)},
         "seconds": round(time.monotonic() - started, 1),
         "verify_examples": v.get("examples"), "timeline": rec.finish(),
@@ -236,7 +253,7 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     say("")
     say(f"migrated {report['source_rows']} rows -> {report['target_items']} items while the application made "
         f"{report['changes_during_migration']} changes; load {report['load']['items_per_s']} items/s, replay lag "
-        f"p99 {report['replay']['lag_p99_ms']} ms, write pause {cut.write_pause_ms} ms; verify "
+        f"p99 {report['replay']['lag_p99_ms']} ms, write outage {cut.write_outage_ms} ms; verify "
         f"{'CLEAN' if v.get('clean') else 'NOT CLEAN'}; {'READY TO SWITCH' if cut.ready else 'NOT READY'}")
     if report_path:
         report_path.write_text(json.dumps(report, indent=2, default=str))

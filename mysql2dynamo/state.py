@@ -7,6 +7,7 @@
 | `.local/replay/STREAM.json` | `mysql2dynamo replay` (last applied sequence number per shard) |
 | `.local/replay/STREAM.metrics.json` | `mysql2dynamo replay` (applied, stale, rejected, lag) |
 | `.local/replay/STREAM-dead-letters/` | `mysql2dynamo replay` (poison records) |
+| `.local/cutover/STREAM.json` | `mysql2dynamo cutover` (the last report: write outage, steps, ready) |
 | `.local/load/STREAM...` | the bulk load's summary, when it is given `--summary` |
 """
 
@@ -42,6 +43,10 @@ class StreamState:
     @property
     def replay_metrics(self) -> Path:
         return self.home / "replay" / f"{self.stream}.metrics.json"
+
+    @property
+    def cutover_report(self) -> Path:
+        return self.home / "cutover" / f"{self.stream}.json"
 
     @property
     def dead_letters(self) -> Path:

@@ -1,10 +1,14 @@
 """`mysql2dynamo status`: how far behind capture and replay are, measured, not guessed.
 
+Positions come from the DynamoDB progress table when one is configured (`cdc.progress`: where the
+pipeline really runs, Lambda included), else from the local processes' files (`state`).
+
 - capture lag: binlog bytes between the server's current position and the stream's acknowledged
-  checkpoint, and the seconds behind the last change the stream read;
-- replay lag: per shard, whether records wait after the replay's checkpoint and how old the
-  oldest waiting record is (Lambda's IteratorAge);
-- the replay's applied/stale/tombstone counts and the dead letters waiting for a person.
+  position, and the seconds behind the last change the stream read;
+- replay lag: per shard, the applied sequence number and the age of the oldest record waiting after
+  it (Lambda's IteratorAge), with Kinesis' MillisBehindLatest;
+- the replay's applied/stale/tombstone counts, the dead letters waiting for a person, and the last
+  cutover's write outage.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import time
 from pathlib import Path
 
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import binlog_bytes_behind
 from mysql2dynamo.ground.mysql import connect
@@ -27,58 +34,97 @@ def _json(path: Path) -> dict | None:
         return None
 
 
-def capture_status(state: StreamState, mysql_url: str) -> dict:
+def captured_position(state: StreamState, progress: ProgressTable | None) -> tuple[BinlogPosition | None, float | None]:
+    """The position the stream has acknowledged, and when it was saved."""
+    held = progress.capture() if progress is not None else None
+    if held is not None:
+        return held.position, held.time
     saved = FileCheckpointStore(state.capture_checkpoint).load()
+    return (saved.position, saved.updated_at) if saved else (None, None)
+
+
+def capture_status(state: StreamState, mysql_url: str, progress: ProgressTable | None = None) -> dict:
+    position, saved_at = captured_position(state, progress)
     metrics = _json(state.capture_metrics) or {}
     conn = connect(mysql_url)
     try:
         info = server_info(conn)
         head = current_position(conn, info)
-        behind = binlog_bytes_behind(conn, info, saved.position) if saved else None
+        behind = binlog_bytes_behind(conn, info, position) if position else None
     finally:
         conn.close()
-    return {"server_position": str(head), "checkpoint": str(saved.position) if saved else None,
-            "checkpoint_age_s": round(time.time() - saved.updated_at, 1) if saved else None,
+    return {"server_position": str(head), "checkpoint": str(position) if position else None,
+            "checkpoint_age_s": round(time.time() - saved_at, 1) if saved_at else None,
             "binlog_bytes_behind": behind, "seconds_behind": metrics.get("lag_seconds"),
             "records": metrics.get("records"), "records_per_s": metrics.get("records_per_s"),
-            "warnings": metrics.get("warnings", []), "_head": head, "_checkpoint": saved.position if saved else None}
+            "warnings": metrics.get("warnings", []), "_head": head, "_checkpoint": position}
 
 
-def replay_status(state: StreamState, kinesis) -> dict:
-    checkpoints = _json(state.replay_checkpoints) or {}
+def applied_sequences(state: StreamState, progress: ProgressTable | None, shards: list[str]) -> dict[str, str | None]:
+    """The last applied sequence number of every shard (progress table, else the local runner's file)."""
+    if progress is not None:
+        held = {s: progress.shard(s) for s in shards}
+        if any(held.values()):
+            return {s: p.sequence if p else None for s, p in held.items()}
+    files = _json(state.replay_checkpoints) or {}
+    return {s: files.get(s) for s in shards}
+
+
+def first_waiting(kinesis, stream: str, shard: str, applied: str | None) -> tuple[dict | None, int]:
+    """The first record after `applied` on the shard (None: none), and Kinesis' MillisBehindLatest."""
+    kw = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": applied} if applied
+          else {"ShardIteratorType": "TRIM_HORIZON"})
+    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kw)["ShardIterator"]
+    for _ in range(10):  # Kinesis may answer empty while behind: follow the iterator a little
+        resp = kinesis.get_records(ShardIterator=it, Limit=1)
+        if resp["Records"] or not resp.get("MillisBehindLatest") or not resp.get("NextShardIterator"):
+            return (resp["Records"] or [None])[0], resp.get("MillisBehindLatest", 0)
+        it = resp["NextShardIterator"]
+    return None, resp.get("MillisBehindLatest", 0)
+
+
+def replay_status(state: StreamState, kinesis, progress: ProgressTable | None = None,
+                  fence: BinlogPosition | None = None) -> dict:
+    """Per shard: applied sequence, the age of the first waiting record; with `fence`, whether a record
+    holding a position at or before it still waits (`pending`), else whether any record waits."""
+    shard_ids = [s["ShardId"] for s in kinesis.list_shards(StreamName=state.stream)["Shards"]]
+    applied = applied_sequences(state, progress, shard_ids)
     shards = {}
     now = time.time()
-    for shard in kinesis.list_shards(StreamName=state.stream)["Shards"]:
-        sid = shard["ShardId"]
-        seq = checkpoints.get(sid)
-        kw = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": seq} if seq
-              else {"ShardIteratorType": "TRIM_HORIZON"})
-        it = kinesis.get_shard_iterator(StreamName=state.stream, ShardId=sid, **kw)["ShardIterator"]
-        records = kinesis.get_records(ShardIterator=it, Limit=1)["Records"]
-        age = int((now - records[0]["ApproximateArrivalTimestamp"].timestamp()) * 1000) if records else 0
-        shards[sid] = {"checkpoint": seq, "pending": bool(records), "iterator_age_ms": max(age, 0)}
+    for sid in shard_ids:
+        record, behind = first_waiting(kinesis, state.stream, sid, applied[sid])
+        age = int((now - record["ApproximateArrivalTimestamp"].timestamp()) * 1000) if record else 0
+        waiting = record is not None and (fence is None or Change.from_bytes(record["Data"]).ver <= fence.ver())
+        shards[sid] = {"checkpoint": applied[sid], "pending": waiting, "iterator_age_ms": max(age, 0),
+                       "millis_behind_latest": behind}
     metrics = _json(state.replay_metrics) or {}
     return {"shards": shards, "pending": any(s["pending"] for s in shards.values()),
-            "lag_ms": max((s["iterator_age_ms"] for s in shards.values()), default=0),
+            "lag_ms": max((max(s["iterator_age_ms"], s["millis_behind_latest"]) for s in shards.values()), default=0),
             **{k: metrics.get(k) for k in ("records", "puts", "tombstones", "stale", "coalesced", "failed")}}
 
 
-def dead_letter_count(state: StreamState) -> int:
+def dead_letter_count(state: StreamState, progress: ProgressTable | None = None) -> int:
     folder = state.dead_letters
-    return sum(1 for f in folder.glob("*.jsonl") for _ in f.open()) if folder.is_dir() else 0
+    local = sum(1 for f in folder.glob("*.jsonl") for _ in f.open()) if folder.is_dir() else 0
+    return local + (progress.dead_letters() if progress is not None else 0)
 
 
-def pipeline_status(stream: str, mysql_url: str, kinesis, state: StreamState | None = None) -> dict:
+def pipeline_status(stream: str, mysql_url: str, kinesis, state: StreamState | None = None,
+                    progress: ProgressTable | None = None) -> dict:
     state = state or StreamState.of(stream)
-    capture = capture_status(state, mysql_url)
-    return {"stream": stream, "capture": {k: v for k, v in capture.items() if not k.startswith("_")},
-            "replay": replay_status(state, kinesis), "dead_letters": dead_letter_count(state)}
+    capture = capture_status(state, mysql_url, progress)
+    last = _json(state.cutover_report)
+    return {"stream": stream, "progress": str(progress) if progress else "local files",
+            "capture": {k: v for k, v in capture.items() if not k.startswith("_")},
+            "replay": replay_status(state, kinesis, progress), "dead_letters": dead_letter_count(state, progress),
+            "last_cutover": {k: last.get(k) for k in ("ready", "write_outage_ms", "outage_steps_ms", "fence_position",
+                                                       "fence_lifted")} if last else None}
 
 
 def status_table(s: dict) -> str:
     c, r = s["capture"], s["replay"]
     lines = [
-        f"stream {s['stream']}",
+        f"stream {s['stream']} (progress: {s['progress']})",
         f"  capture  server at {c['server_position']}, checkpoint {c['checkpoint'] or '-'} "
         f"({c['binlog_bytes_behind'] if c['binlog_bytes_behind'] is not None else '-'} binlog bytes behind, "
         f"{c['seconds_behind'] if c['seconds_behind'] is not None else '-'} s), {c['records'] or 0} records",
@@ -87,8 +133,14 @@ def status_table(s: dict) -> str:
         f"{r['coalesced'] or 0} coalesced",
     ]
     for sid, shard in sorted(r["shards"].items()):
-        lines.append(f"    {sid}: checkpoint {shard['checkpoint'] or '-'}, iterator age {shard['iterator_age_ms']} ms")
+        lines.append(f"    {sid}: checkpoint {shard['checkpoint'] or '-'}, iterator age {shard['iterator_age_ms']} ms, "
+                     f"{shard['millis_behind_latest']} ms behind latest")
     lines.append(f"  dead letters: {s['dead_letters']}")
+    if s["last_cutover"]:
+        cut = s["last_cutover"]
+        steps = ", ".join(f"{k} {v}" for k, v in (cut["outage_steps_ms"] or {}).items())
+        lines.append(f"  last cutover: {'READY' if cut['ready'] else 'NOT READY'}, write outage "
+                     f"{cut['write_outage_ms']} ms ({steps}), fence at {cut['fence_position']}")
     for w in c["warnings"]:
         lines.append(f"  WARNING: {w}")
     return "\n".join(lines)

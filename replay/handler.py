@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.ground.metrics import emit
 from mysql2dynamo.replay.apply import ApplyOutcome
@@ -49,6 +50,7 @@ class ReplayConfigError(RuntimeError):
 
 class ClaimCheckUnavailable(RuntimeError):
     """A claim-check object could not be read now (throttling, 5xx, timeout): its record is retried."""
+_progress: dict[str, ProgressTable | None] = {}  # per stream, when M2D_PROGRESS_TABLE names the table
 
 
 def runtime() -> ReplayRuntime:
@@ -137,8 +139,22 @@ def _resolve(pointer: Change, s3) -> Change:
     return full
 
 
-def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None) -> tuple[dict, ApplyOutcome]:
-    """The handler's work, shared with the local runner; returns the Lambda response and the outcome."""
+def progress_of(event: dict) -> ProgressTable | None:
+    """The progress table of the event's stream (built once per container)."""
+    records = event.get("Records", [])
+    if not records:
+        return None
+    stream = records[0]["eventSourceARN"].rpartition("/")[2]
+    if stream not in _progress:
+        _progress[stream] = ProgressTable.from_env(stream)
+    return _progress[stream]
+
+
+def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None,
+            progress: ProgressTable | None = None) -> tuple[dict, ApplyOutcome]:
+    """The handler's work, shared with the local runner; returns the Lambda response and the outcome.
+
+    With a progress table, the applied part of the batch is recorded there (sequence number, ver)."""
     records = event.get("Records", [])
     decoded = decode_records(records, s3)
     poisons = decoded.poisons
@@ -163,13 +179,17 @@ def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None) -> 
     if failed:
         log.warning("replay: %d records to retry from %s: %s", len(failed), first, "; ".join(outcome.errors[:3]))
     failures = [{"itemIdentifier": first}] if failed else []
+    if progress is not None:
+        applied = failed[0] if failed else len(records)
+        progress.save_batch(records, applied, max((c.ver for i, c in decoded.changes if i < applied), default=0),
+                            len(poisons))
     return {"batchItemFailures": failures}, outcome
 
 
 def handler(event: dict, context: Any) -> dict:
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else 60_000
     deadline = time.monotonic() + max(0, remaining_ms - SAFETY_MS) / 1000
-    response, outcome = process(event, runtime(), deadline)
+    response, outcome = process(event, runtime(), deadline, progress=progress_of(event))
     log.info("replay batch: %s", outcome.stats.__dict__)
     stats = outcome.stats
     emit(os.environ.get("M2D_STREAM", "-"), {"ReplayApplied": stats.puts + stats.tombstones,

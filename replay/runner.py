@@ -4,7 +4,8 @@ One poller per shard (Lambda's concurrency with parallelization factor 1): GetRe
 exact Lambda Kinesis event, call the same `process` the handler calls, and on success store the
 last sequence number of the shard. A reported batch item failure is retried from that record,
 after a backoff, as Lambda does; nothing is skipped. Checkpoints live in a JSON file replaced
-atomically, so a killed runner resumes where its last acknowledged batch ended.
+atomically, and/or in the DynamoDB progress table (`cdc.progress`, written by `process` exactly as
+the Lambda handler writes it), so a killed runner resumes where its last acknowledged batch ended.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.replay.apply import ApplyStats
 from mysql2dynamo.replay.handler import process
@@ -71,11 +73,14 @@ def lambda_event(records: list[dict], shard: str, stream_arn: str, region: str) 
 
 
 class ReplayRunner:
-    def __init__(self, rt: ReplayRuntime, kinesis, stream: str, checkpoints: ShardCheckpoints, *,
+    def __init__(self, rt: ReplayRuntime, kinesis, stream: str, checkpoints: ShardCheckpoints | None, *,
                  batch_size: int = 500, batch_timeout: float = 60.0, poll_interval: float = 0.05,
-                 say: Callable[[str], None] = lambda m: None, metrics_path: Path | None = None) -> None:
+                 say: Callable[[str], None] = lambda m: None, metrics_path: Path | None = None,
+                 progress: ProgressTable | None = None) -> None:
+        if checkpoints is None and progress is None:
+            raise ValueError("the replay runner needs a checkpoint file or a progress table")
         self.rt, self.kinesis, self.stream = rt, kinesis, stream
-        self.checkpoints = checkpoints
+        self.checkpoints, self.progress = checkpoints, progress
         self.batch_size, self.batch_timeout, self.poll_interval = batch_size, batch_timeout, poll_interval
         self.say = say
         self.stats = RunnerStats()
@@ -125,11 +130,23 @@ class ReplayRunner:
             atomic_write(self.metrics_path, json.dumps({**m, "stream": self.stream, "updated_at": time.time()},
                                                        indent=2))
 
+    def _applied(self, shard: str) -> str | None:
+        """The last applied sequence number of the shard (the checkpoint file first, else the progress table)."""
+        if self.checkpoints is not None:
+            return self.checkpoints.get(shard)
+        held = self.progress.shard(shard)
+        return held.sequence if held else None
+
+    def _checkpoint(self, shard: str, sequence: str) -> None:
+        if self.checkpoints is not None:  # the progress table is written by `process`
+            self.checkpoints.set(shard, sequence)
+
     def _iterator(self, shard: str, at: str | None = None) -> str:
+        applied = None if at else self._applied(shard)
         if at:
             kw = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": at}
-        elif self.checkpoints.get(shard):
-            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.checkpoints.get(shard)}
+        elif applied:
+            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": applied}
         else:
             kw = {"ShardIteratorType": "TRIM_HORIZON"}
         return self.kinesis.get_shard_iterator(StreamName=self.stream, ShardId=shard, **kw)["ShardIterator"]
@@ -151,7 +168,7 @@ class ReplayRunner:
                 continue
             caught_up[shard] = False
             event = lambda_event(records, shard, self.arn, self.region)
-            response, outcome = process(event, self.rt, time.monotonic() + self.batch_timeout)
+            response, outcome = process(event, self.rt, time.monotonic() + self.batch_timeout, progress=self.progress)
             failures = response["batchItemFailures"]
             with self.stats.lock:
                 self.stats.batches += 1
@@ -161,7 +178,7 @@ class ReplayRunner:
                 done = [r for r in records if r["SequenceNumber"] == failed_seq]
                 position = records.index(done[0]) if done else 0
                 if position:
-                    self.checkpoints.set(shard, records[position - 1]["SequenceNumber"])
+                    self._checkpoint(shard, records[position - 1]["SequenceNumber"])
                 with self.stats.lock:
                     self.stats.records += position
                     self.stats.retried_batches += 1
@@ -171,7 +188,7 @@ class ReplayRunner:
                 iterator = self._iterator(shard, at=failed_seq)
                 continue
             attempt = 0
-            self.checkpoints.set(shard, records[-1]["SequenceNumber"])
+            self._checkpoint(shard, records[-1]["SequenceNumber"])
             with self.stats.lock:
                 self.stats.records += len(records)
             iterator = resp["NextShardIterator"]

@@ -1,7 +1,10 @@
 """Removing delete tombstones at cutover (`mysql2dynamo cleanup-tombstones`).
 
 A tombstone is only removed if it is still the same tombstone (`_ver` unchanged), so a put that
-lands during the cleanup is never deleted. Scans run in parallel segments.
+lands during the cleanup is never deleted, and only if its `_ver` is at or below the low-water mark:
+a ver every shard has applied every change up to, so no older change still in flight (a key-moving
+update on another shard, a retried batch) can recreate the row after the cleanup. Scans run in
+parallel segments.
 """
 
 from __future__ import annotations
@@ -11,7 +14,24 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.replay.apply import DELETED_ATTRIBUTE
+
+
+class LowWaterError(RuntimeError):
+    pass
+
+
+def low_water_mark(progress: ProgressTable, shards: list[str]) -> int:
+    """The lowest `ver` the shards have applied (each applies its records in order, so every change at or
+    below it is in DynamoDB); refuses, naming the shard, when a shard has recorded nothing."""
+    applied = {s: progress.shard(s) for s in shards}
+    silent = sorted(s for s, p in applied.items() if p is None)
+    if silent:
+        raise LowWaterError(f"shard {', '.join(silent)} of {progress} has no applied position: a change still "
+                            "in flight there could recreate a removed row; run the replay until every shard has "
+                            "applied a batch (or remove tombstones with `cutover`, which drains every shard)")
+    return min(p.ver for p in applied.values())
 
 
 @dataclass
@@ -21,7 +41,10 @@ class CleanupStats:
     changed_meanwhile: int = 0
 
 
-def cleanup_tombstones(dynamodb, table: str, version_attribute: str = "_ver", segments: int = 4) -> CleanupStats:
+def cleanup_tombstones(dynamodb, table: str, version_attribute: str = "_ver", segments: int = 4, *,
+                       low_water: int | None = None) -> CleanupStats:
+    """Remove the tombstones at or below `low_water` (None: all; only for a caller that has itself seen
+    every shard drained with writes stopped, as the tests do)."""
     desc = dynamodb.describe_table(TableName=table)["Table"]
     key_names = [k["AttributeName"] for k in desc["KeySchema"]]
 
@@ -29,6 +52,10 @@ def cleanup_tombstones(dynamodb, table: str, version_attribute: str = "_ver", se
         stats = CleanupStats()
         kw = {"TableName": table, "Segment": n, "TotalSegments": segments,
               "FilterExpression": "attribute_exists(#del)", "ExpressionAttributeNames": {"#del": DELETED_ATTRIBUTE}}
+        if low_water is not None:
+            kw["FilterExpression"] += " AND #ver <= :low"
+            kw["ExpressionAttributeNames"]["#ver"] = version_attribute
+            kw["ExpressionAttributeValues"] = {":low": {"N": str(low_water)}}
         while True:
             page = dynamodb.scan(**kw)
             stats.scanned += page.get("ScannedCount", 0)

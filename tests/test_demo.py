@@ -9,11 +9,19 @@ def test_demo_migrates_under_traffic_and_verifies_clean(demo_run):
     run, report_path = demo_run
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads(report_path.read_text())
-    assert report["verify"] == {"missing": 0, "extra": 0, "different": 0, "in_flight": 0, "clean": True}
+    assert {k: v for k, v in report["verify"].items() if k != "in_flight_keys"} == {
+        "missing": 0, "extra": 0, "different": 0, "clean": True}
     assert report["changes_during_migration"] > 0 and report["traffic"]["rows_changed"] > 0
-    assert report["cutover"]["ready"] is True and report["cutover"]["write_pause_ms"] > 0
+    cutover = report["cutover"]
+    assert cutover["ready"] is True, cutover["reason"]
+    # the outage runs from fence up to ready, and is made of its steps (drain, fenced check, fence hold)
+    assert cutover["write_outage_ms"] >= sum(cutover["outage_steps_ms"].values()) > 0
+    # the traffic kept changing rows during the live verify: there were changed keys to compare before the fence
+    # (some differ there: changed again since, they are compared under the fence), and all are equal under it
+    assert cutover["settled"]["source_keys"] > 0 and cutover["fenced_check"]["clean"] is True
     assert report["source_rows"] > 150 and report["target_items"] > 0
     assert report["plan"]["ready"] is True and report["plan"]["items_estimate"] > 0
     assert report["load"]["items"] > 0 and report["load"]["items_per_s"] > 0
-    assert report["replay"]["lag_samples"] >= 10 and report["replay"]["lag_p99_ms"] >= 0
+    lags = report["replay"]["lag_samples_ms"]
+    assert len(lags) >= 10 and report["replay"]["lag_p99_ms"] == sorted(lags)[round(0.99 * (len(lags) - 1))]
     assert "READY TO SWITCH" in run.stderr and "VERIFY CLEAN" in run.stderr

@@ -66,6 +66,7 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
     """Apply the change stream to DynamoDB through the mapping: the replay Lambda, run locally."""
     import boto3
 
+    from mysql2dynamo.cdc.progress import ProgressTable
     from mysql2dynamo.replay.dead_letter import open_dead_letter
     from mysql2dynamo.replay.runner import ShardCheckpoints
     from mysql2dynamo.replay.runtime import ReplayRuntime
@@ -76,7 +77,7 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
     rt = ReplayRuntime.build(cfg.mapping, schemas, ver, open_dead_letter(dead_letter or str(state.dead_letters)))
     runner = ReplayRunner(rt, boto3.client("kinesis"), stream,
                           ShardCheckpoints(checkpoint or state.replay_checkpoints), batch_size=batch_size,
-                          say=say, metrics_path=state.replay_metrics)
+                          say=say, metrics_path=state.replay_metrics, progress=ProgressTable.from_env(stream))
     say(f"replaying {stream} into {sorted({r.target for r in cfg.mapping.rules})} (skipping ver <= {ver})")
     try:
         stats = runner.run(until_caught_up=until_caught_up, max_seconds=max_seconds)
@@ -88,16 +89,29 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
 
 @click.command("cleanup-tombstones")
 @click.option("--table", "tables", multiple=True, required=True, help="Target table (repeatable).")
+@click.option("--stream", required=True, help="The change stream replayed into the tables.")
+@click.option("--progress-table", default=None, envvar="M2D_PROGRESS_TABLE", show_envvar=True, required=True,
+              help="The progress table capture and replay write: only tombstones every shard has passed go.")
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")
 @yes_option
-def cleanup(tables: tuple[str, ...], version_attribute: str, segments: int, yes: bool) -> None:
-    """Remove delete tombstones (guarded: a tombstone replaced meanwhile is kept); asks first, or needs --yes."""
+def cleanup(tables: tuple[str, ...], stream: str, progress_table: str, version_attribute: str, segments: int,
+            yes: bool) -> None:
+    """Remove delete tombstones below the low-water mark every shard has applied (guarded: a tombstone
+    replaced meanwhile is kept); asks first, or needs --yes."""
     import boto3
 
+    from mysql2dynamo.cdc.progress import ProgressTable
+    from mysql2dynamo.replay.tombstones import LowWaterError, low_water_mark
+
     confirm_destructive(f"this deletes the tombstone items of {', '.join(tables)}", yes)
-    ddb = boto3.client("dynamodb")
+    ddb, kinesis = boto3.client("dynamodb"), boto3.client("kinesis")
+    shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]]
+    try:
+        low = low_water_mark(ProgressTable(ddb, progress_table, stream), shards)
+    except LowWaterError as e:
+        raise click.ClickException(str(e)) from None
     for table in tables:
-        stats = cleanup_tombstones(ddb, table, version_attribute, segments)
-        click.echo(json.dumps({"table": table, **stats.__dict__}))
+        stats = cleanup_tombstones(ddb, table, version_attribute, segments, low_water=low)
+        click.echo(json.dumps({"table": table, "low_water": low, **stats.__dict__}))
