@@ -5,7 +5,7 @@ replay, cutover) and reads the cutover's `write_outage_ms`: fence up to READY (d
 of the keys changed since the live verify, fence hold). The fenced part reads only changed keys,
 so the outage should stay flat as the table grows: the ratio outage(smallest) / outage(largest) is
 1.0 when flat, the old full fenced verify gave a ratio far below 1. Last line:
-`BENCH cutover ratio=<outage at the smallest / at the largest size> ...`. `--smoke`: two tiny sizes,
+`BENCH cutover ratio=<outage at the smallest / at the largest size> ...`. `--smoke`: one tiny size,
 nothing written to docs/benchmarks.md.
 """
 
@@ -14,21 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.report import bench_line, write_section
+from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.demo import run_demo
 
 ROWS_PER_CUSTOMER = 3.75  # the sample shop: a customer, ~2 orders, 1-4 lines each (measured: 1000 -> 3755)
 SIZES = (10_000, 50_000, 200_000)
-SMOKE_SIZES = (200, 400)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="Source rows per run, comma-separated.")
     ap.add_argument("--rate", type=float, default=20.0, help="Application transactions per second meanwhile.")
-    ap.add_argument("--smoke", action="store_true", help=f"Sizes {SMOKE_SIZES}; docs/benchmarks.md is left alone.")
-    args = ap.parse_args()
-    sizes = SMOKE_SIZES if args.smoke else tuple(int(s) for s in args.sizes.split(","))
+    args = arguments(ap, {"sizes": "150", "rate": 5.0})
+    sizes = tuple(int(s) for s in args.sizes.split(","))
 
     runs = {}
     for rows in sizes:
@@ -48,15 +46,14 @@ def main() -> None:
     line = bench_line("cutover", ratio, {
         **{f"outage_ms_{r['source_rows']}": r["outage_ms"] for r in runs.values()},
         "rate": args.rate, "max_outage_ms": max(r["outage_ms"] for r in runs.values())})
-    if not args.smoke:
-        write_section("cutover", line, [
-            f"- `mysql2dynamo demo` at {', '.join(str(r['source_rows']) for r in runs.values())} source rows, "
-            f"{args.rate:g} application transactions/s; the outage is fence up to READY.",
-            *[f"- {r['source_rows']} rows: {r['outage_ms']} ms ({', '.join(f'{k} {v}' for k, v in r['steps'].items())})"
-              f"; {r['keys_checked']} keys checked under the fence; {r['refused_writes']} application writes refused"
-              for r in runs.values()],
-            "- ratio = outage at the smallest size / at the largest: 1.0 is flat.",
-        ])
+    write_section("cutover", line, [
+        f"- `mysql2dynamo demo` at {', '.join(str(r['source_rows']) for r in runs.values())} source rows, "
+        f"{args.rate:g} application transactions/s; the outage is fence up to READY.",
+        *[f"- {r['source_rows']} rows: {r['outage_ms']} ms ({', '.join(f'{k} {v}' for k, v in r['steps'].items())})"
+          f"; {r['keys_checked']} keys checked under the fence; {r['refused_writes']} application writes refused"
+          for r in runs.values()],
+        "- ratio = outage at the smallest size / at the largest: 1.0 is flat.",
+    ], smoke=args.smoke)
     print(line)
 
 
