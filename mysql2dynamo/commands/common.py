@@ -128,6 +128,15 @@ def mysql_url_option(f: Callable) -> Callable:
                         help="Source MySQL as mysql://user:password@host:port/")(f)
 
 
+def progress_table_option(required: bool = False,
+                          help: str = "DynamoDB progress table written by capture and replay (default: the local "
+                                      "files).") -> Callable[[Callable], Callable]:
+    from mysql2dynamo.cdc.progress import PROGRESS_ENV
+
+    return click.option("--progress-table", default=None, envvar=PROGRESS_ENV, show_envvar=True, required=required,
+                        help=help)
+
+
 def fact_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """One click option per option fact of the dataclass `cls` (type, default, help, choices)."""
 

@@ -13,6 +13,7 @@ from mysql2dynamo.commands.common import (
     configured,
     default_of,
     mysql_url_option,
+    progress_table_option,
     say,
     source_url,
     stream_name,
@@ -38,8 +39,7 @@ from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, signal
               "outage) instead of after the switch.")
 @click.option("--manifest", default=None, help="The bulk load's snapshot manifest: capture must have started at or "
               "before its position (checked with a progress table).")
-@click.option("--progress-table", default=None, envvar="M2D_PROGRESS_TABLE", show_envvar=True,
-              help="DynamoDB progress table written by capture and replay (default: the local files).")
+@progress_table_option()
 @click.option("--release-fence", is_flag=True, help="Lift the fence even when ready (rehearsals).")
 @click.option("--report", default=None, type=click.Path(dir_okay=False), help="JSON report file.")
 @configured("cutover", "stream.stream", required=True,

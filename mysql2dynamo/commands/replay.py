@@ -13,6 +13,7 @@ from mysql2dynamo.commands.common import (
     configured,
     confirm_destructive,
     default_of,
+    progress_table_option,
     say,
     source_url,
     stream_name,
@@ -90,8 +91,8 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
 @click.command("cleanup-tombstones")
 @click.option("--table", "tables", multiple=True, required=True, help="Target table (repeatable).")
 @click.option("--stream", required=True, help="The change stream replayed into the tables.")
-@click.option("--progress-table", default=None, envvar="M2D_PROGRESS_TABLE", show_envvar=True, required=True,
-              help="The progress table capture and replay write: only tombstones every shard has passed go.")
+@progress_table_option(required=True, help="The progress table capture and replay write: only tombstones every "
+                                          "shard has passed go.")
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")

@@ -6,7 +6,13 @@ import json
 
 import click
 
-from mysql2dynamo.commands.common import configured, mysql_url_option, source_url, stream_name
+from mysql2dynamo.commands.common import (
+    configured,
+    mysql_url_option,
+    progress_table_option,
+    source_url,
+    stream_name,
+)
 from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
 
@@ -14,8 +20,7 @@ from mysql2dynamo.config import Config
 @click.command()
 @click.option("--stream", default=None, help="The change stream (or stream.stream in the config).")
 @mysql_url_option
-@click.option("--progress-table", default=None, envvar="M2D_PROGRESS_TABLE", show_envvar=True,
-              help="DynamoDB progress table written by capture and replay (default: the local files).")
+@progress_table_option()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--watch", "interval", type=float, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
               help="Refresh every SECONDS (default 2) until Ctrl-C: lags, rates, dead letters.")
