@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
-from mysql2dynamo.cdc.codec import encode_row
+from mysql2dynamo.cdc.codec import row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.server import server_info
 from mysql2dynamo.cdc.snapshot.lookup import rows_where
@@ -67,7 +67,7 @@ class ChangedRows:
                         if image is None:
                             continue
                         key = {c: image[c] for c in change.key_columns}
-                        encoded = encode_row(types, key)
+                        encoded = row_encoder(types)(key)
                         self.rows[(name, json.dumps(encoded, sort_keys=True))] = {
                             "key": key, "encoded": encoded, "types": types}
                         self.item_keys |= mapped_keys(mapper, name, image)
