@@ -172,7 +172,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    bare_rows, bare_s = bare_decode(MySQLTarget.parse(cfg.cdc_mysql_url), start, db)
+    bare_rows, bare_s, _ = bare_decode(MySQLTarget.parse(cfg.cdc_mysql_url), start, db)
     bare = bare_rows / bare_s
     print(f"bare decode loop: {bare_rows} rows in {bare_s:.1f}s = {bare:,.0f} rows/s", flush=True)
     cfg.client("kinesis").delete_stream(StreamName=stream)

@@ -160,8 +160,8 @@ def parse_create_table(ddl: str, db: str) -> TableSchema:
             length = numbers[0] if numbers else (64 if dtype == "bit" else 1)
         elif dtype in _TEXT_LENGTH:  # as INFORMATION_SCHEMA's CHARACTER_MAXIMUM_LENGTH says
             length = _TEXT_LENGTH[dtype]
-        # MariaDB's JSON is LONGTEXT with a json_valid() CHECK: kept as longtext, exactly as
-        # keymap.schema.read_table_schema reports it from INFORMATION_SCHEMA (same Parquet type either way)
+        if dtype == "longtext" and "check (json_valid(" in rest_l.replace("check(", "check ("):
+            dtype = column_type = "json"  # MariaDB's JSON: LONGTEXT with a json_valid() CHECK, as read_table_schema
         members = parse_members(column_type) if dtype in ("enum", "set") else ()
         if dtype == "enum":
             length = max((len(m) for m in members), default=0)

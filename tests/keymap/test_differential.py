@@ -185,9 +185,12 @@ KEYS = ["{id}", "T#{pad(id, 8)}", "{s}", "{c}", "{bin}", "{vb}", "{dec}", "{coal
         "{ubig}", "{flt}", "{tm}#{d}"]
 
 
+GEOMETRY_FUNCTIONS = {"geojson"}  # need a geometry column: tests/keymap/test_functions.py compares both engines
+
+
 def test_expression_pools_cover_every_function():
     used = {name for name in FUNCTIONS if any(f"{name}(" in e for e in EXPRESSIONS + JSON_EXPRESSIONS)}
-    assert used == set(FUNCTIONS)
+    assert used == set(FUNCTIONS) - GEOMETRY_FUNCTIONS
 
 
 @st.composite
