@@ -22,7 +22,7 @@ USAGE, FAILURE = 2, 3
 
 # command path -> (arguments after it, exit code, text the one line must contain)
 CASES: dict[tuple[str, ...], tuple[list[str], int, str]] = {
-    ("cleanup-tombstones",): (["--table", "shop"], USAGE, "pass --yes"),
+    ("cleanup-tombstones",): (["--table", "shop", "--stream", "s", "--progress-table", "p"], USAGE, "pass --yes"),
     ("cutover",): (["--config", BAD], USAGE, "invalid YAML"),
     ("demo",): (["--rows", "many"], USAGE, "'--rows'"),
     ("create-tables",): (["--config", BAD], USAGE, "invalid YAML"),
