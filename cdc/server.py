@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.ground.mysql import connect
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,15 @@ def current_position(conn, info: ServerInfo) -> BinlogPosition:
         elif info.gtid_mode and len(row) >= 5:
             gtid = (row[4] or "").replace("\n", "") or None
     return BinlogPosition(file, pos, gtid)
+
+
+def head_position(url: str) -> BinlogPosition:
+    """The server's current binlog position, on a connection of its own."""
+    conn = connect(url)
+    try:
+        return current_position(conn, server_info(conn))
+    finally:
+        conn.close()
 
 
 def server_identity(conn, info: ServerInfo) -> dict:

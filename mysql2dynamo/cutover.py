@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import ProgressTable, parse_position
-from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.server import current_position, head_position, server_info
 from mysql2dynamo.fence import Fence, writers
 from mysql2dynamo.fenced_check import FencedCheck
 from mysql2dynamo.ground.files import atomic_write
@@ -114,14 +114,6 @@ def _wait(what: str, done: Callable[[], bool], timeout: float, poll: float) -> N
         time.sleep(poll)
 
 
-def _head(url: str) -> BinlogPosition:
-    conn = connect(url)
-    try:
-        return current_position(conn, server_info(conn))
-    finally:
-        conn.close()
-
-
 def preflight(p: Pipeline, options: CutoverOptions) -> str | None:
     """Why the cutover must not start (None: it may)."""
     dead = dead_letter_count(p.state, p.progress)
@@ -179,7 +171,7 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     steps = report.outage_steps_ms
     fence.raise_()
     try:
-        final = _head(p.admin_url)
+        final = head_position(p.admin_url)
         report.fence_position = str(final)
         say(f"cutover: writes fenced at {final}; draining")
         lap = time.monotonic()

@@ -20,7 +20,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.position import BinlogPosition
-from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.server import head_position, server_info
 from mysql2dynamo.cdc.stream import ensure_stream
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.jobs.targets import create_table
@@ -167,11 +167,7 @@ def stream_name(kinesis) -> str:
 
 
 def binlog_now(url: str) -> BinlogPosition:
-    conn = connect(url)
-    try:
-        return current_position(conn, server_info(conn))
-    finally:
-        conn.close()
+    return head_position(url)
 
 
 def read_binlog(local_stack: StackConfig, tables: list[str], start: BinlogPosition, **kw) -> list:
