@@ -6,8 +6,20 @@ deletes are covered) is read again by primary key, mapped with the Python engine
 it), and compared canonically with the DynamoDB items of every key its images or its current row
 map to. An item key no current row maps to must be absent (or a tombstone, when tombstones are
 ignored). Replay may still be catching up, so a key that differs is read again a few times (about
-3.5 s in all), reading the binlog on from where the last read stopped; what still differs then is
-reported as missing, extra or different like any other key.
+3.5 s in all), reading the binlog on from where the last read stopped.
+
+What still differs then is judged by versions, never excused. Each round notes the binlog head,
+reads the binlog on past it, reads the current rows (so they hold every change up to the head),
+reads the binlog on again, then reads the items with their version:
+
+- a divergence (missing, extra or different, like any other key): the item holds the version of
+  the latest change that maps to its key, that change is at or before the head the rows were read
+  after, and the item still differs from the row;
+- pending: the replay had not applied the latest change of the key yet (the item's version is
+  older, or there is no item), or the key changed while the round read it (its latest change is
+  after that head, or the item is newer than every change read). A pending key is not judged: it
+  keeps a verify from being CLEAN, and cutover compares it under the fence (its row is among the
+  in-flight rows the fenced check reads).
 
 Limit: an item key that one changed row and one unchanged row both map to (a key collision the
 mapping should not have) is judged by the changed rows only.
@@ -17,13 +29,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.codec import row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
-from mysql2dynamo.cdc.server import server_info
+from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.snapshot.lookup import rows_where
 from mysql2dynamo.ground.dynamo_json import from_client_item, to_client_item
 from mysql2dynamo.ground.mysql import MySQLTarget
@@ -42,6 +54,7 @@ class ChangedRows:
     position: BinlogPosition  # read up to here
     rows: dict[tuple[str, str], dict] = field(default_factory=dict)  # (source, key JSON) -> row entry
     item_keys: set[tuple[str, str]] = field(default_factory=set)  # (target table, canonical key)
+    latest: dict[tuple[str, str], int] = field(default_factory=dict)  # item key -> ver of its latest change
 
     def entries(self) -> list[dict]:
         """{"table", "key", "types"} per row, key values encoded as in the change envelope."""
@@ -70,7 +83,9 @@ class ChangedRows:
                         encoded = row_encoder(types)(key)
                         self.rows[(name, json.dumps(encoded, sort_keys=True))] = {
                             "key": key, "encoded": encoded, "types": types}
-                        self.item_keys |= mapped_keys(mapper, name, image)
+                        for item_key in mapped_keys(mapper, name, image):
+                            self.item_keys.add(item_key)
+                            self.latest[item_key] = max(change.ver, self.latest.get(item_key, 0))
                 self.position = tx.end or self.position
         finally:
             source.close()
@@ -82,7 +97,8 @@ def mapped_keys(mapper: PythonMapper, source: str, row: dict) -> set[tuple[str, 
 
 @dataclass(frozen=True)
 class Finding:
-    """A key that still differs after the re-reads: kind is missing, extra or different."""
+    """A key that still differs after the re-reads: kind is missing, extra or different (a divergence), or
+    pending (not judged: the replay had not applied its latest change, or it changed while read)."""
 
     kind: str
     table: str
@@ -94,7 +110,8 @@ class Finding:
 class Recheck:
     keys: set[tuple[str, str]]  # (target, canonical key) compared with the current rows
     reads: int  # rounds of reading MySQL and DynamoDB
-    findings: list[Finding]
+    findings: list[Finding]  # divergences
+    pending: list[Finding]
     rejected: dict[str, int]  # current rows the mapping rejects, by reason (no item is right for them)
 
 
@@ -105,14 +122,37 @@ def recheck(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableS
     attempt = 0
     while True:
         attempt += 1
+        head = _head_ver(target, changed.position.epoch)
+        changed.read_on(target, mapper)  # every change at or before `head`: the rows read next hold them
         expected, rejected = current_items(target, mapper, schemas, changed)
+        changed.read_on(target, mapper)  # and the changes that came while the rows were read (after `head`)
         keys = changed.item_keys | set(expected)
-        items = get_items(dynamodb, keys, drop=(version, DELETED, TTL))
-        findings = compare(keys, expected, items, ignore_tombstones)
-        if not findings or attempt > len(pauses):
-            return Recheck(keys, attempt, findings, rejected)
+        items = get_items(dynamodb, keys, drop=(DELETED, TTL), version=version)
+        found = compare(keys, expected, items, ignore_tombstones)
+        findings = [f for f in found if not _pending(f, changed, items, head)]
+        pending = [replace(f, kind="pending", detail={**f.detail, "was": f.kind})
+                   for f in found if _pending(f, changed, items, head)]
+        if not found or attempt > len(pauses):
+            return Recheck(keys, attempt, findings, pending, rejected)
         time.sleep(pauses[attempt - 1])
-        changed.read_on(target, mapper)
+
+
+def _head_ver(target: MySQLTarget, epoch: int) -> int:
+    conn = target.connect()
+    try:
+        return replace(current_position(conn, server_info(conn)), epoch=epoch).ver()
+    finally:
+        conn.close()
+
+
+def _pending(f: Finding, changed: ChangedRows, items: dict, head: int) -> bool:
+    """The key changed while the round read it, or the replay had not applied its latest change (module doc)."""
+    key = (f.table, canonical_item(f.key))
+    latest = changed.latest.get(key)
+    if latest is None:
+        return False
+    _, _, ver = items.get(key, (None, False, None))
+    return latest > head or ver is None or ver != latest
 
 
 def current_items(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableSchema],
@@ -141,8 +181,10 @@ def current_items(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, 
     return out, rejected
 
 
-def get_items(dynamodb, keys: set[tuple[str, str]], drop: tuple[str, ...]) -> dict[tuple[str, str], tuple]:
-    """(target, canonical key) -> (canonical item without `drop`, is a tombstone), by consistent BatchGetItem."""
+def get_items(dynamodb, keys: set[tuple[str, str]], drop: tuple[str, ...],
+              version: str) -> dict[tuple[str, str], tuple[str, bool, int | None]]:
+    """(target, canonical key) -> (canonical item without `drop` and `version`, is a tombstone, its version),
+    by consistent BatchGetItem."""
     out = {}
     pending = [(t, json.loads(k)) for t, k in sorted(keys)]
     names = {t: list(k) for t, k in pending}  # every key of a table names the same attributes
@@ -157,7 +199,9 @@ def get_items(dynamodb, keys: set[tuple[str, str]], drop: tuple[str, ...]) -> di
                 for raw in raws:
                     item = from_client_item(raw)
                     key = {k: item[k] for k in names[table]}
-                    out[(table, canonical_item(key))] = (canonical_item(item, drop=drop), DELETED in item)
+                    ver = item.get(version, {}).get("N")
+                    out[(table, canonical_item(key))] = (canonical_item(item, drop=(*drop, version)), DELETED in item,
+                                                         int(ver) if ver is not None else None)
             request = reply.get("UnprocessedKeys") or {}
             if request:
                 time.sleep(0.05)
@@ -168,7 +212,7 @@ def compare(keys: set[tuple[str, str]], expected: dict, items: dict, ignore_tomb
     findings = []
     for table, key in sorted(keys):
         want = expected.get((table, key))
-        have, tombstone = items.get((table, key), (None, False))
+        have, tombstone, _ = items.get((table, key), (None, False, None))
         if want is not None:
             item, source, source_key = want
             detail = {"source": source, "source_key": source_key}

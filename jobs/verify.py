@@ -9,9 +9,13 @@
    (with the differing attributes).
 4. Rows that changed after the snapshot's binlog position (read from the binlog) are in flight:
    their keys are not excused but re-checked against the rows MySQL holds now (`jobs.recheck`,
-   a few re-reads while replay catches up); a key still wrong then is missing, extra or different.
+   a few re-reads while replay catches up); a key still wrong then is missing, extra or different
+   when DynamoDB holds the version of its latest change, and pending when the replay had not applied
+   that change yet or the key changed while it was read (judged by versions: `jobs.recheck`).
 
-CLEAN means no missing, extra or different item and no rejected row. A fresh snapshot taken for a
+CLEAN means no missing, extra, different or pending item and no rejected row. Pending keys alone
+(under live writes) print `NO DIFFERENCES, N KEYS PENDING`: not judged, and not CLEAN; cutover goes
+on and compares them under the fence. A fresh snapshot taken for a
 verify lives in a temporary folder removed when the run ends (`temporary_snapshot`).
 
 Tombstones and items orphaned by key changes are extra items unless `ignore_tombstones`. Usable as
@@ -72,27 +76,33 @@ class VerifyReport:
     different: int = 0
     in_flight: int = 0  # item keys of rows changed after the snapshot, re-checked against the current rows
     in_flight_reads: int = 0  # rounds of that re-check (more than one: replay was catching up)
+    pending: int = 0  # in-flight item keys not judged: their latest change was not applied yet, or came while read
     snapshot: str | None = None
     position: str | None = None  # the snapshot's binlog position (cdc.position.BinlogPosition)
     # source rows changed after `position` (read from the binlog): {"table": "db.table", "key": {pk column:
     # value}, "types": {pk column: codec tag}}, values encoded as in the change envelope (cdc.codec)
     in_flight_keys: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-    examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": []})
+    examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": [],
+                                                               "pending": []})
     repaired: dict | None = None  # what `repair` did (jobs.repair.RepairReport)
 
     @property
+    def divergent(self) -> bool:
+        return bool(self.missing or self.extra or self.different or self.rejected)
+
+    @property
     def clean(self) -> bool:
-        return self.missing == 0 and self.extra == 0 and self.different == 0 and not self.rejected
+        return not self.divergent and self.pending == 0
 
     def add(self, kind: str, example: dict, examples: int) -> None:
-        """Count one missing, extra or different key, keeping the first `examples` of each kind."""
+        """Count one missing, extra, different or pending key, keeping the first `examples` of each kind."""
         setattr(self, kind, getattr(self, kind) + 1)
         if len(self.examples[kind]) < examples:
             self.examples[kind].append(example)
 
     def as_dict(self) -> dict:
-        return {**self.__dict__, "clean": self.clean}
+        return {**self.__dict__, "divergent": self.divergent, "clean": self.clean}
 
     def text(self) -> str:
         lines = [
@@ -101,9 +111,11 @@ class VerifyReport:
             f"target: {self.target_items} items ({self.tombstones} tombstones)",
             f"buckets: {self.differing_buckets} of {self.buckets} differ",
             f"missing {self.missing}, extra {self.extra}, different {self.different}; in flight {self.in_flight} "
-            f"(re-checked against the current rows, {self.in_flight_reads} reads)",
+            f"(re-checked against the current rows, {self.in_flight_reads} reads)"
+            + (f", {self.pending} pending (their latest change was not applied yet or came while they were read: "
+               "not judged; verify again, or cutover compares them under the fence)" if self.pending else ""),
         ]
-        for kind in ("missing", "extra", "different"):
+        for kind in ("missing", "extra", "different", "pending"):
             for ex in self.examples[kind]:
                 lines.append(f"  {kind}: {json.dumps(ex, ensure_ascii=False)}")
         if self.repaired is not None:
@@ -111,7 +123,8 @@ class VerifyReport:
             lines.append(f"repaired at {r['position']}: {r['puts']} items written from the current rows, "
                          f"{r['tombstones']} stale items tombstoned, {r['newer']} left (newer version), "
                          f"{r['left']} tombstones left")
-        lines.append("VERIFY " + ("CLEAN" if self.clean else "DIFFERENCES FOUND"))
+        lines.append("VERIFY " + ("DIFFERENCES FOUND" if self.divergent
+                                  else f"NO DIFFERENCES, {self.pending} KEYS PENDING" if self.pending else "CLEAN"))
         return "\n".join(lines)
 
 
@@ -262,7 +275,6 @@ def _recheck_in_flight(cdc_url: str, position: BinlogPosition, checked: CheckedM
     mapper = compile_python(checked)
     target = MySQLTarget.parse(cdc_url)
     changed = ChangedRows(position)
-    changed.read_on(target, mapper)
     result = recheck(target, mapper, schemas, changed, ddb, ignore_tombstones=options.ignore_tombstones)
     report.in_flight, report.in_flight_reads = len(result.keys), result.reads
     report.in_flight_keys = changed.entries()
@@ -272,6 +284,8 @@ def _recheck_in_flight(cdc_url: str, position: BinlogPosition, checked: CheckedM
         report.add(f.kind, {"table": f.table, "key": f.key, **f.detail, "in_flight": True}, options.examples)
         divergences.append(Divergence(f.kind, f.table, f.key, f.detail.get("source"), f.detail.get("source_key"),
                                       bool(f.detail.get("tombstone"))))
+    for f in result.pending:
+        report.add("pending", {"table": f.table, "key": f.key, **f.detail, "in_flight": True}, options.examples)
     return result.keys, changed.position, set(changed.rows)
 
 

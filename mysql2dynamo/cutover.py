@@ -9,7 +9,8 @@ whether it was.
    under `max_capture_bytes` of binlog behind and the replay lag under `max_lag_ms` (lags, not
    "no record after the checkpoint");
 2. live verify (Spark, before the fence): DynamoDB equals the snapshot except the keys changed
-   since its position; the binlog from there on is read ahead and, once the replay has applied it,
+   since its position, and no changed key diverges (keys still pending under the live writes are
+   compared under the fence, step 5); the binlog from there on is read ahead and, once the replay has applied it,
    its keys are compared and the equal ones settled (`fenced_check`);
 3. fence (`fence.Fence`), note the fence position;
 4. drain: the stream acknowledged the fence position and every shard applied every record holding
@@ -238,9 +239,9 @@ def _baseline(p: Pipeline, verify: Callable[[], dict], report: CutoverReport,
     result = verify()
     flying = result.get("in_flight_keys") or []
     report.baseline = {k: result.get(k) for k in ("position", "target_items", "missing", "extra", "different",
-                                                   "clean", "seconds")}
+                                                   "pending", "divergent", "clean", "seconds")}
     report.baseline["in_flight_keys"] = len(flying)
-    if not result.get("clean"):
+    if result.get("divergent"):  # pending keys (changing under live writes) are among `flying`: judged under the fence
         report.reason = "the live verify found differences (see baseline); nothing was fenced"
         return None
     if not result.get("position"):

@@ -236,7 +236,9 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
         "target_items": v.get("target_items"),
         "changes_during_migration": capture_metrics.get("records", 0),
         "traffic": traffic_result,
-        "verify": {k: v.get(k) for k in ("missing", "extra", "different", "in_flight_keys", "clean")},
+        # the live verify found no divergence, and the keys it left pending were equal under the fence
+        "verify": {**{k: v.get(k) for k in ("missing", "extra", "different", "pending", "in_flight_keys")},
+                   "clean": v.get("divergent") is False and (not v.get("pending") or fenced.get("clean") is True)},
         "cutover": {"write_outage_ms": cut.write_outage_ms, "outage_steps_ms": cut.outage_steps_ms, "ready": cut.ready,
                     "reason": cut.reason, "fence_position": cut.fence_position,
                     "settled": {k: (cut.settled or {}).get(k) for k in ("source_keys", "rows_read", "clean")},
@@ -254,8 +256,9 @@ def run_demo(rows: int, rate: float, say: Callable[[str], None], report_path: Pa
     say(f"migrated {report['source_rows']} rows -> {report['target_items']} items while the application made "
         f"{report['changes_during_migration']} changes; load {report['load']['items_per_s']} items/s, replay lag "
         f"p99 {report['replay']['lag_p99_ms']} ms, write outage {cut.write_outage_ms} ms; verify "
-        f"{'CLEAN' if v.get('clean') else 'NOT CLEAN'}; {'READY TO SWITCH' if cut.ready else 'NOT READY'}")
+        f"{'CLEAN' if report['verify']['clean'] else 'NOT CLEAN'}; {'READY TO SWITCH' if cut.ready else 'NOT READY'}")
     if report_path:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, indent=2, default=str))
         say(f"report: {report_path}, {write_page(report, report_path.with_suffix('.html'))}")
     return report

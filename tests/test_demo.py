@@ -9,7 +9,8 @@ def test_demo_migrates_under_traffic_and_verifies_clean(demo_run):
     run, report_path = demo_run
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads(report_path.read_text())
-    assert {k: v for k, v in report["verify"].items() if k != "in_flight_keys"} == {
+    # keys changing during the live verify may be pending there; they are compared under the fence
+    assert {k: v for k, v in report["verify"].items() if k not in ("in_flight_keys", "pending")} == {
         "missing": 0, "extra": 0, "different": 0, "clean": True}
     assert report["changes_during_migration"] > 0 and report["traffic"]["rows_changed"] > 0
     cutover = report["cutover"]
@@ -24,4 +25,5 @@ def test_demo_migrates_under_traffic_and_verifies_clean(demo_run):
     assert report["load"]["items"] > 0 and report["load"]["items_per_s"] > 0
     lags = report["replay"]["lag_samples_ms"]
     assert len(lags) >= 10 and report["replay"]["lag_p99_ms"] == sorted(lags)[round(0.99 * (len(lags) - 1))]
-    assert "READY TO SWITCH" in run.stderr and "VERIFY CLEAN" in run.stderr
+    assert "READY TO SWITCH" in run.stderr and "VERIFY DIFFERENCES FOUND" not in run.stderr
+    assert "VERIFY CLEAN" in run.stderr or "VERIFY NO DIFFERENCES" in run.stderr
