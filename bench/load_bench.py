@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=25_000, help="~8 rows per customer over the 3 tables")
     ap.add_argument("--procs", type=int, default=4, help="bare loader processes")
     ap.add_argument("--budget", type=float, default=2000.0, help="items/s of the budgeted runs")
-    args = arguments(ap, {"customers": 200, "budget": 500.0})
+    args = arguments(ap, {"customers": 40, "budget": 500.0, "procs": 2})
 
     cfg = StackConfig()
     os.environ.update(cfg.env())

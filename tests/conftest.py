@@ -62,11 +62,12 @@ def local_stack() -> StackConfig:
 @pytest.fixture(scope="session")
 def demo_run(local_stack: StackConfig, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One `mysql2dynamo demo` (what `make demo` runs) and its JSON report's path, for the tests of the
-    demo and of its HTML report."""
-    report = tmp_path_factory.mktemp("demo") / "report.json"
-    run = subprocess.run([str(Path(sys.executable).with_name("mysql2dynamo")), "demo", "--rows", "150", "--rate", "15",
-                          "--report", str(report)], capture_output=True, text=True, timeout=1200)
-    return run, report
+    demo, of its HTML report and of the cutover bench: the bench's smoke run is that demo (150 customers,
+    15 transactions/s), its output on stderr and the BENCH line last on stdout."""
+    reports = tmp_path_factory.mktemp("demo")
+    run = subprocess.run([sys.executable, "-m", "bench.cutover_bench", "--smoke", "--reports", str(reports)],
+                         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=1200)
+    return run, reports / "report-560.json"
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""`mysql2dynamo demo` (what `make demo` runs) ends ready to switch, with a clean verify."""
+"""`mysql2dynamo demo` (what `make demo` runs) ends ready to switch, with a clean verify; run as the cutover
+bench's smoke run (tests/conftest.py `demo_run`)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def test_demo_migrates_under_traffic_and_verifies_clean(demo_run):
     assert len(lags) >= 10 and report["replay"]["lag_p99_ms"] == sorted(lags)[round(0.99 * (len(lags) - 1))]
     assert "READY TO SWITCH" in run.stderr and "VERIFY DIFFERENCES FOUND" not in run.stderr
     assert "VERIFY CLEAN" in run.stderr or "VERIFY NO DIFFERENCES" in run.stderr
+
+
+def test_the_cutover_bench_reads_the_demos_outage(demo_run):
+    """The demo ran as the cutover bench's smoke run: its BENCH line is last and gives that outage (one size:
+    the ratio of the smallest to the largest is 1)."""
+    run, report_path = demo_run
+    outage = json.loads(report_path.read_text())["cutover"]["write_outage_ms"]
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.startswith("BENCH cutover ratio=1.00 ") and f"max_outage_ms={outage}" in last, last
