@@ -33,15 +33,6 @@ DB = "bench_load"
 TABLES = ("customers", "orders", "order_items")
 
 
-def _create_table(ddb, name: str) -> None:
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                                {"AttributeName": "SK", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                           {"AttributeName": "SK", "AttributeType": "S"}])
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
-
-
 def _bare_worker(args) -> int:
     path, start, stop, table, endpoint = args
     from mysql2dynamo.ground.dynamo_json import to_client_item
@@ -106,6 +97,7 @@ def main() -> None:
 
     from mysql2dynamo.jobs.bulk_load import LoadOptions, mapped_frame, run_load
     from mysql2dynamo.jobs.session import local_spark
+    from mysql2dynamo.jobs.targets import create_table
     from mysql2dynamo.keymap.checker import check
     from mysql2dynamo.keymap.spec import load_mapping
     from mysql2dynamo.sample.mappings import mapping_text
@@ -136,7 +128,7 @@ def main() -> None:
         print(f"{rows:,} rows -> {n:,} items", flush=True)
 
         bare_table = f"bench_bare_{uuid.uuid4().hex[:6]}"
-        _create_table(ddb, bare_table)
+        create_table(ddb, bare_table)
         tables.append(bare_table)
         bare_s = bare_loader(path, n, bare_table, endpoint, args.procs)
         bare_rate = n / bare_s
@@ -149,7 +141,7 @@ def main() -> None:
             with open(mpath, "w") as f:
                 f.write(mapping_text(DB, table))
             if sink != "s3-import":
-                _create_table(ddb, table)
+                create_table(ddb, table)
                 tables.append(table)
             s = run_load(spark, LoadOptions(manifest=snap, mapping=mpath, sink=sink, progress_interval=0, **kw),
                          say=lambda msg: None)

@@ -3,24 +3,29 @@
 DynamoDB does not keep what was written byte for byte: numbers come back canonical ("990.90" is
 read as "990.9"), sets come back in any order, attribute order is lost. Both sides of a verify
 go through `canonical_item`: attributes sorted, numbers normalised, sets sorted, the version
-attribute left out (the source side has no version).
+attribute left out (the source side has no version). Verify computes the same text inside the JVM
+(io.mysql2dynamo.emr.Canonical in the converter jar, `CANONICAL_CLASS`), character for character:
+tests/verify/test_canonical.py holds the two to each other.
 """
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 DELETED = "_deleted"  # replay's delete marker (a tombstone item): not row data
 TTL = "_ttl"  # a tombstone's expiry
+CANONICAL_CLASS = "io.mysql2dynamo.emr.Canonical"
+EXACT = Context(prec=200)  # normalize() rounds to its context's precision: 28 digits would hide a 38-digit difference
 
 
 def canonical_number(text: str) -> str:
     d = Decimal(text)
     if d == 0:
         return "0"
-    return format(d.normalize(), "f") if abs(d.adjusted()) < 40 else str(d.normalize())
+    n = d.normalize(EXACT)
+    return format(n, "f") if abs(n.adjusted()) < 40 else str(n)
 
 
 def canonical_value(value: dict[str, Any]) -> dict[str, Any]:

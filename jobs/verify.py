@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.options import add_arguments, from_values, setting
-from mysql2dynamo.jobs.canonical import DELETED, TTL, canonical_item, differing_attributes
+from mysql2dynamo.jobs.canonical import CANONICAL_CLASS, DELETED, TTL, differing_attributes
 from mysql2dynamo.jobs.dynamodb_scan import scan_tables
 from mysql2dynamo.keymap.checked import CheckedMapping
 from mysql2dynamo.keymap.checker import check
@@ -47,6 +47,8 @@ from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.spec import Mapping, mapping_from_config
 
 if TYPE_CHECKING:
+    from pyspark.sql import Column
+
     from mysql2dynamo.jobs.repair import Divergence
 
 
@@ -83,6 +85,9 @@ class VerifyReport:
     # value}, "types": {pk column: codec tag}}, values encoded as in the change envelope (cdc.codec)
     in_flight_keys: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    # where the time went: source (snapshot read + mapping, with the rejected rows), target (the Scan),
+    # compare (digests and the differing buckets' rows), in_flight (the re-check against MySQL)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     examples: dict[str, list] = field(default_factory=lambda: {"missing": [], "extra": [], "different": [],
                                                                "pending": []})
     repaired: dict | None = None  # what `repair` did (jobs.repair.RepairReport)
@@ -115,6 +120,9 @@ class VerifyReport:
             + (f", {self.pending} pending (their latest change was not applied yet or came while they were read: "
                "not judged; verify again, or cutover compares them under the fence)" if self.pending else ""),
         ]
+        if self.phase_seconds:
+            lines.append(f"time: {self.seconds} s (" + ", ".join(f"{k.replace('_', ' ')} {v} s"
+                                                            for k, v in self.phase_seconds.items()) + ")")
         for kind in ("missing", "extra", "different", "pending"):
             for ex in self.examples[kind]:
                 lines.append(f"  {kind}: {json.dumps(ex, ensure_ascii=False)}")
@@ -151,23 +159,31 @@ def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport)
     mapped = mapped.cache()
     rejected = [(r._source, r._src, r._reject_reason) for r in
                 mapped.where("_reject_reason IS NOT NULL").select("_source", "_src", "_reject_reason").collect()]
-    items = mapped.where("_item IS NOT NULL").select("_target", "_key", "_item", "_source", "_src")
-    drop = (checked.mapping.version_attribute,)  # a local: the closure ships it to the executors
-    canon = items.rdd.map(lambda r: (r._target, canonical_item(json.loads(r._key)),
-                                     canonical_item(json.loads(r._item), drop=drop), r._source, r._src))
-    frame = spark.createDataFrame(canon, "_target string, _key string, _item string, _source string, _src string")
+    items = mapped.where("_item IS NOT NULL")
+    drop = json.dumps([checked.mapping.version_attribute])
+    frame = items.select("_target", _canonical("item", "_key", "[]").alias("_key"),
+                         _canonical("item", "_item", drop).alias("_item"), "_source", "_src")
     return frame, rejected
 
 
-def _target_side(spark, tables: list[str], key_names: dict[str, list[str]], segments: int, version: str):
-    def canon(row):
-        item = json.loads(row._raw)
-        key = {k: item[k] for k in key_names[row._target]}
-        return (row._target, canonical_item(key), canonical_item(item, drop=(version, DELETED, TTL)),
-                DELETED in item)
+def _canonical(method: str, column: str, names: str | Column) -> Column:
+    """jobs.canonical.canonical_item computed in the JVM (Canonical.item drops the attributes `names`,
+    Canonical.keep keeps only them; `names` a JSON array, or a column holding one)."""
+    from pyspark.sql import Column
+    from pyspark.sql import functions as F
 
-    rdd = scan_tables(spark, tables, segments).rdd.map(canon)
-    return spark.createDataFrame(rdd, "_target string, _key string, _item string, _tombstone boolean")
+    names = names if isinstance(names, Column) else F.lit(names)
+    return F.call_function("reflect", F.lit(CANONICAL_CLASS), F.lit(method), F.col(column), names)
+
+
+def _target_side(spark, tables: list[str], key_names: dict[str, list[str]], segments: int, version: str):
+    from pyspark.sql import functions as F
+
+    keys = F.create_map(*[x for t in tables for x in (F.lit(t), F.lit(json.dumps(key_names[t])))])
+    return scan_tables(spark, tables, segments).select(
+        "_target", _canonical("keep", "_raw", keys[F.col("_target")]).alias("_key"),
+        _canonical("item", "_raw", json.dumps([version, DELETED, TTL])).alias("_item"),
+        F.get_json_object("_raw", f"$.{DELETED}").isNotNull().alias("_tombstone"))
 
 
 def compare(spark, source, target, report: VerifyReport, buckets: int, examples: int, ignore_tombstones: bool):
@@ -182,15 +198,22 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
                                         F.bit_xor(F.xxhash64("_target", "_key", "_item")).alias("d")))
 
     source, target = source.cache(), target.cache()
+    t0 = time.monotonic()
     report.source_items = source.count()
-    report.target_items = target.where(~F.col("_tombstone")).count()
-    report.tombstones = target.where(F.col("_tombstone")).count()
+    t1 = time.monotonic()
+    counts = target.groupBy("_tombstone").count().collect()
+    t2 = time.monotonic()
+    report.phase_seconds["source"] = round(report.phase_seconds.get("source", 0.0) + t1 - t0, 2)
+    report.phase_seconds["target"] = round(t2 - t1, 2)
+    report.target_items = sum(r["count"] for r in counts if not r["_tombstone"])
+    report.tombstones = sum(r["count"] for r in counts if r["_tombstone"])
     report.buckets = buckets
     s, t = digests(source).alias("s"), digests(target).alias("t")
     differing = [r["_bucket"] for r in s.join(t, "_bucket", "full_outer")
                  .where("s.n IS NULL OR t.n IS NULL OR s.n != t.n OR s.d != t.d").select("_bucket").collect()]
     report.differing_buckets = len(differing)
     if not differing:
+        report.phase_seconds["compare"] = round(time.monotonic() - t2, 2)
         return []
 
     def in_buckets(df):
@@ -200,6 +223,7 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
     rows = joined.where("s._item IS NULL OR t._item IS NULL OR s._item != t._item").select(
         "_target", "_key", F.col("s._item").alias("src_item"), F.col("t._item").alias("dst_item"),
         "s._source", "s._src", "t._tombstone").collect()
+    report.phase_seconds["compare"] = round(time.monotonic() - t2, 2)
     return rows
 
 
@@ -220,7 +244,9 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     ddb = boto3.client("dynamodb")
     key_names = {t: [k["AttributeName"] for k in ddb.describe_table(TableName=t)["Table"]["KeySchema"]]
                  for t in tables}
+    t0 = time.monotonic()
     source, rejected = _source_side(spark, manifest, checked, report)
+    report.phase_seconds["source"] = round(time.monotonic() - t0, 2)  # the rejected rows; compare adds the items
     target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
     rows = compare(spark, source, target, report, options.buckets, options.examples, options.ignore_tombstones)
     rechecked: set[tuple[str, str]] = set()
@@ -228,8 +254,10 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     changed: set[tuple[str, str]] = set()
     divergences: list[Divergence] = []
     if cdc_url and manifest.binlog is not None:  # after the target scan: every change it may hold is read
+        t0 = time.monotonic()
         rechecked, known, changed = _recheck_in_flight(cdc_url, manifest.binlog, checked, schemas, ddb, options,
                                                        report, divergences)
+        report.phase_seconds["in_flight"] = round(time.monotonic() - t0, 2)
     for name, key, reason in rejected:
         if (name, json.dumps(json.loads(key), sort_keys=True)) not in changed:  # else judged as it is now
             report.rejected[reason] = report.rejected.get(reason, 0) + 1

@@ -9,6 +9,7 @@ database / table / stream names, so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -65,9 +66,20 @@ def demo_run(local_stack: StackConfig, tmp_path_factory) -> tuple[subprocess.Com
     demo, of its HTML report and of the cutover bench: the bench's smoke run is that demo (150 customers,
     15 transactions/s), its output on stderr and the BENCH line last on stdout."""
     reports = tmp_path_factory.mktemp("demo")
-    run = subprocess.run([sys.executable, "-m", "bench.cutover_bench", "--smoke", "--reports", str(reports)],
-                         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=1200)
-    return run, reports / "report-560.json"
+    cmd = [sys.executable, "-m", "bench.cutover_bench", "--smoke", "--reports", str(reports)]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=1200)
+    except subprocess.TimeoutExpired:  # SIGTERM first: the demo lifts its fence and stops its processes
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        err += "\n(the demo did not end within 1200 s and was stopped)"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), reports / "report-560.json"
 
 
 @pytest.fixture(scope="session")
