@@ -7,9 +7,9 @@ cdc.position). Columns the mapping excludes everywhere are left out of every cha
 Loop: read a committed transaction, hand its changes to the publisher, let the publisher send
 what it can, and every `checkpoint_every` seconds store the acknowledged position. An ALTER TABLE
 that rewrote a captured table's rows is preceded by a backfill of them (cdc/backfill.py), queued in
-parts with no resume point, so its position is acknowledged only once all of them are on the stream. Stops cleanly
-on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the blocked reader so it
-sees the flag), sending what is queued and storing the final checkpoint first. A MySQL restart
+parts with no resume point, so its position is acknowledged only once all of them are on the
+stream. Stops cleanly on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the
+blocked reader so it sees the flag), sending what is queued and storing the final checkpoint first. A MySQL restart
 is retried with backoff from the last transaction boundary read; a resume point the server no
 longer has (purged binlog) is a fatal error that says to take a new snapshot.
 """
