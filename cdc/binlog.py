@@ -57,19 +57,31 @@ class CaptureError(RuntimeError):
     """Capture cannot go on without losing changes; the message says what the operator can do."""
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """An ALTER TABLE of a captured table that changed its existing rows without row events."""
+
+    table: str  # db.table
+    clauses: tuple[str, ...]  # ("ADD COLUMN c", ...): statements.rewriting_clauses
+    server_id: int
+
+
 @dataclass
 class Transaction:
     """Changes of one transaction, or one part of a large one.
 
     `end` is the position after the commit, the resume point once the transaction is acknowledged.
     A transaction of more than `max_changes` rows comes in parts so memory stays bounded: every part
-    but the last has `end=None`, so no checkpoint can land inside the transaction.
+    but the last has `end=None`, so no checkpoint can land inside the transaction. `rewrite`: the
+    transaction is an ALTER TABLE that rewrote a captured table's rows (capture re-reads them,
+    cdc/backfill.py).
     """
 
     changes: list[Change]
     end: BinlogPosition | None
     ts: int
     binlog_bytes: int = 0
+    rewrite: Rewrite | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,7 @@ class BinlogSource:
                         yield Transaction(changes, None, event.timestamp)
                         changes = []
                 continue
+            rewrite: Rewrite | None = None
             if isinstance(event, XAPrepareEvent):  # MySQL: the rows come before XA PREPARE, the outcome later
                 self._refuse_xa(changes, f"XA PREPARE at {file}:{end}")
             if isinstance(event, QueryEvent):
@@ -166,10 +179,12 @@ class BinlogSource:
                     self._refuse_statement_dml(statement, db, f"{file}:{end}")
                     continue  # a statement on other tables, inside its transaction
                 elif statement.kind != "commit":
-                    self._ddl(statement, f"{file}:{end}")
+                    captured = self._ddl(statement, f"{file}:{end}")
+                    if captured and statement.rewrites:
+                        rewrite = Rewrite(captured[0], statement.rewrites, event.packet.server_id)
             # XidEvent, COMMIT, or a DDL statement (DDL commits implicitly): the transaction ends here
             self.position = BinlogPosition(file, end, gtid, self.position.epoch)
-            yield Transaction(changes, self.position, event.timestamp, max(0, end - begin_pos))
+            yield Transaction(changes, self.position, event.timestamp, max(0, end - begin_pos), rewrite)
             changes = []
 
     def _changes(self, event, file: str, end: int, gtid: str | None) -> Iterator[Change]:
@@ -255,10 +270,11 @@ class BinlogSource:
                                "binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW, and reconnect "
                                "the application), then take a new snapshot of these tables.")
 
-    def _ddl(self, statement: Statement, where: str) -> None:
+    def _ddl(self, statement: Statement, where: str) -> list[str]:
+        """The captured tables a DDL statement names; refuses or warns as its kind requires."""
         captured = self._captured(statement)
         if not captured:
-            return
+            return captured
         for name in captured:
             self.json_columns.pop(tuple(name.split(".", 1)), None)
         tables = ", ".join(captured)
@@ -278,6 +294,7 @@ class BinlogSource:
             msg = f"schema change at {where} on {tables}: {statement.text[:200]}"
             self.policy.warnings.append(msg)
             log.warning("%s (later events carry the new columns)", msg)
+        return captured
 
 
 _INTEGERS = {1: "tinyint", 2: "smallint", 9: "mediumint", 3: "int", 8: "bigint"}

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mysql2dynamo.cdc.binlog import Transaction
-from mysql2dynamo.cdc.codec import decode_value
+from mysql2dynamo.cdc.current_rows import all_binlog_rows, codec_tag
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
-from mysql2dynamo.keymap.types import Column
 
 FOLLOWED = ("CASCADE", "SET NULL")
 
@@ -176,37 +175,8 @@ def _referenced(conn, schema: TableSchema, constraint: str, parent: str) -> tupl
 
 
 def _load_rows(conn, schema: TableSchema) -> HeldTable:
-    from mysql2dynamo.cdc.snapshot.lookup import all_rows  # Arrow's converter: only where a cascade is followed
-
-    types = {c.name: codec_tag(c) for c in schema.columns}
-    table = HeldTable(schema.primary_key, types)
-    for batch in all_rows(conn, schema):
+    table = HeldTable(schema.primary_key, {c.name: codec_tag(c) for c in schema.columns})
+    for batch in all_binlog_rows(conn, schema):
         for row in batch:
-            decoded = {c.name: binlog_value(c, types[c.name], row[c.name]) for c in schema.columns}
-            table.rows[tuple(decoded[c] for c in schema.primary_key)] = decoded
+            table.rows[tuple(row[c] for c in schema.primary_key)] = row
     return table
-
-
-_TAGS = {"tinyint": "int", "smallint": "int", "mediumint": "int", "int": "int", "integer": "int", "bigint": "int",
-         "year": "int", "bit": "int", "decimal": "decimal", "float": "float", "double": "double", "date": "date",
-         "datetime": "datetime", "timestamp": "datetime", "time": "time", "json": "json", "set": "set",
-         "binary": "bytes", "varbinary": "bytes", "tinyblob": "bytes", "blob": "bytes", "mediumblob": "bytes",
-         "longblob": "bytes"}
-
-
-def codec_tag(column: Column) -> str:
-    """The envelope's codec tag of a column (cdc.codec.column_tag's, from the schema instead of the binlog)."""
-    return _TAGS.get(column.data_type, "string")
-
-
-def binlog_value(column: Column, tag: str, value: Any) -> Any:
-    """A value in the snapshot's form (cdc.snapshot.lookup) as the binlog reader decodes it."""
-    if value is None:
-        return None
-    if tag == "int":
-        return int(value)  # BIGINT UNSIGNED and wide BIT are decimals in the snapshot
-    if tag == "set":
-        return frozenset(value)
-    if tag in ("time", "decimal") and isinstance(value, str):
-        return decode_value(tag, value)  # TIME and DECIMAL(>38) are text in the snapshot
-    return value

@@ -16,6 +16,7 @@ which is what the checkpoint may store.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import random
 import time
@@ -75,8 +76,10 @@ class ClaimCheck:
         self.s3 = s3_client
         self.bucket, self.prefix = split_s3(url)
 
-    def store(self, change: Change, data: bytes) -> str:
-        key = f"{self.prefix.rstrip('/')}/{change.db}.{change.table}/{change.ver}.json".lstrip("/")
+    def store(self, change: Change, data: bytes, partition_key: str) -> str:
+        # changes capture derives (cascades, backfills) share their cause's `ver`: the row's key tells them apart
+        row = hashlib.md5(partition_key.encode()).hexdigest()[:16]
+        key = f"{self.prefix.rstrip('/')}/{change.db}.{change.table}/{change.ver}-{row}.json".lstrip("/")
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/json")
         return f"s3://{self.bucket}/{key}"
 
@@ -111,18 +114,18 @@ class KinesisPublisher:
             key, data = change.record()
             size = len(data) + len(key.encode())
             if size > MAX_RECORD_BYTES:
-                data = self._claim(change, data)
+                data = self._claim(change, data, key)
                 size = len(data) + len(key.encode())
             self._seq += 1
             self._pending.append(Record(self._seq, self._tx, key, data, size))
         self._advance()
 
-    def _claim(self, change: Change, data: bytes) -> bytes:
+    def _claim(self, change: Change, data: bytes, partition_key: str) -> bytes:
         if self.claim_check is None:
             raise ValueError(f"{change.db}.{change.table} change at {change.source.file}:{change.source.pos} is "
                              f"{len(data)} bytes, over Kinesis' 1 MiB record limit: configure a claim-check "
                              "bucket (--claim-check s3://bucket/prefix) to carry it")
-        url = self.claim_check.store(change, data)
+        url = self.claim_check.store(change, data, partition_key)
         self.stats.claim_checks += 1
         return change.pointer(url).to_bytes()
 

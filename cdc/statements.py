@@ -16,6 +16,10 @@ content), keywords in any case, several tables per statement (`DROP TABLE a, b`)
 | truncate | TRUNCATE | --on-truncate policy (rows go without row events) |
 | gone | DROP TABLE / DATABASE, RENAME, CREATE OR REPLACE, ALTER ... RENAME of a captured table | refused |
 | ddl | any other statement | ends the transaction (DDL commits implicitly); ALTER is followed |
+
+An ALTER TABLE's `rewrites` are its clauses that change the stored values of existing rows without row
+events (ADD / DROP / MODIFY / CHANGE / RENAME COLUMN, CONVERT TO CHARACTER SET): capture re-reads
+the table after one (cdc/backfill.py). Index, key, partition and option clauses rewrite no value.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Statement:
     tables: tuple[tuple[str, str], ...] = ()  # (db, table) the statement names, in the default db if unqualified
     databases: tuple[str, ...] = ()  # DROP DATABASE
     text: str = ""
+    rewrites: tuple[str, ...] = ()  # ALTER TABLE clauses that rewrite existing rows: "ADD COLUMN c", ...
 
 
 def _strip_comments(query: str) -> str:
@@ -98,5 +103,55 @@ def classify(query: str, default_db: str) -> Statement:
             named = _names(m.group(1), default_db)[:1]
             if re.search(r"\bRENAME\s+(?:TO\s+|AS\s+)?(?!COLUMN\b|INDEX\b|KEY\b)", m.group(2), re.IGNORECASE):
                 return Statement("gone", named, text=text)
-            return Statement("ddl", named, text=text)
+            return Statement("ddl", named, text=text, rewrites=rewriting_clauses(m.group(2)))
     return Statement("ddl", (), text=text)
+
+
+# words after ADD / DROP that name something other than a column
+_NOT_COLUMNS = {"INDEX", "KEY", "UNIQUE", "PRIMARY", "CONSTRAINT", "FOREIGN", "FULLTEXT", "SPATIAL", "PARTITION",
+                "PARTITIONING", "CHECK", "PERIOD", "SYSTEM", "VECTOR", "DEFAULT"}
+_CLAUSE = re.compile(rf"(ADD|DROP|MODIFY|CHANGE)\s+(COLUMN\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(\(|{_NAME})"
+                     rf"|RENAME\s+COLUMN\s+({_NAME})|(CONVERT\s+TO\s+(?:CHARACTER\s+SET|CHARSET))\b", re.IGNORECASE)
+
+
+def _top_level_clauses(text: str) -> list[str]:
+    """`text` split at the commas outside parentheses, quotes and backquotes."""
+    out, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote != "`":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+        i += 1
+    return [*out, text[start:]]
+
+
+def rewriting_clauses(specification: str) -> tuple[str, ...]:
+    """The clauses of an ALTER TABLE's specification (what follows the table name) that change the values
+    of existing rows: `("ADD COLUMN c", "MODIFY COLUMN price")`; () for index, key and option changes."""
+    out = []
+    for clause in _top_level_clauses(specification):
+        m = _CLAUSE.match(clause.strip())
+        if m is None:
+            continue
+        if m.group(5):
+            out.append("CONVERT TO CHARACTER SET")
+        elif m.group(4):
+            out.append(f"RENAME COLUMN {_unquote(m.group(4))}")
+        else:
+            verb, name = m.group(1).upper(), m.group(3)
+            if m.group(2) is None and name.upper() in _NOT_COLUMNS:
+                continue
+            out.append(f"{verb} COLUMN {'(...)' if name == '(' else _unquote(name)}")
+    return tuple(out)

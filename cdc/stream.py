@@ -5,9 +5,11 @@ and to resume a checkpoint on another server or binlog numbering (the way out is
 cdc.position). Columns the mapping excludes everywhere are left out of every change.
 
 Loop: read a committed transaction, hand its changes to the publisher, let the publisher send
-what it can, and every `checkpoint_every` seconds store the acknowledged position. Stops cleanly
-on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the blocked reader so it
-sees the flag), sending what is queued and storing the final checkpoint first. A MySQL restart
+what it can, and every `checkpoint_every` seconds store the acknowledged position. An ALTER TABLE
+that rewrote a captured table's rows is preceded by a backfill of them (cdc/backfill.py), queued in
+parts with no resume point, so its position is acknowledged only once all of them are on the
+stream. Stops cleanly on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the
+blocked reader so it sees the flag), sending what is queued and storing the final checkpoint first. A MySQL restart
 is retried with backoff from the last transaction boundary read; a resume point the server no
 longer has (purged binlog) is a fatal error that says to take a new snapshot.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pymysql
 
+from mysql2dynamo.cdc.backfill import CHUNK_ROWS, backfill
 from mysql2dynamo.cdc.binlog import BinlogSource, CaptureError, CapturePolicy, Transaction
 from mysql2dynamo.cdc.cascade import Cascades
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
@@ -81,6 +84,7 @@ class StreamSettings:
     on_truncate: str = "fail"
     metrics_path: Path | None = None
     progress_every: float = 5.0
+    backfill_chunk: int = CHUNK_ROWS  # rows per SELECT when a table is re-read after an ALTER TABLE
 
 
 @dataclass
@@ -91,6 +95,7 @@ class StreamMetrics:
     records: int = 0
     bytes: int = 0
     binlog_bytes: int = 0
+    backfilled: int = 0  # rows re-read after an ALTER TABLE rewrote them (cdc/backfill.py)
     reconnects: int = 0
     position: str | None = None
     checkpoint: str | None = None
@@ -231,6 +236,8 @@ class _CaptureLoop:
                 metrics.binlog_bytes += item.binlog_bytes
                 if item.changes:
                     metrics.lag_seconds = max(0.0, time.time() - item.ts)
+                if item.rewrite is not None and not self._backfill(item):
+                    return  # stopped in the middle: the ALTER is read again, and its backfill made again, on restart
                 publisher.add(self.cascades.expand(item))
                 if len(self.policy.warnings) != self.ddl_seen:  # DDL on a captured table: foreign keys may differ
                     self.ddl_seen = len(self.policy.warnings)
@@ -239,13 +246,7 @@ class _CaptureLoop:
             elif not publisher.backlog:
                 metrics.lag_seconds = 0.0  # a heartbeat with nothing queued: caught up
             publisher.pump(block=publisher.backlog > MAX_BACKLOG)
-            now = time.monotonic()
-            if now >= self.next_checkpoint:
-                self.save_checkpoint()
-                self.next_checkpoint = now + s.checkpoint_every
-            if now >= self.next_progress:
-                _report(metrics, publisher, self.read_to, self.ctl, self.info, s, self.say)
-                self.next_progress = now + s.progress_every
+            now = self._tick()
             if self.deadline and now >= self.deadline:
                 self.reason = "max-seconds"
             if s.until and self.read_to >= s.until:
@@ -253,6 +254,53 @@ class _CaptureLoop:
             if self.reason:
                 return
         self.reason = self.reason or "end of binlog"
+
+    def _tick(self) -> float:
+        """Checkpoint and report when they are due; the time now."""
+        now = time.monotonic()
+        if now >= self.next_checkpoint:
+            self.save_checkpoint()
+            self.next_checkpoint = now + self.settings.checkpoint_every
+        if now >= self.next_progress:
+            _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
+            self.next_progress = now + self.settings.progress_every
+        return now
+
+    def _backfill(self, alter: Transaction) -> bool:
+        """Queue the rows of the table the ALTER TABLE rewrote, before the ALTER itself; False when stopped
+        in the middle (a signal)."""
+        rewrite, publisher = alter.rewrite, self.publisher
+        excluded = {c.lower() for c in self.settings.exclude.get(rewrite.table, ())}
+        conn = self.target.connect()
+        rows, started = 0, time.monotonic()
+        try:
+            self.say(f"backfill of {rewrite.table} ({', '.join(rewrite.clauses)}) after ALTER TABLE at {alter.end}: "
+                     f"re-reading its {_estimated_rows(conn, rewrite.table)} rows in key order")
+            next_report = started + self.settings.progress_every
+            for changes in backfill(conn, alter, excluded, self.settings.backfill_chunk):
+                publisher.add(Transaction(changes, None, alter.ts))  # no resume point until the ALTER's own
+                rows += len(changes)
+                self.metrics.backfilled += len(changes)
+                publisher.pump()
+                while publisher.backlog > MAX_BACKLOG:
+                    publisher.pump(block=True)
+                if self._tick() >= next_report:
+                    self.say(f"backfill of {rewrite.table}: {rows} rows queued "
+                             f"({rows / (time.monotonic() - started):.0f}/s), backlog {publisher.backlog}")
+                    next_report = time.monotonic() + self.settings.progress_every
+                if self.reason is not None:
+                    self.say(f"backfill of {rewrite.table} stopped after {rows} rows ({self.reason}): it starts "
+                             f"again from its first row on restart (the checkpoint stays before the ALTER)")
+                    return False
+        except LookupError as e:  # gone since: capture stops at its DROP or RENAME when it gets there
+            warning = f"{rewrite.table} not backfilled after ALTER TABLE at {alter.end}: {e}"
+            self.metrics.warnings.append(warning)
+            self.say(f"WARNING: {warning}")
+            return True
+        finally:
+            conn.close()
+        self.say(f"backfill of {rewrite.table}: {rows} rows queued in {time.monotonic() - started:.1f}s")
+        return True
 
     def save_checkpoint(self) -> None:
         acked = self.publisher.acknowledged
@@ -280,6 +328,15 @@ class _CaptureLoop:
             self.metrics.warnings = sorted(set(self.metrics.warnings + self.policy.warnings))
             _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
             self.ctl.close()
+
+
+def _estimated_rows(conn, table: str) -> str:
+    """`about N` (the server's estimate), or `all` when it has none."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT TABLE_ROWS FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                    tuple(table.split(".", 1)))
+        found = cur.fetchone()
+    return f"about {found[0]}" if found and found[0] is not None else "all"
 
 
 def _reconnect(target: MySQLTarget, ctl):

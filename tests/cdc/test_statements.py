@@ -34,6 +34,23 @@ def test_classify(query, kind, tables):
     assert list(statement.tables) == tables
 
 
+@pytest.mark.parametrize(("query", "rewrites"), [
+    ("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 7", ["ADD COLUMN c"]),
+    ("alter table shop.t add index (a), add `d e` varchar(9) default 'x,y', algorithm=inplace", ["ADD COLUMN d e"]),
+    ("ALTER TABLE t ADD (a INT, b INT AS (a + 1) STORED), ADD CONSTRAINT ck CHECK (a > 0)", ["ADD COLUMN (...)"]),
+    ("ALTER TABLE t DROP PRIMARY KEY, DROP COLUMN x, DROP y, DROP FOREIGN KEY f, DROP INDEX i",
+     ["DROP COLUMN x", "DROP COLUMN y"]),
+    ("ALTER TABLE t MODIFY price DECIMAL(10,4), CHANGE COLUMN a b INT, RENAME COLUMN p TO q",
+     ["MODIFY COLUMN price", "CHANGE COLUMN a", "RENAME COLUMN p"]),
+    ("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", ["CONVERT TO CHARACTER SET"]),
+    ("ALTER TABLE t ALTER COLUMN a SET DEFAULT 1, ADD UNIQUE KEY (a), ENGINE=InnoDB", []),
+    ("/*!40000 ALTER TABLE `t` DISABLE KEYS */", []),
+])
+def test_alter_clauses_that_rewrite_existing_rows(query, rewrites):
+    """What capture backfills after (cdc/backfill.py): clauses that change stored values, not index or options."""
+    assert list(classify(query, "shop").rewrites) == rewrites
+
+
 def test_drop_database_names_the_database():
     assert classify("DROP SCHEMA IF EXISTS `shop`", "x").databases == ("shop",)
 

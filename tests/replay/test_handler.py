@@ -228,7 +228,10 @@ def test_a_mapping_error_is_a_dead_letter_with_the_data(local_stack, fresh_db, d
         cur.execute("INSERT INTO t VALUES (2, 'a', 'abc'), (3, 'a', '3.25')")
     conn.close()
     event = _captured_event(local_stack, kinesis, stream_name, f"{fresh_db}.t", start, tmp_path)
-    for record in event["Records"]:  # as a version-1 envelope: no column list
+    # as a version-1 envelope from a capture that old: no column list, and no backfill after the ALTER
+    event["Records"] = [r for r in event["Records"]
+                        if not Change.from_bytes(base64.b64decode(r["kinesis"]["data"])).source.derived]
+    for record in event["Records"]:
         old = Change.from_bytes(base64.b64decode(record["kinesis"]["data"]))
         record["kinesis"]["data"] = base64.b64encode(dataclasses.replace(old, columns=None).to_bytes()).decode()
     config = tmp_path / "c.yaml"
