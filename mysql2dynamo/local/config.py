@@ -17,8 +17,13 @@ APP_USER, APP_PASSWORD = "m2d", "m2d"  # administrator of the local server
 SHOP_USER, SHOP_PASSWORD = "shop_app", "shop_app"
 CDC_USER, CDC_PASSWORD = "cdc", "cdc"
 
-# boto3 reads AWS_ENDPOINT_URL_<SERVICE>; moto serves every control-plane API on one port.
-MOTO_SERVICES = ("S3", "EMR", "LAMBDA", "IAM", "STS", "SQS", "CLOUDFORMATION", "CLOUDWATCH")
+# Every AWS service the tool (or its tests) calls besides DynamoDB and Kinesis, served by moto on one
+# port: boto3 reads AWS_ENDPOINT_URL_<key> (the service id, upper case, `_` for spaces).
+MOTO_SERVICES = {
+    "S3": "S3", "EMR": "EMR", "EMR_SERVERLESS": "EMR Serverless", "LAMBDA": "Lambda", "IAM": "IAM", "STS": "STS",
+    "SQS": "SQS", "SNS": "SNS", "CLOUDFORMATION": "CloudFormation", "CLOUDWATCH": "CloudWatch",
+    "CLOUDWATCH_LOGS": "CloudWatch Logs", "SECRETS_MANAGER": "Secrets Manager",
+}
 
 
 def _port(name: str, default: int) -> int:
