@@ -80,9 +80,12 @@ class StackConfig:
     def client(self, service: str):
         """A boto3 client of this stack, whatever the caller's environment says."""
         import boto3
+        import botocore.session
 
+        # the variable boto3 itself would read: the service id, `_` for spaces (Secrets Manager, EMR Serverless)
+        service_id = botocore.session.get_session().get_service_model(service).service_id
         return boto3.client(
-            service, endpoint_url=self.env()[f"AWS_ENDPOINT_URL_{service.upper()}"],
+            service, endpoint_url=self.env()[f"AWS_ENDPOINT_URL_{service_id.replace(' ', '_').upper()}"],
             region_name=LOCAL_REGION, aws_access_key_id=LOCAL_AWS_KEY,
             aws_secret_access_key=LOCAL_AWS_SECRET,
         )
