@@ -32,6 +32,11 @@ from mysql2dynamo.ground.paths import CONVERTER_JAR
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CLUSTER_YAML = HERE / "cluster.yaml"
+PINS_NAME = "pins.txt"  # the constraints the bootstrap installs the wheel with (`package.pinned_requirements`)
+# job -> (its script, relative to the package root; the step's name)
+JOBS = {"load": ("jobs/bulk_load.py", "mysql2dynamo bulk load"), "verify": ("jobs/verify.py", "mysql2dynamo verify")}
+# the Python environment archive's place in a Serverless job's working folder (spark.archives ...#environment)
+SERVERLESS_ENV = "environment"
 
 
 class EmrConfigError(ValueError):
@@ -57,9 +62,10 @@ def artifact_urls(emr: dict, wheel: str | None = None, config_name: str = "mysql
         raise EmrConfigError("emr.artifacts must be an s3:// prefix (where the job, jar, wheel and config go)")
     base = str(base).rstrip("/")
     return {
-        "script": f"{base}/jobs/bulk_load.py",
+        **{f"{job}_script": f"{base}/{script}" for job, (script, _) in JOBS.items()},
         "converter": f"{base}/jars/{CONVERTER_JAR}",
         "wheel": f"{base}/dist/{wheel or wheel_name()}",
+        "pins": f"{base}/dist/{PINS_NAME}",
         "bootstrap": f"{base}/emr/bootstrap.sh",
         "config": f"{base}/config/{config_name}",
     }
@@ -74,19 +80,21 @@ def spark_conf(emr: dict) -> dict[str, str]:
     return conf
 
 
-def spark_submit_args(emr: dict, urls: dict[str, str], args: list[str]) -> list[str]:
-    """`spark-submit ...` of the load on EMR: the connector from the emr-ddb component, our converter."""
+def spark_submit_args(emr: dict, urls: dict[str, str], args: list[str], job: str = "load") -> list[str]:
+    """`spark-submit ...` of `job` (a key of JOBS) on EMR: the connector from the emr-ddb component, our
+    converter."""
     cmd = ["spark-submit", "--deploy-mode", "cluster", "--jars", f"{emr['connector_jar']},{urls['converter']}"]
     for k, v in spark_conf(emr).items():
         cmd += ["--conf", f"{k}={v}"]
-    return [*cmd, urls["script"], *args]
+    return [*cmd, urls[f"{job}_script"], *args]
 
 
-def load_step(emr: dict, urls: dict[str, str], args: list[str], name: str = "mysql2dynamo bulk load") -> dict:
+def job_step(emr: dict, urls: dict[str, str], args: list[str], job: str = "load") -> dict:
+    """The EMR step of `job` (a key of JOBS) with the script's arguments `args`."""
     return {
-        "Name": name,
+        "Name": JOBS[job][1],
         "ActionOnFailure": "CONTINUE" if emr.get("keep_alive") else "TERMINATE_CLUSTER",
-        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit_args(emr, urls, args)},
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit_args(emr, urls, args, job)},
     }
 
 
@@ -112,7 +120,7 @@ def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
         "Applications": [{"Name": a} for a in emr.get("applications") or ["Spark"]],
         "Instances": instances,
         "BootstrapActions": [{"Name": "install mysql2dynamo", "ScriptBootstrapAction": {
-            "Path": urls["bootstrap"], "Args": [urls["wheel"]]}}],
+            "Path": urls["bootstrap"], "Args": [urls["wheel"], urls["pins"]]}}],
         "Configurations": emr.get("configurations") or [],
         "Steps": steps,
         "JobFlowRole": emr["job_flow_role"],
@@ -126,23 +134,33 @@ def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
     return req
 
 
-def serverless_job_run(emr: dict, urls: dict[str, str], args: list[str], connector_jar: str | None = None) -> dict:
+def serverless_job_run(emr: dict, urls: dict[str, str], args: list[str], connector_jar: str | None = None,
+                       job: str = "load") -> dict:
     """emr-serverless start_job_run(**request). Serverless has no emr-ddb component: the connector jar
-    must be uploaded with the artifacts (`connector_jar`, e.g. .../jars/emr-dynamodb-hadoop-5.0.0.jar)."""
+    is uploaded with the artifacts (`connector_jar`, e.g. .../jars/emr-dynamodb-hadoop-5.0.0.jar); nor
+    bootstrap actions: the dependencies come in a Python environment archive (`emr.serverless.python_env`,
+    a venv-pack archive built on Amazon Linux: docs/operations.md), the current code as --py-files."""
     s = emr.get("serverless") or {}
     if not s.get("application_id") or not s.get("execution_role_arn"):
         raise EmrConfigError("emr.serverless.application_id and execution_role_arn are required for --serverless")
+    if not str(s.get("python_env") or "").startswith("s3://"):
+        raise EmrConfigError("emr.serverless.python_env must be the s3:// address of a Python environment archive "
+                             "(venv-pack of mysql2dynamo with its pins, built on Amazon Linux): Serverless has no "
+                             "bootstrap actions to install the dependencies")
     jars = ",".join(j for j in (connector_jar, urls["converter"]) if j)
+    python = f"./{SERVERLESS_ENV}/bin/python"
     # Serverless sizes its own workers: no cluster shape to follow
-    params = [f"--jars {jars}"] + [f"--conf {k}={v}" for k, v in spark_conf(emr).items()
-                                   if k not in ("spark.dynamicAllocation.enabled", "spark.executor.instances")]
-    # the project's wheel is shipped as a py-files archive: Serverless has no bootstrap actions
-    params.append(f"--py-files {urls['wheel']}")
+    conf = {k: v for k, v in spark_conf(emr).items()
+            if k not in ("spark.dynamicAllocation.enabled", "spark.executor.instances")}
+    conf.update({"spark.archives": f"{s['python_env']}#{SERVERLESS_ENV}",
+                 "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON": python,
+                 "spark.emr-serverless.driverEnv.PYSPARK_PYTHON": python, "spark.executorEnv.PYSPARK_PYTHON": python})
+    params = [f"--jars {jars}"] + [f"--conf {k}={v}" for k, v in conf.items()] + [f"--py-files {urls['wheel']}"]
     req = {
         "applicationId": s["application_id"],
         "executionRoleArn": s["execution_role_arn"],
-        "name": emr["name"],
-        "jobDriver": {"sparkSubmit": {"entryPoint": urls["script"], "entryPointArguments": args,
+        "name": JOBS[job][1],
+        "jobDriver": {"sparkSubmit": {"entryPoint": urls[f"{job}_script"], "entryPointArguments": args,
                                       "sparkSubmitParameters": " ".join(params)}},
     }
     if emr.get("log_uri"):

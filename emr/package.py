@@ -1,6 +1,8 @@
 """The mysql2dynamo wheel that `emr submit` uploads for the EMR bootstrap action (and EMR Serverless's
 --py-files), re-packed from the code that runs this command: a checkout (editable install) or a plain
-`pip install`, no build tools or network needed.
+`pip install`, no build tools or network needed; and its pins: every distribution it needs, at the
+version installed here (`pinned_requirements`), which the bootstrap installs it with
+(`pip install --constraint`), so every node runs what was tested here.
 
 It holds what the standard build (`python -m build --wheel`) puts in the wheel: the whole
 `mysql2dynamo` package with the phase folders under it, its data files, and the installed metadata
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import re
 from pathlib import Path
 
 from mysql2dynamo import __version__
@@ -61,3 +64,38 @@ def build_wheel(out_dir: Path) -> Path:
     path = out_dir / wheel_name()
     path.write_bytes(wheel_bytes())
     return path
+
+
+def _requirement_names(dist: importlib.metadata.Distribution) -> list[str]:
+    """The names of a distribution's base requirements (those of an extra left out)."""
+    names = []
+    for req in dist.requires or []:
+        spec, _, marker = req.partition(";")
+        if "extra" not in marker:
+            names.append(re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec).group(1))
+    return names
+
+
+def pinned_requirements(name: str = NAME) -> list[str]:
+    """`name==version` of every distribution `name` needs, directly or not (extras left out), at the
+    version installed here, sorted. A requirement not installed here is one its marker excludes on this
+    Python; it is left out."""
+    pins: dict[str, str] = {}
+    todo = _requirement_names(importlib.metadata.distribution(name))
+    while todo:
+        req = todo.pop()
+        key = re.sub(r"[-_.]+", "-", req).lower()
+        if key in pins:
+            continue
+        try:
+            dist = importlib.metadata.distribution(req)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        pins[key] = dist.version
+        todo += _requirement_names(dist)
+    return [f"{k}=={v}" for k, v in sorted(pins.items())]
+
+
+def pins_text() -> str:
+    """The pins as a pip constraints file."""
+    return "".join(f"{pin}\n" for pin in pinned_requirements())

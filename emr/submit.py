@@ -1,7 +1,9 @@
-"""Sending a bulk load to EMR or EMR Serverless: what to upload, the request, following the step.
+"""Sending a job (the bulk load, verify) to EMR or EMR Serverless: what to upload, the request,
+following the step.
 
 `mysql2dynamo emr submit` (the shell) builds the job arguments and the `emr:` settings from the
-config and calls these.
+config and calls these. The uploads are local files by S3 address, and two stand-ins made at submit
+time: the wheel (WHEEL) and its pins (PINS, `package.pinned_requirements`).
 """
 
 from __future__ import annotations
@@ -11,36 +13,39 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mysql2dynamo.emr import definitions as d
-from mysql2dynamo.emr.jars import converter_jar
+from mysql2dynamo.emr.jars import HOW, converter_jar
+from mysql2dynamo.emr.package import pins_text
 from mysql2dynamo.ground.files import split_s3
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import jars_dir
 
 TERMINAL_STEP = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 WHEEL = "<wheel>"  # the uploads' stand-in for the wheel, built or given at submit time
+PINS = "<pins>"  # and for its pins, written at submit time
 
 
 def submit_plan(emr: dict, urls: dict[str, str], args: list[str], config_path: str | Path, cluster_id: str | None,
-                serverless: bool) -> dict:
+                serverless: bool, job: str = "load") -> dict:
     """Everything submit does, as data: uploads (local file -> s3 url) and the request."""
     uploads = {
-        str(d.ROOT / "jobs" / "bulk_load.py"): urls["script"],
+        str(d.ROOT / d.JOBS[job][0]): urls[f"{job}_script"],
         str(converter_jar()): urls["converter"],
         str(config_path): urls["config"],
+        WHEEL: urls["wheel"],
+        PINS: urls["pins"],
     }
     out: dict = {"job_args": args, "uploads": uploads}
     if serverless:
         connector = sorted(jars_dir().glob("emr-dynamodb-hadoop-*.jar"))
-        connector_url = None
-        if connector:
-            connector_url = urls["converter"].rsplit("/", 1)[0] + "/" + connector[-1].name
-            uploads[str(connector[-1])] = connector_url
-        uploads[WHEEL] = urls["wheel"]
-        out["start_job_run"] = d.serverless_job_run(emr, urls, args, connector_url)
+        if not connector:
+            raise d.EmrConfigError(f"no emr-dynamodb-hadoop jar in {jars_dir()} (Serverless has no emr-ddb "
+                                   f"component, the job brings the connector): {HOW}")
+        connector_url = urls["converter"].rsplit("/", 1)[0] + "/" + connector[-1].name
+        uploads[str(connector[-1])] = connector_url
+        out["start_job_run"] = d.serverless_job_run(emr, urls, args, connector_url, job)
         return out
-    uploads[WHEEL] = urls["wheel"]
     uploads[str(d.HERE / "bootstrap.sh")] = urls["bootstrap"]
-    step = d.load_step(emr, urls, args)
+    step = d.job_step(emr, urls, args, job)
     if cluster_id:
         out["add_job_flow_steps"] = {"JobFlowId": cluster_id, "Steps": [step]}
     else:
@@ -50,8 +55,11 @@ def submit_plan(emr: dict, urls: dict[str, str], args: list[str], config_path: s
 
 def upload(uploads: dict[str, str], wheel: Path, s3) -> None:
     for local, url in uploads.items():
-        path = wheel if local == WHEEL else Path(local)
-        s3.upload_file(str(path), *split_s3(url))
+        bucket, key = split_s3(url)
+        if local == PINS:
+            s3.put_object(Bucket=bucket, Key=key, Body=pins_text().encode())
+        else:
+            s3.upload_file(str(wheel if local == WHEEL else Path(local)), bucket, key)
 
 
 def follow_step(emr_client, cluster_id: str, step_id: str, timeout: float, poll: float = 15.0,

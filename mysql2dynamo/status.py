@@ -1,7 +1,10 @@
 """`mysql2dynamo status`: how far behind capture and replay are, measured, not guessed.
 
 Positions come from the DynamoDB progress table when one is configured (`cdc.progress`: where the
-pipeline really runs, Lambda included), else from the local processes' files (`state`).
+pipeline really runs, Lambda included), else from the local processes' files (`state`). Figures
+(lag seconds, rates, counts) come from the local processes' metrics files when they wrote them,
+else, with a progress table, from CloudWatch (`cloudwatch`: the metrics capture and replay publish
+and the replay Lambda's IteratorAge). Every answer names the source of each part (`sources`).
 
 - capture lag: binlog bytes between the server's current position and the stream's acknowledged
   position, and the seconds behind the last change the stream read;
@@ -17,6 +20,7 @@ import json
 import time
 from pathlib import Path
 
+from mysql2dynamo import cloudwatch
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.position import BinlogPosition
@@ -43,9 +47,31 @@ def captured_position(state: StreamState, progress: ProgressTable | None) -> tup
     return (saved.position, saved.updated_at) if saved else (None, None)
 
 
-def capture_status(state: StreamState, mysql_url: str, progress: ProgressTable | None = None) -> dict:
+def cloudwatch_figures(state: StreamState, progress: ProgressTable | None) -> dict | None:
+    """CloudWatch's figures when the pipeline runs elsewhere: a progress table, and a local metrics
+    file missing (capture's or the replay's); None otherwise (nothing is asked of CloudWatch)."""
+    if progress is None or (state.capture_metrics.exists() and state.replay_metrics.exists()):
+        return None
+    return cloudwatch.read_figures(cloudwatch.client(), state.stream)
+
+
+def _local_or(path: Path, figures: dict | None) -> tuple[dict, str]:
+    """The local metrics file's figures and its name, else CloudWatch's source (or that there are none)."""
+    local = _json(path)
+    if local is not None:
+        return local, f"local file {path}"
+    return {}, figures["source"] if figures else "none (no local metrics file, no progress table)"
+
+
+def capture_status(state: StreamState, mysql_url: str, progress: ProgressTable | None = None,
+                   figures: dict | None = None) -> dict:
+    """`figures`: CloudWatch's (`cloudwatch_figures`), used when capture wrote no local metrics file."""
     position, saved_at = captured_position(state, progress)
-    metrics = _json(state.capture_metrics) or {}
+    metrics, source = _local_or(state.capture_metrics, figures)
+    if not metrics and figures:
+        lag_ms = figures["capture_lag_ms"]
+        metrics = {"lag_seconds": None if lag_ms is None else round(lag_ms / 1000, 1),
+                   "records_per_s": figures["capture_rows_per_s"]}
     conn = connect(mysql_url)
     try:
         info = server_info(conn)
@@ -57,7 +83,7 @@ def capture_status(state: StreamState, mysql_url: str, progress: ProgressTable |
             "checkpoint_age_s": round(time.time() - saved_at, 1) if saved_at else None,
             "binlog_bytes_behind": behind, "seconds_behind": metrics.get("lag_seconds"),
             "records": metrics.get("records"), "records_per_s": metrics.get("records_per_s"),
-            "warnings": metrics.get("warnings", []), "_head": head, "_checkpoint": position}
+            "warnings": metrics.get("warnings", []), "figures_from": source, "_head": head, "_checkpoint": position}
 
 
 def applied_sequences(state: StreamState, progress: ProgressTable | None, shards: list[str]) -> dict[str, str | None]:
@@ -84,9 +110,13 @@ def first_waiting(kinesis, stream: str, shard: str, applied: str | None) -> tupl
 
 
 def replay_status(state: StreamState, kinesis, progress: ProgressTable | None = None,
-                  fence: BinlogPosition | None = None) -> dict:
+                  fence: BinlogPosition | None = None, figures: dict | None = None) -> dict:
     """Per shard: applied sequence, the age of the first waiting record; with `fence`, whether a record
-    holding a position at or before it still waits (`pending`), else whether any record waits."""
+    holding a position at or before it still waits (`pending`), else whether any record waits.
+    Without `fence`, the lag is also the replay Lambda's IteratorAge when CloudWatch has it (read here
+    unless `figures` are given)."""
+    if figures is None and fence is None:
+        figures = cloudwatch_figures(state, progress)
     shard_ids = [s["ShardId"] for s in kinesis.list_shards(StreamName=state.stream)["Shards"]]
     applied = applied_sequences(state, progress, shard_ids)
     shards = {}
@@ -97,10 +127,13 @@ def replay_status(state: StreamState, kinesis, progress: ProgressTable | None = 
         waiting = record is not None and (fence is None or Change.from_bytes(record["Data"]).ver <= fence.ver())
         shards[sid] = {"checkpoint": applied[sid], "pending": waiting, "iterator_age_ms": max(age, 0),
                        "millis_behind_latest": behind}
-    metrics = _json(state.replay_metrics) or {}
+    metrics, source = _local_or(state.replay_metrics, figures)
+    lambda_age = figures["iterator_age_ms"] if figures else None
+    measured = max((max(s["iterator_age_ms"], s["millis_behind_latest"]) for s in shards.values()), default=0)
     return {"shards": shards, "pending": any(s["pending"] for s in shards.values()),
-            "lag_ms": max((max(s["iterator_age_ms"], s["millis_behind_latest"]) for s in shards.values()), default=0),
-            **{k: metrics.get(k) for k in ("records", "puts", "tombstones", "stale", "coalesced", "failed")}}
+            "lag_ms": max(measured, round(lambda_age or 0)), "lambda_iterator_age_ms": lambda_age,
+            **{k: metrics.get(k) for k in ("records", "puts", "tombstones", "stale", "coalesced", "failed")},
+            "figures_from": source}
 
 
 def dead_letter_count(state: StreamState, progress: ProgressTable | None = None) -> int:
@@ -112,13 +145,22 @@ def dead_letter_count(state: StreamState, progress: ProgressTable | None = None)
 def pipeline_status(stream: str, mysql_url: str, kinesis, state: StreamState | None = None,
                     progress: ProgressTable | None = None) -> dict:
     state = state or StreamState.of(stream)
-    capture = capture_status(state, mysql_url, progress)
+    figures = cloudwatch_figures(state, progress)
+    capture = capture_status(state, mysql_url, progress, figures)
     last = _json(state.cutover_report)
     return {"stream": stream, "progress": str(progress) if progress else "local files",
             "capture": {k: v for k, v in capture.items() if not k.startswith("_")},
-            "replay": replay_status(state, kinesis, progress), "dead_letters": dead_letter_count(state, progress),
+            "replay": replay_status(state, kinesis, progress, figures=figures),
+            "dead_letters": dead_letter_count(state, progress), "cloudwatch": figures,
             "last_cutover": {k: last.get(k) for k in ("ready", "write_outage_ms", "outage_steps_ms", "fence_position",
                                                        "fence_lifted")} if last else None}
+
+
+def _figure(value: float | None, unit: str) -> str:
+    """`12 records`, `- records` for a figure nobody measured (not 0)."""
+    if value is None:
+        return f"- {unit}"
+    return f"{int(value) if float(value).is_integer() else value} {unit}"
 
 
 def status_table(s: dict) -> str:
@@ -126,16 +168,27 @@ def status_table(s: dict) -> str:
     lines = [
         f"stream {s['stream']} (progress: {s['progress']})",
         f"  capture  server at {c['server_position']}, checkpoint {c['checkpoint'] or '-'} "
-        f"({c['binlog_bytes_behind'] if c['binlog_bytes_behind'] is not None else '-'} binlog bytes behind, "
-        f"{c['seconds_behind'] if c['seconds_behind'] is not None else '-'} s), {c['records'] or 0} records",
+        f"({_figure(c['binlog_bytes_behind'], 'binlog bytes behind')}, {_figure(c['seconds_behind'], 's')}), "
+        f"{_figure(c['records'], 'records')}",
         f"  replay   lag {r['lag_ms']} ms, {'records waiting' if r['pending'] else 'caught up'}; "
-        f"{r['puts'] or 0} puts, {r['tombstones'] or 0} tombstones, {r['stale'] or 0} stale, "
-        f"{r['coalesced'] or 0} coalesced",
+        f"{_figure(r['puts'], 'puts')}, {_figure(r['tombstones'], 'tombstones')}, {_figure(r['stale'], 'stale')}, "
+        f"{_figure(r['coalesced'], 'coalesced')}",
     ]
     for sid, shard in sorted(r["shards"].items()):
         lines.append(f"    {sid}: checkpoint {shard['checkpoint'] or '-'}, iterator age {shard['iterator_age_ms']} ms, "
                      f"{shard['millis_behind_latest']} ms behind latest")
     lines.append(f"  dead letters: {s['dead_letters']}")
+    cw = s["cloudwatch"]
+    if cw:
+        lines.append(f"  cloudwatch  Lambda {cw['function']} IteratorAge {_figure(cw['iterator_age_ms'], 'ms')}; "
+                     f"capture lag {_figure(cw['capture_lag_ms'], 'ms')}, "
+                     f"{_figure(cw['capture_rows_per_s'], 'rows/s')}, {_figure(cw['capture_records'], 'records')}; "
+                     f"replay {_figure(cw['replay_applied'], 'applied')}, {_figure(cw['replay_stale'], 'stale')}, "
+                     f"{_figure(cw['dead_letters'], 'dead letters')}"
+                     + (f"; NOT READ: {cw['error']}" if cw.get("error") else ""))
+    lines += [f"  sources: positions from {s['progress']}; lags measured now (binlog bytes on MySQL, record ages "
+              f"on Kinesis{', the Lambda IteratorAge from CloudWatch' if cw else ''})",
+              f"    capture figures: {c['figures_from']}", f"    replay figures: {r['figures_from']}"]
     if s["last_cutover"]:
         cut = s["last_cutover"]
         steps = ", ".join(f"{k} {v}" for k, v in (cut["outage_steps_ms"] or {}).items())

@@ -9,7 +9,7 @@ from mysql2dynamo.emr import definitions as d
 def test_the_cluster_uses_the_v2_role_and_one_full_executor_per_core_node():
     emr = d.emr_settings({"artifacts": "s3://b/m2d/", "core": {"count": 5}})
     urls = d.artifact_urls(emr, "w.whl")
-    step = d.load_step(emr, urls, ["--manifest", "s3://b/snap"])
+    step = d.job_step(emr, urls, ["--manifest", "s3://b/snap"])
     request = d.cluster_request(emr, urls, [step])
     assert request["ServiceRole"] == "EMR_DefaultRole_V2"
     maximize = {"Classification": "spark", "Properties": {"maximizeResourceAllocation": "true"}}
@@ -18,6 +18,7 @@ def test_the_cluster_uses_the_v2_role_and_one_full_executor_per_core_node():
     assert "spark.dynamicAllocation.enabled=false" in args and "spark.executor.instances=5" in args
     given = d.emr_settings({"core": {"count": 5}, "spark_conf": {"spark.executor.instances": "12"}})
     assert d.spark_conf(given)["spark.executor.instances"] == "12"
-    serverless = d.serverless_job_run({**emr, "serverless": {"application_id": "a", "execution_role_arn": "r"}},
+    serverless = d.serverless_job_run({**emr, "serverless": {"application_id": "a", "execution_role_arn": "r",
+                                                                "python_env": "s3://b/env.tar.gz"}},
                                       urls, [])
     assert "spark.executor.instances" not in serverless["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]

@@ -28,6 +28,7 @@ CASES: dict[tuple[str, ...], tuple[list[str], int, str]] = {
     ("create-tables",): (["--config", BAD], USAGE, "invalid YAML"),
     ("deploy",): (["--config", MAPPING, "--stream", "s", "--manifest", "s3://b/m.json", "--artifacts", "s3://b/a",
                    "--delete"], USAGE, "pass --yes"),
+    ("emr", "bundle"): ([MAPPING], USAGE, "is a file"),
     ("emr", "jars"): (["--cluster-id", "j-1"], USAGE, "No such option"),
     ("emr", "status"): (["--cluster-id", "j-NOSUCH", "--step-id", "s-NOSUCH"], FAILURE, "DescribeStep"),
     ("emr", "submit"): (["--config", BAD, "--dry-run"], USAGE, "invalid YAML"),

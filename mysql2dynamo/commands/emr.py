@@ -1,11 +1,14 @@
-"""`mysql2dynamo emr submit|status`: run the bulk load on EMR (or EMR Serverless) and follow it.
+"""`mysql2dynamo emr submit|status`: run the bulk load or verify on EMR (or EMR Serverless) and follow it.
 
-    mysql2dynamo emr submit --config mysql2dynamo.yaml [--cluster-id j-...] [--serverless] [--dry-run]
+    mysql2dynamo emr submit --config mysql2dynamo.yaml [--job load|verify] [--cluster-id j-...] [--serverless]
+                            [--dry-run]
 
-Without --cluster-id a transient cluster is created with the load as its step (run_job_flow); with
+Without --cluster-id a transient cluster is created with the job as its step (run_job_flow); with
 it the step is added to the running cluster (add_job_flow_steps). --dry-run prints the uploads and
-the boto3 requests as JSON and sends nothing. The job arguments come from the config's `load:`
-section (the config itself is the mapping), the cluster from emr/cluster.yaml and the `emr:` section.
+the boto3 requests as JSON and sends nothing. The load's arguments come from the config's `load:`
+section (the config itself is the mapping), verify's from `verify:`, against the load's snapshot
+(`load.manifest`); the cluster from emr/cluster.yaml and the `emr:` section. Every submit uploads
+the wheel and its pins, which the bootstrap installs it with.
 """
 
 from __future__ import annotations
@@ -23,18 +26,44 @@ from mysql2dynamo.emr import jars
 from mysql2dynamo.emr.package import wheel_name
 from mysql2dynamo.emr.submit import follow_step, submit_plan, upload
 from mysql2dynamo.ground.log import say
+from mysql2dynamo.ground.mysql import SECRET, redact
+from mysql2dynamo.ground.options import as_arguments
 from mysql2dynamo.jobs.bulk_load import SINKS, job_args
+from mysql2dynamo.jobs.verify import VerifyOptions
 
 FAILED_STEP = ("FAILED", "CANCELLED", "INTERRUPTED")
 
 
-def emr_plan(cfg: Config, overrides: dict, cluster_id: str | None, serverless: bool, wheel_name: str) -> dict:
+def step_mysql_url(cfg: Config) -> str | None:
+    """The source URL for verify's check of rows changed since the snapshot, when it can stand on a step's
+    command line (which EMR shows): no password in it (a secretsmanager:// name, RDS IAM, none)."""
+    url = cfg.mysql_url
+    if url and (url.startswith(SECRET) or redact(url) == url):
+        return url
+    if url:
+        say("note: source.mysql_url holds a password, which an EMR step would show: verify runs without the "
+            "check of rows changed since the snapshot; name the password as secretsmanager://NAME to have it")
+    return None
+
+
+def verify_args(cfg: Config, load: dict, config_url: str) -> list[str]:
+    """verify.py's arguments on EMR: the config, the load's snapshot, the `verify:` settings."""
+    if not load.get("manifest"):
+        raise ValueError("verify on EMR compares with the load's snapshot: set load.manifest (or --manifest)")
+    url = step_mysql_url(cfg)
+    return ["--config", config_url, "--snapshot", load["manifest"], *(["--mysql-url", url] if url else []),
+            *as_arguments(VerifyOptions, cfg.section("verify"))]
+
+
+def emr_plan(cfg: Config, overrides: dict, cluster_id: str | None, serverless: bool, wheel_name: str,
+             job: str = "load") -> dict:
     """The uploads and the request of a submit, from the config and the command line's overrides."""
     emr = d.emr_settings(cfg.section("emr"), overrides.get("emr"))
     urls = d.artifact_urls(emr, wheel_name, Path(cfg.path).name)
     load = {**cfg.section("load"), **overrides.get("load", {})}
     load.setdefault("mapping", urls["config"])
-    return submit_plan(emr, urls, job_args(load), cfg.path, cluster_id, serverless)
+    args = job_args(load) if job == "load" else verify_args(cfg, load, urls["config"])
+    return submit_plan(emr, urls, args, cfg.path, cluster_id, serverless, job)
 
 
 @click.group()
@@ -43,6 +72,8 @@ def emr() -> None:
 
 
 @emr.command()
+@click.option("--job", type=click.Choice(list(d.JOBS)), default="load", show_default=True,
+              help="The bulk load, or verify against the load's snapshot (load.manifest).")
 @click.option("--manifest", default=None, help="Override load.manifest.")
 @click.option("--sink", default=None, type=click.Choice(SINKS), help="Override load.sink.")
 @click.option("--max-wcu", type=float, default=None, help="Override load.max_wcu (WCU/s for the whole job).")
@@ -56,17 +87,18 @@ def emr() -> None:
 @click.option("--timeout", type=float, default=6 * 3600, show_default=True, help="Seconds to follow.")
 @click.option("--poll", type=float, default=15.0, show_default=True)
 @configured(required=True, help="mysql2dynamo config: tables (mapping), load and emr sections.")
-def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float | None, artifacts: str | None,
-           cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool, follow: bool, timeout: float,
-           poll: float) -> None:
-    """Upload the job and submit it as an EMR step (run_job_flow / add_job_flow_steps) or Serverless run."""
+def submit(cfg: Config, job: str, manifest: str | None, sink: str | None, max_wcu: float | None,
+           artifacts: str | None, cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool,
+           follow: bool, timeout: float, poll: float) -> None:
+    """Upload the job, the wheel and its pins and submit it as an EMR step (run_job_flow / add_job_flow_steps)
+    or Serverless run."""
     import boto3
 
     overrides = {"load": {k: v for k, v in (("manifest", manifest), ("sink", sink), ("max_wcu", max_wcu))
                           if v is not None},
                  "emr": {"artifacts": artifacts} if artifacts else {}}
     try:
-        p = emr_plan(cfg, overrides, cluster_id, serverless, Path(wheel).name if wheel else wheel_name())
+        p = emr_plan(cfg, overrides, cluster_id, serverless, Path(wheel).name if wheel else wheel_name(), job)
     except ValueError as e:  # EmrConfigError, ConfigError, a bad load: setting
         raise ConfigFailure(f"{cfg.path}: {e}") from e
     try:
@@ -102,6 +134,17 @@ def submit(cfg: Config, manifest: str | None, sink: str | None, max_wcu: float |
         state = follow_step(client, cluster_id, step_id, timeout, poll)
         if state in FAILED_STEP:
             raise RuntimeFailure(f"step {step_id} ended {state}; see the step's stderr under the log URI")
+
+
+@emr.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def bundle(out: Path) -> None:
+    """Write the wheel and its pins (pins.txt) into OUT: what the EMR Serverless Python environment is built from."""
+    from mysql2dynamo.emr.package import build_wheel, pins_text
+
+    wheel = build_wheel(out)
+    (out / d.PINS_NAME).write_text(pins_text())
+    click.echo(json.dumps({"wheel": str(wheel), "pins": str(out / d.PINS_NAME)}))
 
 
 @emr.command("jars")

@@ -50,7 +50,7 @@ def load(cfg: Config | None, master: str, print_submit: bool, emr_artifacts: str
         from mysql2dynamo.emr import definitions as d
 
         emr = d.emr_settings(cfg.section("emr") if cfg else None, {"artifacts": emr_artifacts})
-        click.echo(json.dumps(d.load_step(emr, d.artifact_urls(emr), job_args(opts)), indent=2))
+        click.echo(json.dumps(d.job_step(emr, d.artifact_urls(emr), job_args(opts)), indent=2))
         return
     from mysql2dynamo.jobs.bulk_load import run_load
     from mysql2dynamo.jobs.session import local_spark

@@ -87,18 +87,27 @@ class StackSettings(TableBilling):
 
     @property
     def name(self) -> str:
-        """The stack's name (by default from the stream's, in the letters a stack name may hold)."""
-        return self.stack or re.sub(r"[^A-Za-z0-9-]", "-", f"mysql2dynamo-{self.stream}")[:128]
+        return stack_name(self.stream, self.stack)
 
     @property
     def function_name(self) -> str:
-        return f"{self.name}-replay"[:64]
+        return replay_function_name(stack_name(self.stream, self.stack))
 
     @property
     def progress_table(self) -> str:
         if self.checkpoint and self.checkpoint.startswith("dynamodb://"):
             return self.checkpoint[len("dynamodb://"):].partition("/")[0]
         return f"{self.name}-progress"
+
+
+def stack_name(stream: str, stack: str | None = None) -> str:
+    """The stack's name (by default from the stream's, in the letters a stack name may hold)."""
+    return stack or re.sub(r"[^A-Za-z0-9-]", "-", f"mysql2dynamo-{stream}")[:128]
+
+
+def replay_function_name(stack: str) -> str:
+    """The replay Lambda's name in the stack `stack` (`status` reads its IteratorAge by it)."""
+    return f"{stack}-replay"[:64]
 
 
 def sub(text: str) -> dict:

@@ -17,8 +17,13 @@ APP_USER, APP_PASSWORD = "m2d", "m2d"  # administrator of the local server
 SHOP_USER, SHOP_PASSWORD = "shop_app", "shop_app"
 CDC_USER, CDC_PASSWORD = "cdc", "cdc"
 
-# boto3 reads AWS_ENDPOINT_URL_<SERVICE>; moto serves every control-plane API on one port.
-MOTO_SERVICES = ("S3", "EMR", "LAMBDA", "IAM", "STS", "SQS", "CLOUDFORMATION", "CLOUDWATCH")
+# Every AWS service the tool (or its tests) calls besides DynamoDB and Kinesis, served by moto on one
+# port: boto3 reads AWS_ENDPOINT_URL_<key> (the service id, upper case, `_` for spaces).
+MOTO_SERVICES = {
+    "S3": "S3", "EMR": "EMR", "EMR_SERVERLESS": "EMR Serverless", "LAMBDA": "Lambda", "IAM": "IAM", "STS": "STS",
+    "SQS": "SQS", "SNS": "SNS", "CLOUDFORMATION": "CloudFormation", "CLOUDWATCH": "CloudWatch",
+    "CLOUDWATCH_LOGS": "CloudWatch Logs", "SECRETS_MANAGER": "Secrets Manager",
+}
 
 
 def _port(name: str, default: int) -> int:
@@ -75,9 +80,12 @@ class StackConfig:
     def client(self, service: str):
         """A boto3 client of this stack, whatever the caller's environment says."""
         import boto3
+        import botocore.session
 
+        # the variable boto3 itself would read: the service id, `_` for spaces (Secrets Manager, EMR Serverless)
+        service_id = botocore.session.get_session().get_service_model(service).service_id
         return boto3.client(
-            service, endpoint_url=self.env()[f"AWS_ENDPOINT_URL_{service.upper()}"],
+            service, endpoint_url=self.env()[f"AWS_ENDPOINT_URL_{service_id.replace(' ', '_').upper()}"],
             region_name=LOCAL_REGION, aws_access_key_id=LOCAL_AWS_KEY,
             aws_secret_access_key=LOCAL_AWS_SECRET,
         )

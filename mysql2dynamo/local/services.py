@@ -21,6 +21,7 @@ from mysql2dynamo.local.config import (
     APP_USER,
     CDC_PASSWORD,
     CDC_USER,
+    MOTO_SERVICES,
     SHOP_PASSWORD,
     SHOP_USER,
     StackConfig,
@@ -206,7 +207,8 @@ SERVICES: tuple[Service, ...] = (
         healthy=lambda c: c.client("kinesis").list_streams(),
     ),
     Service(
-        name="moto", port_env="M2D_MOTO_PORT", stands_in_for="S3, EMR, Lambda, IAM, SQS", port=lambda c: c.moto_port,
+        name="moto", port_env="M2D_MOTO_PORT", stands_in_for=", ".join(MOTO_SERVICES.values()),
+        port=lambda c: c.moto_port,
         command=_moto_command,
         healthy=lambda c: c.client("s3").list_buckets(),
     ),

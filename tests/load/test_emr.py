@@ -61,7 +61,8 @@ def test_dry_run_prints_the_requests_and_sends_nothing(local_stack, tmp_path, bu
                                                      "InstanceType": "m6i.2xlarge", "InstanceCount": 3}
     boot = req["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert boot == {"Path": f"s3://{bucket}/m2d/emr/bootstrap.sh",
-                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl"]}
+                    "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl",
+                             f"s3://{bucket}/m2d/dist/pins.txt"]}
     args = req["Steps"][0]["HadoopJarStep"]["Args"]
     assert req["Steps"][0]["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--jars",
@@ -112,7 +113,7 @@ def test_serverless_job_run_on_moto(local_stack, tmp_path, bucket, wheel):
     app = es.create_application(name="m2d", releaseLabel="emr-7.0.0", type="SPARK")["applicationId"]
     cfg = _config(tmp_path, "shop", "shop", bucket)
     doc = yaml.safe_load(cfg.read_text())
-    doc["emr"]["serverless"] = {"application_id": app,
+    doc["emr"]["serverless"] = {"application_id": app, "python_env": f"s3://{bucket}/m2d/pyenv.tar.gz",
                                 "execution_role_arn": "arn:aws:iam::123456789012:role/m2d-load"}
     cfg.write_text(yaml.safe_dump(doc))
     dry = CliRunner().invoke(emr, ["submit", "--config", str(cfg), "--serverless", "--dry-run"])
