@@ -174,6 +174,16 @@ def test_the_schema_refuses_what_the_reader_refuses():
         jsonschema.validate(doc, schema())
 
 
+def test_a_flag_setting_is_a_boolean_in_the_schema():
+    """`verify: {ignore_tombstones: true}` is what a user writes for the flag --ignore-tombstones."""
+    doc = yaml.safe_load(SAMPLE.read_text())
+    doc["verify"] = {"ignore_tombstones": True, "repair": False}
+    jsonschema.validate(doc, schema())
+    doc["verify"] = {"ignore_tombstones": "yes"}
+    with pytest.raises(jsonschema.ValidationError, match="boolean"):
+        jsonschema.validate(doc, schema())
+
+
 def test_load_options_have_one_definition():
     """argparse (the spark-submit job), click (`load`) and the config's `load:` come from LoadOptions."""
     from mysql2dynamo.cdc.stream import StreamSettings

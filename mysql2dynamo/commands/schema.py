@@ -55,6 +55,8 @@ def _json_type(param: click.Parameter) -> dict[str, Any]:
         return {"enum": list(t.choices)}
     if param.name == "tables":
         return {"type": ["string", "array"], "items": {"type": "string"}}
+    if isinstance(param, click.Option) and param.is_flag:  # a flag's type is a BoolParamType of its own
+        return {"type": "boolean"}
     return {"type": {click.INT: "integer", click.FLOAT: "number", click.BOOL: "boolean"}.get(t, "string")}
 
 
