@@ -5,6 +5,8 @@ Invariant: READY is reported only when DynamoDB equals MySQL at the fence positi
 snapshot; the fence is lifted on every other way out (error, SIGTERM, SIGINT), and the report says
 whether it was.
 
+0. a fence a killed cutover left up (its record in `StreamState.fence_record`) is lifted first and
+   reported (`left_fence`); while the cutover that raised it still runs, refuse;
 1. refuse while dead letters wait or capture started after the snapshot; wait until capture is
    under `max_capture_bytes` of binlog behind and the replay lag under `max_lag_ms` (lags, not
    "no record after the checkpoint");
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import ProgressTable, parse_position
 from mysql2dynamo.cdc.server import current_position, head_position, server_info
-from mysql2dynamo.fence import Fence, writers
+from mysql2dynamo.fence import Fence, lift_left, writers
 from mysql2dynamo.fenced_check import FencedCheck
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import connect
@@ -95,6 +97,7 @@ class CutoverReport:
     outage_steps_ms: dict[str, float] = field(default_factory=dict)  # each step's share of it
     fence_position: str | None = None
     fence_lifted: bool = False
+    left_fence: str | None = None  # a fence a killed cutover had left up, lifted before this one started
     waited_for_lag_s: float = 0.0
     baseline: dict | None = None  # the live verify before the fence
     settled: dict | None = None  # the comparison of the keys changed since, before the fence
@@ -138,7 +141,10 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     cutover goes, so a caller holds it even when an error or a signal ends it."""
     options = options or CutoverOptions()
     report = report if report is not None else CutoverReport()
-    fence = Fence(p.admin_url, options.fence_hook, options.unfence_hook)
+    fence = Fence(p.admin_url, options.fence_hook, options.unfence_hook, p.state.fence_record)
+    report.left_fence = lift_left(p.state.fence_record, p.admin_url)
+    if report.left_fence:
+        say(f"cutover: {report.left_fence}")
     report.reason = preflight(p, options)
     if report.reason:
         say(f"cutover: NOT READY: {report.reason}")
@@ -198,6 +204,8 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
         raise
     if not report.ready or options.release_fence:
         _lift(fence, report)
+    else:
+        fence.hand_over()
     if report.ready and not options.tombstones_under_fence:
         _remove_tombstones(p, final, report, "after the switch")
     say(f"cutover: READY TO SWITCH, write outage {report.write_outage_ms} ms ({steps})" if report.ready else

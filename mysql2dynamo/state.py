@@ -8,6 +8,7 @@
 | `.local/replay/STREAM.metrics.json` | `mysql2dynamo replay` (applied, stale, rejected, lag) |
 | `.local/replay/STREAM-dead-letters/` | `mysql2dynamo replay` (poison records) |
 | `.local/cutover/STREAM.json` | `mysql2dynamo cutover` (the last report: write outage, steps, ready) |
+| `.local/cutover/STREAM.fence.json` | `mysql2dynamo cutover` (while its fence is up: pid, host, how to lift it) |
 | `.local/load/STREAM...` | the bulk load's summary, when it is given `--summary` |
 """
 
@@ -47,6 +48,10 @@ class StreamState:
     @property
     def cutover_report(self) -> Path:
         return self.home / "cutover" / f"{self.stream}.json"
+
+    @property
+    def fence_record(self) -> Path:
+        return self.home / "cutover" / f"{self.stream}.fence.json"
 
     @property
     def dead_letters(self) -> Path:

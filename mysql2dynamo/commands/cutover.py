@@ -21,7 +21,7 @@ from mysql2dynamo.commands.common import (
 from mysql2dynamo.commands.verify import verifier
 from mysql2dynamo.config import Config
 from mysql2dynamo.cutover import CUTOVER_VERIFY, CutoverOptions, CutoverReport
-from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, signals_lift
+from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, lift_left, signals_lift
 
 
 @click.command()
@@ -41,12 +41,15 @@ from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, signal
               "before its position (checked with a progress table).")
 @progress_table_option()
 @click.option("--release-fence", is_flag=True, help="Lift the fence even when ready (rehearsals).")
+@click.option("--lift-fence", is_flag=True, help="Only lift a fence a killed cutover left up (a cutover run lifts "
+              "it too, first), and exit.")
 @click.option("--report", default=None, type=click.Path(dir_okay=False), help="JSON report file.")
 @configured("cutover", "stream.stream", required=True,
             help="The mysql2dynamo config: the mapping, source.mysql_url, cutover:.")
 def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: int, fence_hook: str | None,
             unfence_hook: str | None, no_verify: bool, full_verify: bool, tombstones_under_fence: bool,
-            manifest: str | None, progress_table: str | None, release_fence: bool, report: str | None) -> None:
+            manifest: str | None, progress_table: str | None, release_fence: bool, lift_fence: bool,
+            report: str | None) -> None:
     """Live verify, fence writes, drain, check the keys changed since; report the write outage."""
     import boto3
 
@@ -60,6 +63,13 @@ def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: 
         raise ConfigFailure(str(e)) from None
     url = source_url(mysql_url, cfg)
     stream = stream_name(stream)
+    if lift_fence:
+        try:
+            lifted = lift_left(StreamState.of(stream).fence_record, url)
+        except FenceUsageError as e:
+            raise ConfigFailure(str(e)) from None
+        say(f"cutover: {lifted or 'no fence left up by a killed cutover'}")
+        return
     snapshot_position = None
     if manifest:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest

@@ -21,7 +21,7 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "load": ("load", ("master", "print_submit", "emr_artifacts")),
     "replay": ("replay", ("until_caught_up", "max_seconds")),
     "verify": ("verify", ("snapshot", "report")),
-    "cutover": ("cutover", ("no_verify", "release_fence", "report")),
+    "cutover": ("cutover", ("no_verify", "release_fence", "lift_fence", "report")),
     "deploy": ("deploy", ("stream", "shards", "retention_hours", "manifest", "dead_letter", "claim_check", "checkpoint",
                           "template_path", "zip_path", "dry_run", "delete", "delete_tables")),
 }

@@ -5,9 +5,10 @@ and of the `where` column) and deletes over a few rows are generated over severa
 (FLUSH BINARY LOGS: the position starts again in the next file) and binlog numberings (RESET
 MASTER and a new epoch: the file index starts again), applied to the real local DynamoDB
 (dynalite) in a shuffled order with repeats, with a re-load of a snapshot taken somewhere in the
-history arriving between two batches (the bulk load's guarded writes), the tombstones are cleaned
-up, and the table must equal the keymap of the final rows (each item with the `ver` of its row's
-last change, or the snapshot's when the row did not change after it).
+history arriving between two batches (the bulk load's guarded writes), the tombstones at or below
+the low-water mark cleaned up after every batch (as `cleanup-tombstones`: below every write still to
+come) and all of them at the end, and the table must equal the keymap of the final rows (each item
+with the `ver` of its row's last change, or the snapshot's when the row did not change after it).
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def histories(draw) -> tuple[list[Change], list[tuple[int, dict[int, tuple[dict,
     return changes, snapshots
 
 
+def low_water(changes: list[Change], coming: list[list[int]], reload_ver: int | None) -> int | None:
+    """The low-water mark's promise: the highest ver no write still to come is at or below (no later batch
+    nor duplicate holds an older change, a pending re-load is of a later snapshot); None: no such ver."""
+    first = min((i for batch in coming for i in batch), default=len(changes))
+    marks = [m for m in (changes[first - 1].ver if first else None, reload_ver) if m is not None]
+    return min(marks) if first and marks else None
+
+
 @st.composite
 def deliveries(draw, n: int) -> list[list[int]]:
     """Every change at least once, some twice or more, shuffled, cut into batches."""
@@ -107,6 +116,9 @@ def test_any_order_with_duplicates_converges(local_stack, dynamodb_table, writer
                          for r in mapper.map_row(SOURCE, row, version=snapshot_ver) if r.status == "item")
         outcome = engine.apply([(i, changes[i]) for i in batch])
         assert not outcome.failed_indexes, outcome.errors
+        mark = low_water(changes, batches[n + 1:], snapshot_ver if n < reload_at else None)
+        if mark is not None:  # as `cleanup-tombstones` does, between deliveries
+            cleanup_tombstones(ddb, table, low_water=mark)
     cleanup_tombstones(ddb, table)
 
     expected = {}
