@@ -8,10 +8,15 @@ planned rate.
 Every figure is an aggregate over all the mapped items; only the top-N keys and the histogram
 reach the driver. A partition's share of the load's write rate is its share of the items' write
 units, since the load writes a target's items in random order (it shuffles them); reads are
-assumed to follow the items (the planned read rate times the key's share)."""
+assumed to follow the items (the planned read rate times the key's share). A key's share of
+writes is counted on a sample of changes mapped with the Python engine (`write_counts`): one write
+per item a change puts or tombstones."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 PARTITION_WCU, PARTITION_RCU = 1000, 3000
@@ -127,6 +132,23 @@ def _partition_warnings(target: str, index: str, hot: list[dict], rates: Rates, 
     return warnings
 
 
+def write_counts(changes: Iterable, mapper, layouts: dict[str, KeyLayout]) -> dict[str, dict[str, int]]:
+    """Writes per target and partition key value in a sample of changes (`cdc.envelope.Change`), mapped
+    with the Python engine (`mapper`): each item a change's images map to is one write (an update that
+    keeps the item's key one; one that moves it two: the new item and the old one's tombstone)."""
+    counts: dict[str, Counter] = {t: Counter() for t in layouts}
+    for change in changes:
+        source = f"{change.db}.{change.table}"
+        if source not in mapper.sources:
+            continue
+        written = {(r.target, r.key) for image in (change.before, change.after) if image is not None
+                   for r in mapper.map_row(source, image) if r.status == "item" and r.target in layouts}
+        for target, key in written:
+            value = json.loads(key)[layouts[target].partition_key]
+            counts[target][next(iter(value.values()))] += 1
+    return {t: dict(c) for t, c in counts.items()}
+
+
 def default_layouts(checked) -> dict[str, KeyLayout]:
     """Each target's partition key when its table cannot be described: the rules' first key attribute."""
     layouts: dict[str, KeyLayout] = {}
@@ -159,8 +181,8 @@ def render(result: dict) -> str:
     for t in result["targets"]:
         lines.append(f"{t['target']}: {t['items']:,} items over {t['partition_keys']:,} partition keys "
                      f"({t['partition_key']}), {t['wcu_per_item']} WCU per item, largest {t['max_item_bytes']:,} bytes")
-        lines.append("  hottest partition keys (share of items" + (", of sampled writes" if t["sampled_writes"] else "")
-                     + "):")
+        lines.append("  hottest partition keys (share of items"
+                     + (f", of {t['sampled_writes']:,} sampled writes" if t["sampled_writes"] else "") + "):")
         for h in t["hot_keys"]:
             writes = f", {h['write_share']:.1%} of writes" if h.get("write_share") is not None else ""
             lines.append(f"    {h['key']}: {h['items']:,} items ({h['share']:.1%}){writes}")

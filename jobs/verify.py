@@ -106,8 +106,13 @@ class VerifyReport:
         if len(self.examples[kind]) < examples:
             self.examples[kind].append(example)
 
+    @property
+    def verdict(self) -> str:
+        return ("DIFFERENCES FOUND" if self.divergent
+                else f"NO DIFFERENCES, {self.pending} KEYS PENDING" if self.pending else "CLEAN")
+
     def as_dict(self) -> dict:
-        return {**self.__dict__, "divergent": self.divergent, "clean": self.clean}
+        return {**self.__dict__, "divergent": self.divergent, "clean": self.clean, "verdict": self.verdict}
 
     def text(self) -> str:
         lines = [
@@ -131,8 +136,7 @@ class VerifyReport:
             lines.append(f"repaired at {r['position']}: {r['puts']} items written from the current rows, "
                          f"{r['tombstones']} stale items tombstoned, {r['newer']} left (newer version), "
                          f"{r['left']} tombstones left")
-        lines.append("VERIFY " + ("DIFFERENCES FOUND" if self.divergent
-                                  else f"NO DIFFERENCES, {self.pending} KEYS PENDING" if self.pending else "CLEAN"))
+        lines.append(f"VERIFY {self.verdict}")
         return "\n".join(lines)
 
 

@@ -40,6 +40,7 @@ from mysql2dynamo.fence import Fence, lift_left, writers
 from mysql2dynamo.fenced_check import FencedCheck
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import connect
+from mysql2dynamo.ground.progress import Bar
 from mysql2dynamo.jobs.verify import VerifyOptions
 from mysql2dynamo.keymap.spec import Mapping
 from mysql2dynamo.state import StreamState
@@ -176,13 +177,15 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     report.waited_for_lag_s = round(time.monotonic() - started, 2)
 
     steps = report.outage_steps_ms
+    drain = Bar("cutover drain", None, "shards", interval=1.0)  # before the fence: its set-up is not outage
     fence.raise_()
     try:
         final = head_position(p.admin_url)
         report.fence_position = str(final)
         say(f"cutover: writes fenced at {final}; draining")
         lap = time.monotonic()
-        _applied_through(p, final, options)
+        with drain:
+            _applied_through(p, final, options, drain)
         steps["drain"] = _ms(lap)
         lap = time.monotonic()
         report.ready = _fenced_compare(check, verify, options, report, say)
@@ -213,14 +216,21 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     return _saved(p, report)
 
 
-def _applied_through(p: Pipeline, position: BinlogPosition, options: CutoverOptions) -> None:
-    """Wait until the stream acknowledged `position` and every shard applied every record up to it."""
+def _applied_through(p: Pipeline, position: BinlogPosition, options: CutoverOptions, bar: Bar | None = None) -> None:
+    """Wait until the stream acknowledged `position` and every shard applied every record up to it; `bar`
+    shows the shards drained and the oldest waiting record's age from the statuses the wait reads anyway."""
+
+    def drained() -> bool:
+        r = replay_status(p.state, p.kinesis, p.progress, fence=position)
+        if bar is not None:
+            waiting = [s["iterator_age_ms"] for s in r["shards"].values() if s["pending"]]
+            bar.update(len(r["shards"]) - len(waiting), len(r["shards"]), f"lag {max(waiting, default=0)} ms")
+        return not r["pending"]
+
     _wait(f"the stream to acknowledge {position}",
           lambda: (at := captured_position(p.state, p.progress)[0]) is not None and at >= position,
           options.wait_timeout_s, options.poll_s)
-    _wait(f"the replay to apply every record up to {position}",
-          lambda: not replay_status(p.state, p.kinesis, p.progress, fence=position)["pending"],
-          options.wait_timeout_s, options.poll_s)
+    _wait(f"the replay to apply every record up to {position}", drained, options.wait_timeout_s, options.poll_s)
 
 
 def _ms(since: float) -> float:

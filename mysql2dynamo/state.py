@@ -9,6 +9,7 @@
 | `.local/replay/STREAM-dead-letters/` | `mysql2dynamo replay` (poison records) |
 | `.local/cutover/STREAM.json` | `mysql2dynamo cutover` (the last report: write outage, steps, ready) |
 | `.local/cutover/STREAM.fence.json` | `mysql2dynamo cutover` (while its fence is up: pid, host, how to lift it) |
+| `.local/verify/last.json` | `mysql2dynamo verify` and cutover's live verify (the last report, when it ended) |
 | `.local/load/STREAM...` | the bulk load's summary, when it is given `--summary` |
 """
 
@@ -18,6 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mysql2dynamo.ground.paths import data_home
+
+
+def last_verify_report(home: Path | None = None) -> Path:
+    """The last verify's report (any stream: verify compares tables, and names them in it)."""
+    return (home or data_home()) / "verify" / "last.json"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ and the replay Lambda's IteratorAge). Every answer names the source of each part
   position, and the seconds behind the last change the stream read;
 - replay lag: per shard, the applied sequence number and the age of the oldest record waiting after
   it (Lambda's IteratorAge), with Kinesis' MillisBehindLatest;
-- the replay's applied/stale/tombstone counts, the dead letters waiting for a person, and the last
-  cutover's write outage.
+- the replay's applied/stale/tombstone counts, the dead letters waiting for a person, the last
+  verify's verdict with its counts and the last cutover's write outage, each with when it ended.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import binlog_bytes_behind
 from mysql2dynamo.ground.mysql import connect
-from mysql2dynamo.state import StreamState
+from mysql2dynamo.state import StreamState, last_verify_report
 
 
 def _json(path: Path) -> dict | None:
@@ -148,12 +148,21 @@ def pipeline_status(stream: str, mysql_url: str, kinesis, state: StreamState | N
     figures = cloudwatch_figures(state, progress)
     capture = capture_status(state, mysql_url, progress, figures)
     last = _json(state.cutover_report)
+    verified = _json(last_verify_report())
     return {"stream": stream, "progress": str(progress) if progress else "local files",
             "capture": {k: v for k, v in capture.items() if not k.startswith("_")},
             "replay": replay_status(state, kinesis, progress, figures=figures),
             "dead_letters": dead_letter_count(state, progress), "cloudwatch": figures,
-            "last_cutover": {k: last.get(k) for k in ("ready", "write_outage_ms", "outage_steps_ms", "fence_position",
-                                                       "fence_lifted")} if last else None}
+            "last_verify": {k: verified.get(k) for k in ("verdict", "clean", "missing", "extra", "different", "pending",
+                                                         "rejected", "target_items", "targets", "finished_at")}
+            if verified else None,
+            "last_cutover": {**{k: last.get(k) for k in ("ready", "reason", "write_outage_ms", "outage_steps_ms",
+                                                          "fence_position", "fence_lifted")},
+                             "finished_at": state.cutover_report.stat().st_mtime} if last else None}
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
 def _figure(value: float | None, unit: str) -> str:
@@ -189,11 +198,17 @@ def status_table(s: dict) -> str:
     lines += [f"  sources: positions from {s['progress']}; lags measured now (binlog bytes on MySQL, record ages "
               f"on Kinesis{', the Lambda IteratorAge from CloudWatch' if cw else ''})",
               f"    capture figures: {c['figures_from']}", f"    replay figures: {r['figures_from']}"]
+    v = s["last_verify"]
+    lines.append("  last verify: none saved" if not v else
+                 f"  last verify: {v['verdict']} at {_when(v['finished_at'])} ({', '.join(v['targets'])}): "
+                 f"{v['missing']} missing, {v['extra']} extra, {v['different']} different, {v['pending']} pending, "
+                 f"{sum((v['rejected'] or {}).values())} rejected; {v['target_items']} target items")
     if s["last_cutover"]:
         cut = s["last_cutover"]
         steps = ", ".join(f"{k} {v}" for k, v in (cut["outage_steps_ms"] or {}).items())
-        lines.append(f"  last cutover: {'READY' if cut['ready'] else 'NOT READY'}, write outage "
-                     f"{cut['write_outage_ms']} ms ({steps}), fence at {cut['fence_position']}")
+        lines.append(f"  last cutover: {'READY' if cut['ready'] else 'NOT READY'} at {_when(cut['finished_at'])}, "
+                     f"write outage {cut['write_outage_ms']} ms ({steps}), fence at {cut['fence_position']}"
+                     + ("" if cut["ready"] else f"; {cut['reason']}"))
     for w in c["warnings"]:
         lines.append(f"  WARNING: {w}")
     return "\n".join(lines)

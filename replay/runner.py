@@ -6,6 +6,10 @@ last sequence number of the shard. A reported batch item failure is retried from
 after a backoff, as Lambda does; nothing is skipped. Checkpoints live in a JSON file replaced
 atomically, and/or in the DynamoDB progress table (`cdc.progress`, written by `process` exactly as
 the Lambda handler writes it), so a killed runner resumes where its last acknowledged batch ended.
+
+Catch-up progress: a counter beside the pollers reads each shard once from its checkpoint to the
+records that arrived before the run started (the backlog); the bar shows the records applied of it,
+the rate and ETA until every shard has caught up (`~`: records arriving meanwhile count as done too).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import atomic_write
+from mysql2dynamo.ground.progress import Bar
 from mysql2dynamo.replay.apply import ApplyStats
 from mysql2dynamo.replay.handler import process
 from mysql2dynamo.replay.runtime import ReplayRuntime
@@ -85,6 +90,7 @@ class ReplayRunner:
         self.say = say
         self.stats = RunnerStats()
         self.stop = threading.Event()
+        self.backlog: int | None = None  # records waiting when the run started (None: still counting)
         self.metrics_path = metrics_path
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         self.arn = summary["StreamARN"]
@@ -102,18 +108,30 @@ class ReplayRunner:
                 errors.append(e)
                 self.stop.set()
 
+        counter = threading.Thread(target=self._count_backlog, args=(shards, time.time()), name="replay-backlog",
+                                   daemon=True)
+        counter.start()
         threads = [threading.Thread(target=poll, args=(s,), name=f"replay-{s}", daemon=True) for s in shards]
         for t in threads:
             t.start()
         deadline = time.monotonic() + max_seconds if max_seconds else None
         next_report = 0.0
+        bar: Bar | None = Bar(f"replay {self.stream} catch-up", None, "records", approx=True)
         while any(t.is_alive() for t in threads):
             if deadline and time.monotonic() >= deadline:
                 self.stop.set()
+            if bar is not None:
+                bar.update(self.stats.records, self.backlog and max(self.backlog, self.stats.records))
+                if all(caught_up.values()):
+                    bar.close()
+                    bar = None
             if time.monotonic() >= next_report:
                 self._report()
                 next_report = time.monotonic() + 5
             time.sleep(0.1)
+        if bar is not None:
+            bar.update(self.stats.records, self.backlog and max(self.backlog, self.stats.records))
+            bar.close()
         self._report()
         if errors:
             raise errors[0]
@@ -129,6 +147,26 @@ class ReplayRunner:
         if self.metrics_path:
             atomic_write(self.metrics_path, json.dumps({**m, "stream": self.stream, "updated_at": time.time()},
                                                        indent=2))
+
+    def _count_backlog(self, shards: list[str], started: float) -> None:
+        """The records waiting after each shard's checkpoint that arrived before `started` (a second read of
+        them; on any error the backlog stays unknown and the bar shows records and rate only)."""
+        total = 0
+        try:
+            for shard in shards:
+                iterator = self._iterator(shard)
+                while iterator and not self.stop.is_set():
+                    resp = self.kinesis.get_records(ShardIterator=iterator, Limit=10000)
+                    before = [r for r in resp["Records"] if r["ApproximateArrivalTimestamp"].timestamp() <= started]
+                    total += len(before)
+                    if len(before) < len(resp["Records"]) or (not resp["Records"]
+                                                              and not resp.get("MillisBehindLatest")):
+                        break
+                    iterator = resp.get("NextShardIterator")
+        except Exception as e:  # progress only: the replay goes on without a total
+            self.say(f"replay {self.stream}: backlog not counted ({e})")
+            return
+        self.backlog = total
 
     def _applied(self, shard: str) -> str | None:
         """The last applied sequence number of the shard (the checkpoint file first, else the progress table)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -223,12 +224,22 @@ def test_fenced_check_reads_only_the_changed_keys_and_finds_a_planted_difference
     assert _read_only(pipeline.stack.mysql_url) == 0
 
 
-def test_cutover_reads_progress_from_dynamodb_with_replay_through_the_lambda_path(live):
+def test_cutover_reads_progress_from_dynamodb_with_replay_through_the_lambda_path(live, capsys):
     pipeline = live(200, progress=True)
     baseline = _baseline(pipeline)
     pipeline.sql(*CHANGES)
+    capsys.readouterr()
     report = run_cutover(pipeline.pipeline(), lambda: baseline, CutoverOptions(release_fence=True))
     assert report.ready, report.reason
+    # the drain's progress (stderr is no terminal here: plain lines), and `status --watch` showing the cutover
+    assert "cutover drain: 2/2 shards (100%)" in capsys.readouterr().err
+    watched = subprocess.run([CLI, "status", "--stream", pipeline.stream, "--mysql-url", pipeline.stack.mysql_url,
+                              "--watch", "0.1", "--count", "1"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "M2D_HOME": str(pipeline.home), PROGRESS_ENV: pipeline.progress.table})
+    assert watched.returncode == 0, watched.stderr
+    assert re.search(r"last cutover: READY at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", watched.stdout), watched.stdout
+    assert f"write outage {report.write_outage_ms} ms" in watched.stdout
+    assert f"fence at {report.fence_position}" in watched.stdout
     # compared before the fence once the replay had applied them; under the fence nothing changed since
     assert report.settled["clean"] and report.settled["rows_read"] == 28
     assert report.fenced_check["clean"] and report.fenced_check["source_keys"] == 0

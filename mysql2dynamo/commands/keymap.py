@@ -135,6 +135,35 @@ def _layouts(checked) -> tuple[dict, list]:
     return layouts, described
 
 
+def _sampled_changes(stream: str, per_shard: int, window_s: float) -> list | None:
+    """Up to `per_shard` changes of each shard of `stream`, from `window_s` seconds ago on (None: no such
+    stream). Claim-check pointers (their rows are stored elsewhere) are left out of the sample."""
+    import time
+
+    import boto3
+
+    from mysql2dynamo.cdc.envelope import Change
+
+    kinesis = boto3.client("kinesis")
+    try:
+        shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]]
+    except kinesis.exceptions.ResourceNotFoundException:
+        return None
+    changes = []
+    for shard in shards:
+        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="AT_TIMESTAMP",
+                                              Timestamp=time.time() - window_s)["ShardIterator"]
+        read = 0
+        while iterator and read < per_shard:
+            resp = kinesis.get_records(ShardIterator=iterator, Limit=min(10000, per_shard - read))
+            read += len(resp["Records"])
+            changes += [c for c in (Change.from_bytes(r["Data"]) for r in resp["Records"]) if not c.claim_check]
+            if not resp["Records"] and not resp.get("MillisBehindLatest"):
+                break
+            iterator = resp.get("NextShardIterator")
+    return changes
+
+
 @keymap.command()
 @click.option("--manifest", required=True, help="Snapshot manifest (path or s3://) the items are computed from.")
 @click.option("--max-wcu", type=float, default=None,
@@ -143,19 +172,26 @@ def _layouts(checked) -> tuple[dict, list]:
 @click.option("--top", default=10, show_default=True, help="Hottest keys shown per table and index.")
 @click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False),
               help="Also write the pictures as a self-contained HTML page.")
-@configured("load.max_wcu", required=True)
+@click.option("--stream", default=None, help="Change stream whose recent changes give each hot key's share of "
+              "writes (default: the config's stream.stream; none: shares of items only).")
+@click.option("--write-sample", default=10000, show_default=True, help="Changes read per shard of the stream.")
+@click.option("--write-window", default=600.0, show_default=True,
+              help="Read the stream's changes from this many seconds ago on.")
+@configured("load.max_wcu", "stream.stream", required=True)
 def analyze(cfg: Config, manifest: str, max_wcu: float | None, read_rcu: float | None, top: int,
-            html_path: str | None) -> None:
-    """The key design measured on the snapshot with Spark: partition-key cardinality, hottest keys, item
-    sizes vs the 1 KB write-unit steps and 400 KB, GSI fan-out and skew, partitions over 1,000 WCU / 3,000
-    RCU at the planned rate. Exit 1 when a partition would pass a limit."""
+            html_path: str | None, stream: str | None, write_sample: int, write_window: float) -> None:
+    """The key design measured on the snapshot with Spark: partition-key cardinality, hottest keys (with
+    their share of the stream's recent writes when a stream exists), item sizes vs the 1 KB write-unit
+    steps and 400 KB, GSI fan-out and skew, partitions over 1,000 WCU / 3,000 RCU at the planned rate.
+    Exit 1 when a partition would pass a limit."""
     from mysql2dynamo.cdc.snapshot.manifest import load_manifest
-    from mysql2dynamo.jobs.analyze import Rates, render
+    from mysql2dynamo.jobs.analyze import Rates, render, write_counts
     from mysql2dynamo.jobs.analyze import analyze as run_analyze
     from mysql2dynamo.jobs.rate import Budget
     from mysql2dynamo.jobs.session import local_spark
     from mysql2dynamo.jobs.spark_progress import SparkProgress
     from mysql2dynamo.keymap.checker import check as run_check
+    from mysql2dynamo.keymap.compile_python import compile_python
     from mysql2dynamo.plan import load_rate
 
     m = load_manifest(manifest)
@@ -168,9 +204,18 @@ def analyze(cfg: Config, manifest: str, max_wcu: float | None, read_rcu: float |
         raise ConfigFailure("; ".join(str(d) for d in checked.errors))
     layouts, described = _layouts(checked)
     rate = max_wcu or load_rate(Budget(), described, 1.0)[0]
+    writes = None
+    if stream:
+        changes = _sampled_changes(stream, write_sample, write_window)
+        if changes is None:
+            say(f"note: no stream {stream}: shares of items only")
+        else:
+            writes = write_counts(changes, compile_python(checked), layouts)
+            say(f"write sample: {len(changes):,} changes of {stream} from the last {write_window:,.0f}s")
     spark = local_spark("mysql2dynamo-keymap-analyze")
     with SparkProgress(spark, "keymap analyze"):
-        result = run_analyze(spark, m, checked, layouts, {t: Rates(rate, read_rcu) for t in layouts}, top)
+        result = run_analyze(spark, m, checked, layouts, {t: Rates(rate, read_rcu) for t in layouts}, top,
+                             writes=writes)
     if html_path:
         from mysql2dynamo.report.page import render as render_page
 

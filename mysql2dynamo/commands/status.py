@@ -1,4 +1,5 @@
-"""`mysql2dynamo status`: capture and replay lag, checkpoints, dead letters, the last cutover's write outage."""
+"""`mysql2dynamo status`: capture and replay lag, checkpoints, dead letters, the last verify's verdict and the
+last cutover's write outage."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from mysql2dynamo.config import Config
 @progress_table_option()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--watch", "interval", type=float, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
-              help="Refresh every SECONDS (default 2) until Ctrl-C: lags, rates, dead letters.")
+              help="Refresh every SECONDS (default 2) until Ctrl-C: lags, rates, dead letters, last verify and "
+                   "cutover.")
 @click.option("--count", type=int, default=None, help="With --watch: stop after this many refreshes.")
 @configured("stream.stream", help="The mysql2dynamo config: source.mysql_url and stream.stream.")
 def status(cfg: Config | None, stream: str | None, mysql_url: str | None, progress_table: str | None,
            as_json: bool, interval: float | None, count: int | None) -> None:
-    """Capture lag, replay lag (iterator age per shard), checkpoints, applied items, dead letters, last cutover."""
+    """Capture lag, replay lag (iterator age per shard), checkpoints, applied items, dead letters, last verify,
+    last cutover."""
     import boto3
 
     from mysql2dynamo.cdc.progress import ProgressTable

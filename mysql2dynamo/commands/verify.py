@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -13,7 +14,9 @@ import click
 from mysql2dynamo.commands.common import configured, fact_options, from_facts, mysql_url_option, say, source_url
 from mysql2dynamo.commands.global_options import wants_json
 from mysql2dynamo.config import Config
+from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.jobs.verify import VerifyOptions
+from mysql2dynamo.state import last_verify_report
 
 
 def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyOptions) -> Callable[[], dict]:
@@ -31,7 +34,13 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
             with SparkProgress(spark, "verify"):
                 report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
-        return report.as_dict()
+        result = report.as_dict()
+        # for `status`: the last verify's verdict and counts, the tables it compared and when it ended
+        atomic_write(last_verify_report(), json.dumps(
+            {**{k: v for k, v in result.items() if k != "in_flight_keys"},
+             "targets": sorted({r.target for r in cfg.mapping.rules}), "finished_at": time.time()},
+            ensure_ascii=False, default=str))
+        return result
 
     return run
 

@@ -22,15 +22,18 @@ def eta(seconds: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def progress_line(label: str, done: float, total: float | None, unit: str, elapsed: float, approx: bool = False) -> str:
-    """`label: 1,234/5,000 rows (25%), 410 rows/s, ETA 0:00:09, 3s`; `~` marks counts that are estimates."""
+def progress_line(label: str, done: float, total: float | None, unit: str, elapsed: float, approx: bool = False,
+                  note: str = "") -> str:
+    """`label: 1,234/5,000 rows (25%), 410 rows/s, ETA 0:00:09, 3s`; `~` marks counts that are estimates;
+    `note` (what else the step knows, e.g. a lag) ends the line."""
     rate = done / elapsed if elapsed > 0 else 0.0
     mark = "~" if approx else ""
+    tail = f", {note}" if note else ""
     if not total:
-        return f"{label}: {mark}{done:,.0f} {unit}, {rate:,.0f} {unit}/s, {elapsed:.0f}s"
+        return f"{label}: {mark}{done:,.0f} {unit}, {rate:,.0f} {unit}/s, {elapsed:.0f}s{tail}"
     left = (total - done) / rate if rate > 0 else None
     return (f"{label}: {mark}{done:,.0f}/{total:,.0f} {unit} ({done / total:.0%}), {rate:,.0f} {unit}/s, "
-            f"ETA {eta(left)}, {elapsed:.0f}s")
+            f"ETA {eta(left)}, {elapsed:.0f}s{tail}")
 
 
 _shown: list = []  # [the rich display, open bars]: one display for every bar open at once
@@ -75,20 +78,25 @@ class Bar:
         self.clock = clock
         self.started = self._last = clock()
         self.done = 0.0
+        self.note = ""
         self._live = None
         if on_terminal():
             self._live = _display()
             self._task = self._live.add_task(label, total=total, rate="")
 
     def line(self) -> str:
-        return progress_line(self.label, self.done, self.total, self.unit, self.clock() - self.started, self.approx)
+        return progress_line(self.label, self.done, self.total, self.unit, self.clock() - self.started, self.approx,
+                             self.note)
 
-    def update(self, done: float, total: float | None = None) -> None:
+    def update(self, done: float, total: float | None = None, note: str | None = None) -> None:
+        """`note`, when given, replaces what ends the line (the bar's text on a terminal)."""
         self.done = done
         self.total = total if total is not None else self.total
+        self.note = note if note is not None else self.note
         if self._live is not None:
             rate = done / max(self.clock() - self.started, 1e-9)
-            self._live.update(self._task, completed=done, total=self.total, rate=f"{rate:,.0f} {self.unit}/s")
+            text = f"{rate:,.0f} {self.unit}/s" + (f", {self.note}" if self.note else "")
+            self._live.update(self._task, completed=done, total=self.total, rate=text)
         elif self.clock() - self._last >= self.interval:
             self._last = self.clock()
             say(self.line())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -161,9 +162,10 @@ def test_rows_changed_after_the_snapshot_are_rechecked_against_the_current_row(s
 
 
 def test_verify_repair_resyncs_the_divergent_keys_and_leaves_no_dump(spark, local_stack, live, tmp_path,
-                                                                     monkeypatch):
+                                                                     monkeypatch, stream_name):
     """`verify --repair` through the CLI: a wrong, a stale extra and a missing item are re-synced from the
-    current rows (guarded by _ver); the wrong in-flight item of the test before is repaired too."""
+    current rows (guarded by _ver); the wrong in-flight item of the test before is repaired too. `status
+    --watch` then shows what that verify found."""
     import tempfile
 
     import yaml
@@ -184,6 +186,7 @@ def test_verify_repair_resyncs_the_divergent_keys_and_leaves_no_dump(spark, loca
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))  # the fresh snapshot verify takes goes here
+    monkeypatch.setenv("M2D_HOME", str(tmp_path / "home"))  # where verify saves its last report for status
     result = CliRunner().invoke(main, ["verify", "--config", str(config), "--repair", "--ignore-tombstones",
                                        "--report", str(tmp_path / "report.json")])
     assert result.exit_code == 1, result.output  # differences were found (and repaired)
@@ -194,6 +197,13 @@ def test_verify_repair_resyncs_the_divergent_keys_and_leaves_no_dump(spark, loca
     assert actions == {"CUSTOMER#6": ("different", "put"), "CUSTOMER#7": ("different", "put"),
                        "CUSTOMER#8": ("missing", "put"), "CUSTOMER#999999": ("extra", "tombstone")}
     assert list(temp.iterdir()) == []  # verify's dump is removed
+    watched = CliRunner().invoke(main, ["status", "--stream", stream_name, "--mysql-url", local_stack.mysql_url,
+                                        "--watch", "0.1", "--count", "1"])
+    assert watched.exit_code == 0, watched.output
+    assert (re.search(r"last verify: DIFFERENCES FOUND at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", watched.stdout)
+            and f"({table}): {report['missing']} missing, {report['extra']} extra, {report['different']} different, "
+                f"{report['pending']} pending, {sum(report['rejected'].values())} rejected; {report['target_items']} "
+                "target items" in watched.stdout), watched.stdout
     ghost = ddb.get_item(TableName=table, Key={"PK": {"S": "CUSTOMER#999999"}, **profile})["Item"]
     assert ghost["_deleted"] == {"BOOL": True}
     after = run_verify(spark, live["mapping"], live["manifest"], cdc_url=local_stack.cdc_mysql_url,
