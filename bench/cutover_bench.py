@@ -24,7 +24,7 @@ from bench.report import arguments, bench_line, write_section
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 
-ROWS_PER_CUSTOMER = 3.75  # the sample shop: a customer, ~2 orders, 1-4 lines each (measured: 1000 -> 3755)
+ROWS_PER_CUSTOMER = 8.0  # the sample shop: a customer, ~2 orders of 1-4 lines: 1 + 2 * (1 + 2.5) (2667 -> 21603)
 SIZES = (10_000, 50_000, 200_000)
 
 
