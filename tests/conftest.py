@@ -63,7 +63,7 @@ def local_stack() -> StackConfig:
 @pytest.fixture(scope="session")
 def demo_run(local_stack: StackConfig, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One `mysql2dynamo demo` (what `make demo` runs) and its JSON report's path, for the tests of the
-    demo, of its HTML report and of the cutover bench: the bench's smoke run is that demo (150 customers,
+    demo, of its HTML report and of the cutover bench: the bench's smoke run is that demo (560 source rows,
     15 transactions/s), its output on stderr and the BENCH line last on stdout."""
     reports = tmp_path_factory.mktemp("demo")
     cmd = [sys.executable, "-m", "bench.cutover_bench", "--smoke", "--reports", str(reports)]
