@@ -55,6 +55,7 @@ def parse_position(text: str) -> BinlogPosition:
 class ProgressTable:
     def __init__(self, client, table: str, stream: str) -> None:
         self.client, self.table, self.stream = client, table, stream
+        self._capture_started: str | None = None  # read once: where capture first started never changes
 
     @classmethod
     def from_env(cls, stream: str, client=None, table: str | None = None) -> ProgressTable | None:
@@ -90,10 +91,13 @@ class ProgressTable:
     # -- capture
 
     def save_capture(self, position: BinlogPosition, started: BinlogPosition) -> None:
-        held = self._get(f"capture#{self.stream}")
-        first = held["started"]["S"] if held and "started" in held else f"{started.file}:{started.pos}"
+        """One PutItem per checkpoint (capture's loop waits for it); the first also reads where capture started."""
+        if self._capture_started is None:
+            held = self._get(f"capture#{self.stream}")
+            self._capture_started = (held["started"]["S"] if held and "started" in held
+                                     else f"{started.file}:{started.pos}")
         self._save(f"capture#{self.stream}", {"ver": {"N": str(position.ver())}},
-                   {"position": {"S": f"{position.file}:{position.pos}"}, "started": {"S": first},
+                   {"position": {"S": f"{position.file}:{position.pos}"}, "started": {"S": self._capture_started},
                     "time": {"N": repr(time.time())}})
 
     def capture(self) -> CaptureProgress | None:
