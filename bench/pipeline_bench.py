@@ -142,16 +142,17 @@ def main() -> None:
          "--shards", str(args.shards), "--from-now", "--checkpoint", str(work / "cp.json"),
          "--metrics", str(work / "capture.json"), "--checkpoint-every", "0.2"],
         stdout=subprocess.DEVNULL, stderr=open(work / "stream.log", "w"), env=env)
-    replay = subprocess.Popen(
-        [CLI, "replay", "--config", str(work / "mapping.yaml"), "--stream", stream, "--mysql-url", cfg.mysql_url,
-         "--checkpoint", str(work / "replay.json"), "--dead-letter", str(work / "dead-letters")],
-        stdout=subprocess.DEVNULL, stderr=open(work / "replay.log", "w"), env=env)
     curve: list[dict] = []
+    replay = None
     try:
-        while not (work / "capture.json").exists():
+        while not (work / "capture.json").exists():  # the stream exists once capture reports
             if capture.poll() is not None:
                 raise RuntimeError((work / "stream.log").read_text()[-2000:])
             time.sleep(0.1)
+        replay = subprocess.Popen(
+            [CLI, "replay", "--config", str(work / "mapping.yaml"), "--stream", stream, "--mysql-url", cfg.mysql_url,
+             "--checkpoint", str(work / "replay.json"), "--dead-letter", str(work / "dead-letters")],
+            stdout=subprocess.DEVNULL, stderr=open(work / "replay.log", "w"), env=env)
         for rate in rates:
             point = hold(cfg, db, ddb, table, rate, args.hold, args.writers, args.probe_every)
             curve.append(point)
@@ -164,9 +165,10 @@ def main() -> None:
             if not point["bounded"] or point["transactions_s"] < 0.8 * rate:
                 break  # lag grows, or the writers cannot drive this rate: the next one means nothing
     finally:
-        for proc in (capture, replay):
+        running = [p for p in (capture, replay) if p is not None]
+        for proc in running:
             proc.send_signal(signal.SIGTERM)
-        for proc in (capture, replay):
+        for proc in running:
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:

@@ -46,6 +46,16 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(autouse=True)
+def _not_quiet_after():
+    """`--quiet` is process state (ground.log): a test that runs the CLI in-process with it must not silence
+    the tests after it."""
+    from mysql2dynamo.ground.log import set_quiet
+
+    yield
+    set_quiet(False)
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> StackConfig:
     cfg = StackConfig()
