@@ -35,7 +35,7 @@ from typing import Any
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.codec import row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
-from mysql2dynamo.cdc.server import current_position, server_info
+from mysql2dynamo.cdc.server import ServerInfo, current_position, server_info
 from mysql2dynamo.cdc.snapshot.lookup import rows_where
 from mysql2dynamo.ground.dynamo_json import from_client_item, to_client_item
 from mysql2dynamo.ground.mysql import MySQLTarget
@@ -55,6 +55,7 @@ class ChangedRows:
     rows: dict[tuple[str, str], dict] = field(default_factory=dict)  # (source, key JSON) -> row entry
     item_keys: set[tuple[str, str]] = field(default_factory=set)  # (target table, canonical key)
     latest: dict[tuple[str, str], int] = field(default_factory=dict)  # item key -> ver of its latest change
+    info: ServerInfo | None = None  # the server's flavour and settings, read once
 
     def entries(self) -> list[dict]:
         """{"table", "key", "types"} per row, key values encoded as in the change envelope."""
@@ -63,12 +64,13 @@ class ChangedRows:
 
     def read_on(self, target: MySQLTarget, mapper: PythonMapper) -> None:
         """Add the changes from `position` to the end of the binlog."""
-        conn = target.connect()
-        try:
-            info = server_info(conn)
-        finally:
-            conn.close()
-        source = BinlogSource(target, mapper.sources, self.position, info, reader_id=READER_ID, blocking=False)
+        if self.info is None:
+            conn = target.connect()
+            try:
+                self.info = server_info(conn)
+            finally:
+                conn.close()
+        source = BinlogSource(target, mapper.sources, self.position, self.info, reader_id=READER_ID, blocking=False)
         try:
             for tx in source:
                 if not isinstance(tx, Transaction):
@@ -122,25 +124,29 @@ def recheck(target: MySQLTarget, mapper: PythonMapper, schemas: dict[str, TableS
     attempt = 0
     while True:
         attempt += 1
-        head = _head_ver(target, changed.position.epoch)
+        head = _head_ver(target, changed)
         changed.read_on(target, mapper)  # every change at or before `head`: the rows read next hold them
         expected, rejected = current_items(target, mapper, schemas, changed)
         changed.read_on(target, mapper)  # and the changes that came while the rows were read (after `head`)
         keys = changed.item_keys | set(expected)
         items = get_items(dynamodb, keys, drop=(DELETED, TTL), version=version)
         found = compare(keys, expected, items, ignore_tombstones)
-        findings = [f for f in found if not _pending(f, changed, items, head)]
-        pending = [replace(f, kind="pending", detail={**f.detail, "was": f.kind})
-                   for f in found if _pending(f, changed, items, head)]
+        findings, pending = [], []
+        for f in found:
+            if _pending(f, changed, items, head):
+                pending.append(replace(f, kind="pending", detail={**f.detail, "was": f.kind}))
+            else:
+                findings.append(f)
         if not found or attempt > len(pauses):
             return Recheck(keys, attempt, findings, pending, rejected)
         time.sleep(pauses[attempt - 1])
 
 
-def _head_ver(target: MySQLTarget, epoch: int) -> int:
+def _head_ver(target: MySQLTarget, changed: ChangedRows) -> int:
     conn = target.connect()
     try:
-        return replace(current_position(conn, server_info(conn)), epoch=epoch).ver()
+        changed.info = changed.info or server_info(conn)
+        return replace(current_position(conn, changed.info), epoch=changed.position.epoch).ver()
     finally:
         conn.close()
 
