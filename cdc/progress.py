@@ -11,6 +11,12 @@ One DynamoDB table (string hash key `id`), one item per record:
 | `capture#STREAM` | `mysql2dynamo stream` | `position` (file:pos), `ver`, `time`, `started` (set once) |
 | `replay#STREAM#SHARD` | the replay (local runner or Lambda) | `sequence`, `ver`, `arrival`, `time` |
 | `dead#STREAM` | the replay | `count` of dead letters written (added to, never reset) |
+| `floor#STREAM` | `cleanup-tombstones`, `cutover` | `ver`: the tombstone floor, `time` |
+
+The tombstone floor is the `ver` at or below which tombstones may be removed: every change at or below
+it has been applied, so the replay drops any change at or below it that comes again (a redelivery),
+and it reads the floor at the start of every batch and records the one it read with its shard
+(`floor` on `replay#...`), which tells the cleanup when every shard has seen it.
 
 `M2D_PROGRESS_TABLE` (or a command's `--progress-table`) names the table.
 """
@@ -42,6 +48,7 @@ class ShardProgress:
     ver: int
     arrival: float  # the applied record's arrival time on the stream (epoch seconds)
     time: float
+    floor: int = 0  # the tombstone floor the batch that saved this read at its start
 
 
 def parse_position(text: str) -> BinlogPosition:
@@ -110,26 +117,39 @@ class ProgressTable:
 
     # -- replay
 
-    def save_shard(self, shard: str, sequence: str, ver: int, arrival: float) -> None:
+    def save_shard(self, shard: str, sequence: str, ver: int, arrival: float, floor: int = 0) -> None:
         self._save(f"replay#{self.stream}#{shard}", {"order": {"S": sequence.zfill(SEQUENCE_WIDTH)}},
                    {"shard": {"S": shard}, "sequence": {"S": sequence}, "ver": {"N": str(ver)},
-                    "arrival": {"N": repr(arrival)}, "time": {"N": repr(time.time())}})
+                    "arrival": {"N": repr(arrival)}, "time": {"N": repr(time.time())},
+                    "floor": {"N": str(floor)}})
 
     def shard(self, shard: str) -> ShardProgress | None:
         item = self._get(f"replay#{self.stream}#{shard}")
         if not item:
             return None
         return ShardProgress(shard, item["sequence"]["S"], int(item["ver"]["N"]), float(item["arrival"]["N"]),
-                             float(item["time"]["N"]))
+                             float(item["time"]["N"]), int(item["floor"]["N"]) if "floor" in item else 0)
 
-    def save_batch(self, event_records: list[dict], applied: int, ver: int, dead_letters: int) -> None:
+    def save_batch(self, event_records: list[dict], applied: int, ver: int, dead_letters: int,
+                   floor: int = 0) -> None:
         """After a Lambda Kinesis batch: its first `applied` records are applied (the shard moves to the last)."""
         if dead_letters:
             self.add_dead_letters(dead_letters)
         if applied:
             last = event_records[applied - 1]
             self.save_shard(last["eventID"].rpartition(":")[0], last["kinesis"]["sequenceNumber"], ver,
-                            float(last["kinesis"]["approximateArrivalTimestamp"]))
+                            float(last["kinesis"]["approximateArrivalTimestamp"]), floor)
+
+    # -- the tombstone floor
+
+    def save_floor(self, ver: int) -> None:
+        """Raise the floor to `ver` (never lowers it)."""
+        self._save(f"floor#{self.stream}", {"ver": {"N": str(ver)}}, {"time": {"N": repr(time.time())}})
+
+    def floor(self) -> int:
+        """The tombstone floor (0: tombstones were never removed)."""
+        item = self._get(f"floor#{self.stream}")
+        return int(item["ver"]["N"]) if item else 0
 
     def add_dead_letters(self, count: int) -> None:
         self.client.update_item(TableName=self.table, Key={"id": {"S": f"dead#{self.stream}"}},

@@ -32,6 +32,7 @@ from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.options import add_arguments, as_arguments, from_values, option_values, setting
 from mysql2dynamo.jobs.session import on_emr, spark_url
 from mysql2dynamo.jobs.sinks import SINKS
+from mysql2dynamo.jobs.targets import LOADING_TAG, loads_below_floor, tag_tables
 
 
 class LoadError(RuntimeError):
@@ -174,16 +175,26 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
     for w in checked.warnings:
         say(f"mapping {w}")
     guards = {}  # target -> Guard, for the tables that already hold items
+    loading: list[str] = []  # tagged with the snapshot's ver while it loads: tombstone cleanup stays below it
     if not sink.creates_table:
         client = make_client(opts.endpoint, opts.region)
         check_targets(client, checked)
         guards = reload_guards(client, checked, opts.sink, sink.guards)
+        loading = sorted({cr.rule.target for cr in checked.rules})
+        tag_tables(client, loading, LOADING_TAG, str(manifest.ver))  # before the floor is read: see tombstone_floor
+        below = loads_below_floor(client, loading, manifest.ver)
+        if below:
+            tag_tables(client, loading, LOADING_TAG, None)
+            raise LoadError(f"the snapshot {opts.manifest} (ver {manifest.ver}) is older than the tombstones already "
+                            f"removed from {', '.join(below)}: loading it would bring back rows deleted since. Take a "
+                            "new snapshot (`mysql2dynamo snapshot`) and load that")
     rows_in = {s: manifest.table(s).rows for s in sources}
     say(f"load: {sum(rows_in.values()):,} rows of {len(sources)} tables from {opts.manifest} "
         f"(ver {manifest.ver}) via {opts.sink}, budget {budget.describe()}")
 
-    mapped = mapped_frame(spark, manifest, checked, sources, scheme).persist(StorageLevel.MEMORY_AND_DISK)
+    mapped = None
     try:
+        mapped = mapped_frame(spark, manifest, checked, sources, scheme).persist(StorageLevel.MEMORY_AND_DISK)
         counts = report.count(mapped)
         dup = report.collisions(mapped, opts.examples)
         rejects = {"total": counts.rejects, "by_reason": counts.rejects_by_reason,
@@ -226,7 +237,10 @@ def run_load(spark, opts: LoadOptions, say: Callable[[str], None] = say) -> dict
             say(f"{label}: {n:,} items in {secs:.1f}s ({n / secs if secs else 0:,.0f} items/s)")
         write_seconds = time.monotonic() - write_started
     finally:
-        mapped.unpersist()
+        if mapped is not None:
+            mapped.unpersist()
+        if loading:
+            tag_tables(client, loading, LOADING_TAG, None)
 
     seconds = time.monotonic() - started
     items_out = sum(t["items"] for t in targets.values())

@@ -140,3 +140,36 @@ def target_problems(checked, targets: list[TargetTable]) -> tuple[list[str], lis
 
 def _key_text(key: dict[str, str]) -> str:
     return "(" + ", ".join(f"{n} {t}" for n, t in key.items()) + ")"
+
+
+# the tombstone floor (`mysql2dynamo.tombstone_floor`) on each target, and the snapshot a load is writing
+TOMBSTONE_FLOOR_TAG = "m2d:tombstone-floor"
+LOADING_TAG = "m2d:loading"
+
+
+def table_tags(client, name: str) -> dict[str, str]:
+    arn = client.describe_table(TableName=name)["Table"]["TableArn"]
+    tags, kw = {}, {"ResourceArn": arn}
+    while True:
+        page = client.list_tags_of_resource(**kw)
+        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+        if not page.get("NextToken"):
+            return tags
+        kw["NextToken"] = page["NextToken"]
+
+
+def tag_tables(client, names: list[str], key: str, value: str | None) -> None:
+    """Set the tag `key` on each table (None: remove it)."""
+    for name in names:
+        arn = client.describe_table(TableName=name)["Table"]["TableArn"]
+        if value is None:
+            client.untag_resource(ResourceArn=arn, TagKeys=[key])
+        else:
+            client.tag_resource(ResourceArn=arn, Tags=[{"Key": key, "Value": value}])
+
+
+def loads_below_floor(client, targets: list[str], snapshot_ver: int) -> list[str]:
+    """The targets whose tombstones were removed at or above `snapshot_ver`: a load of that snapshot would
+    bring back rows deleted after it (their tombstones, which its guarded writes lose to, are gone)."""
+    return [f"{t} (tombstone floor {floor})" for t in targets
+            if (floor := table_tags(client, t).get(TOMBSTONE_FLOOR_TAG)) is not None and int(floor) >= snapshot_ver]

@@ -45,6 +45,7 @@ from mysql2dynamo.jobs.verify import VerifyOptions
 from mysql2dynamo.keymap.spec import Mapping
 from mysql2dynamo.state import StreamState
 from mysql2dynamo.status import capture_status, captured_position, dead_letter_count, replay_status
+from mysql2dynamo.tombstone_floor import FloorError, raise_floor
 
 # the cutover's verify (live, or --full-verify under the fence) leaves tombstones out: readers filtering
 # `_deleted` do not see them, they go after the switch, and a tombstone where MySQL has the row still
@@ -210,7 +211,11 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     else:
         fence.hand_over()
     if report.ready and not options.tombstones_under_fence:
-        _remove_tombstones(p, final, report, "after the switch")
+        try:
+            _remove_tombstones(p, final, report, "after the switch")
+        except FloorError as e:  # READY stands: readers filter `_deleted`, and TTL removes the tombstones
+            report.tombstones_when = f"not removed: {e}"
+            say(f"cutover: tombstones not removed ({e}); `mysql2dynamo cleanup-tombstones` removes them later")
     say(f"cutover: READY TO SWITCH, write outage {report.write_outage_ms} ms ({steps})" if report.ready else
         f"cutover: NOT READY ({report.reason}); fence lifted, write outage {report.write_outage_ms} ms")
     return _saved(p, report)
@@ -311,9 +316,17 @@ def _fence_held(p: Pipeline, fence: Fence, final: BinlogPosition, options: Cutov
 
 
 def _remove_tombstones(p: Pipeline, fence: BinlogPosition, report: CutoverReport, when: str) -> None:
-    """Tombstones at or below the fence's ver: every shard has applied every change up to it."""
+    """Tombstones at or below the fence's ver: every shard has applied every change up to it. With a progress
+    table the floor is raised first (`tombstone_floor`), so a change that comes again is dropped; without
+    one, only the tables' floor tag is set (the local replay reads no floor: stop it after the switch)."""
+    from mysql2dynamo.jobs.targets import TOMBSTONE_FLOOR_TAG, tag_tables
     from mysql2dynamo.replay.tombstones import cleanup_tombstones
 
-    for table in p.targets:
-        report.tombstones_removed += cleanup_tombstones(p.dynamodb, table, low_water=fence.ver()).removed
+    if p.progress is not None:
+        removed = raise_floor(p.progress, p.kinesis, p.dynamodb, p.targets, fence).removed
+        report.tombstones_removed += sum(removed.values())
+    else:
+        tag_tables(p.dynamodb, p.targets, TOMBSTONE_FLOOR_TAG, str(fence.ver()))
+        for table in p.targets:
+            report.tombstones_removed += cleanup_tombstones(p.dynamodb, table, low_water=fence.ver()).removed
     report.tombstones_when = when

@@ -7,9 +7,12 @@ snapshot's for bulk-loaded items). A write only lands if the item is absent or o
 
 so a late, repeated or reordered change is skipped (counted as stale, not an error). Deletes
 leave a tombstone (the key, `_ver`, `_deleted`, `_ttl`), so an older change cannot bring the row
-back; `cleanup-tombstones` removes them at cutover. An update that changes the mapped key, or
-moves the row out of a rule's `where`, tombstones the old item and puts the new one; a row whose new
-image is rejected tombstones its old item too (its key, even when the old image itself no longer fits).
+back. `cleanup-tombstones` (and `cutover`) remove the tombstones at or below the tombstone floor
+(`cdc.progress`): every change at or below it has been applied, so the engine drops any change at or
+below its `floor` (a redelivery) instead of writing it where its tombstone was. An update that
+changes the mapped key, or moves the row out of a rule's `where`, tombstones the old item and puts the
+new one; a row whose new image is rejected tombstones its old item too (its key, even when the old
+image itself no longer fits).
 
 Each change is mapped with its own table version (replay.schema_versions): after an ALTER TABLE the
 rules are compiled again for the new columns, or, when the mapping no longer holds, the change goes
@@ -59,6 +62,7 @@ class Write:
 class ApplyStats:
     changes: int = 0
     below_snapshot: int = 0
+    below_floor: int = 0  # at or below the tombstone floor: applied before, and its tombstone may be gone
     unmapped: int = 0
     planned_writes: int = 0
     coalesced: int = 0  # writes made unnecessary by a newer write of the same item in the batch
@@ -93,6 +97,7 @@ class ApplyEngine:
         self.version_attribute = mapper.checked.mapping.version_attribute
         self.ttl_seconds = int(tombstone_ttl_days * 86400)
         self.workers = workers
+        self.floor = 0  # the tombstone floor (the replay reads it from the progress table before each batch)
 
     # ------------------------------------------------------------------ planning
 
@@ -115,6 +120,9 @@ class ApplyEngine:
                 poisons: list[tuple[int, Poison]]) -> list[Write]:
         if self.snapshot_ver is not None and change.ver <= self.snapshot_ver:
             stats.below_snapshot += 1  # the snapshot (bulk load) already holds this change
+            return []
+        if change.ver <= self.floor:
+            stats.below_floor += 1
             return []
         source = f"{change.db}.{change.table}"
         if source not in self.mapper.sources:

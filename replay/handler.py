@@ -154,8 +154,11 @@ def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None,
             progress: ProgressTable | None = None) -> tuple[dict, ApplyOutcome]:
     """The handler's work, shared with the local runner; returns the Lambda response and the outcome.
 
-    With a progress table, the applied part of the batch is recorded there (sequence number, ver)."""
+    With a progress table, the tombstone floor is read first, and the applied part of the batch is recorded
+    there (sequence number, ver, the floor read)."""
     records = event.get("Records", [])
+    if progress is not None:  # before any write: a change at or below it may have lost its tombstone
+        rt.engine.floor = progress.floor()
     decoded = decode_records(records, s3)
     poisons = decoded.poisons
     outcome = rt.engine.apply(decoded.changes, deadline)
@@ -182,7 +185,7 @@ def process(event: dict, rt: ReplayRuntime, deadline: float | None, s3=None,
     if progress is not None:
         applied = failed[0] if failed else len(records)
         progress.save_batch(records, applied, max((c.ver for i, c in decoded.changes if i < applied), default=0),
-                            len(poisons))
+                            len(poisons), rt.engine.floor)
     return {"batchItemFailures": failures}, outcome
 
 

@@ -1,10 +1,10 @@
-"""Removing delete tombstones at cutover (`mysql2dynamo cleanup-tombstones`).
+"""Removing delete tombstones at or below a `ver` (`mysql2dynamo cleanup-tombstones`, `cutover`).
 
 A tombstone is only removed if it is still the same tombstone (`_ver` unchanged), so a put that
-lands during the cleanup is never deleted, and only if its `_ver` is at or below the low-water mark:
-a ver every shard has applied every change up to, so no older change still in flight (a key-moving
-update on another shard, a retried batch) can recreate the row after the cleanup. Scans run in
-parallel segments.
+lands during the cleanup is never deleted, and only if its `_ver` is at or below `low_water`: the
+tombstone floor that `mysql2dynamo.tombstone_floor` raised first (every change at or below it is
+applied, and every replay drops the ones that come again), so nothing can recreate the row after
+the cleanup. Scans run in parallel segments.
 """
 
 from __future__ import annotations
@@ -14,24 +14,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.replay.apply import DELETED_ATTRIBUTE
-
-
-class LowWaterError(RuntimeError):
-    pass
-
-
-def low_water_mark(progress: ProgressTable, shards: list[str]) -> int:
-    """The lowest `ver` the shards have applied (each applies its records in order, so every change at or
-    below it is in DynamoDB); refuses, naming the shard, when a shard has recorded nothing."""
-    applied = {s: progress.shard(s) for s in shards}
-    silent = sorted(s for s, p in applied.items() if p is None)
-    if silent:
-        raise LowWaterError(f"shard {', '.join(silent)} of {progress} has no applied position: a change still "
-                            "in flight there could recreate a removed row; run the replay until every shard has "
-                            "applied a batch (or remove tombstones with `cutover`, which drains every shard)")
-    return min(p.ver for p in applied.values())
 
 
 @dataclass

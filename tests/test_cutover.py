@@ -30,7 +30,6 @@ from mysql2dynamo.keymap.spec import mapping_from_config
 from mysql2dynamo.replay.dead_letter import FolderDeadLetter, Poison
 from mysql2dynamo.replay.runner import ReplayRunner, ShardCheckpoints
 from mysql2dynamo.replay.runtime import ReplayRuntime
-from mysql2dynamo.replay.tombstones import LowWaterError, cleanup_tombstones, low_water_mark
 from mysql2dynamo.state import StreamState
 from mysql2dynamo.status import captured_position, replay_status
 from tests.conftest import binlog_now, unique
@@ -302,24 +301,6 @@ def test_a_fence_hook_without_an_unfence_hook_is_a_usage_error(tmp_path):
     run = subprocess.run([CLI, "cutover", "--config", str(config), "--stream", "s", "--fence-hook", "true"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "--unfence-hook" in run.stderr
-
-
-def test_tombstones_go_only_below_the_low_water_mark_every_shard_has_applied(local_stack, dynamodb_table):
-    ddb = local_stack.client("dynamodb")
-    progress = ProgressTable(ddb, _id_table(ddb), "s")
-    progress.save_shard("shard-0", "100", 50, 0.0)
-    with pytest.raises(LowWaterError, match="shard shard-1 "):
-        low_water_mark(progress, ["shard-0", "shard-1"])
-    progress.save_shard("shard-1", "7", 10, 0.0)
-    progress.save_shard("shard-1", "6", 99, 0.0)  # an older batch retried: the record does not move back
-    assert low_water_mark(progress, ["shard-0", "shard-1"]) == 10
-    table = dynamodb_table()
-    for sk, ver in (("old", 9), ("new", 11)):
-        ddb.put_item(TableName=table, Item={"PK": {"S": "G"}, "SK": {"S": sk}, "_ver": {"N": str(ver)},
-                                            "_deleted": {"BOOL": True}})
-    assert cleanup_tombstones(ddb, table, low_water=10).removed == 1
-    assert [i["SK"]["S"] for i in ddb.scan(TableName=table)["Items"]] == ["new"]
-    ddb.delete_table(TableName=progress.table)
 
 
 def test_cutover_refuses_while_dead_letters_wait_or_when_capture_started_after_the_snapshot(local_stack, tmp_path):

@@ -25,6 +25,7 @@ from mysql2dynamo.keymap.schema import TableSchema, read_schemas
 from mysql2dynamo.replay.runner import ReplayRunner
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 from mysql2dynamo.state import StreamState
+from mysql2dynamo.tombstone_floor import FloorError, raise_floor
 
 
 def _schemas_and_ver(cfg: Config, manifest: str | None, mysql_url: str | None,
@@ -91,28 +92,39 @@ def replay(cfg: Config, stream: str | None, manifest: str | None, mysql_url: str
 @click.command("cleanup-tombstones")
 @click.option("--table", "tables", multiple=True, required=True, help="Target table (repeatable).")
 @click.option("--stream", required=True, help="The change stream replayed into the tables.")
-@progress_table_option(required=True, help="The progress table capture and replay write: only tombstones every "
-                                          "shard has passed go.")
+@progress_table_option(required=True, help="The progress table capture and replay write: the floor is saved there "
+                                          "and every shard's replay must have read it before anything is removed.")
 @click.option("--version-attribute", default=default_of(cleanup_tombstones, "version_attribute"), show_default=True)
 @click.option("--segments", default=default_of(cleanup_tombstones, "segments"), show_default=True,
               help="Parallel scan segments.")
+@click.option("--settle-seconds", type=float, default=default_of(raise_floor, "settle_s"), show_default=True,
+              help="How long a shard with nothing waiting is given to finish a batch it may still run (on AWS: the "
+                   "replay Lambda's timeout).")
+@click.option("--timeout", "timeout_s", type=float, default=default_of(raise_floor, "timeout_s"), show_default=True,
+              help="Give up (removing nothing) after this many seconds of waiting for the replay.")
 @yes_option
 def cleanup(tables: tuple[str, ...], stream: str, progress_table: str, version_attribute: str, segments: int,
-            yes: bool) -> None:
-    """Remove delete tombstones below the low-water mark every shard has applied (guarded: a tombstone
-    replaced meanwhile is kept); asks first, or needs --yes."""
+            settle_seconds: float, timeout_s: float, yes: bool) -> None:
+    """Remove delete tombstones while capture and replay run: raise the tombstone floor to what every
+    shard has applied, wait until every shard's replay has read it, then remove the tombstones at or
+    below it (guarded: a tombstone replaced meanwhile is kept); asks first, or needs --yes."""
     import boto3
 
     from mysql2dynamo.cdc.progress import ProgressTable
-    from mysql2dynamo.replay.tombstones import LowWaterError, low_water_mark
+    from mysql2dynamo.status import captured_position
 
     confirm_destructive(f"this deletes the tombstone items of {', '.join(tables)}", yes)
     ddb, kinesis = boto3.client("dynamodb"), boto3.client("kinesis")
-    shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]]
+    progress = ProgressTable(ddb, progress_table, stream)
+    mark, _ = captured_position(StreamState.of(stream), progress)
+    if mark is None:
+        raise click.ClickException(f"capture of {stream} has saved no position in {progress} nor locally: nothing "
+                                   "is known to be on the stream yet; nothing was removed")
     try:
-        low = low_water_mark(ProgressTable(ddb, progress_table, stream), shards)
-    except LowWaterError as e:
+        result = raise_floor(progress, kinesis, ddb, list(tables), mark, version_attribute, segments,
+                             settle_seconds, timeout_s, say=say)
+    except FloorError as e:
         raise click.ClickException(str(e)) from None
-    for table in tables:
-        stats = cleanup_tombstones(ddb, table, version_attribute, segments, low_water=low)
-        click.echo(json.dumps({"table": table, "low_water": low, **stats.__dict__}))
+    for table, removed in result.removed.items():
+        click.echo(json.dumps({"table": table, "mark": result.mark, "floor": result.floor,
+                               "capped_by_load": result.capped_by.get(table), "removed": removed}))
