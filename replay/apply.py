@@ -25,7 +25,9 @@ dropped before any request is made (coalescing), and different items are written
 from __future__ import annotations
 
 import json
+import logging
 import random
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +39,9 @@ from mysql2dynamo.replay.dead_letter import Poison
 from mysql2dynamo.replay.schema_versions import SchemaStop, SchemaVersions
 from mysql2dynamo.replay.writers import CONNECTION_ERROR, BotoPutter, Putter
 
+log = logging.getLogger("mysql2dynamo.replay")
 DELETED_ATTRIBUTE = "_deleted"
+STALLED_S = 2.0  # a write retried this long is logged (and again every STALLED_S while writes stall)
 TTL_ATTRIBUTE = "_ttl"
 RETRYABLE = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
              "InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
@@ -98,6 +102,7 @@ class ApplyEngine:
         self.ttl_seconds = int(tombstone_ttl_days * 86400)
         self.workers = workers
         self.floor = 0  # the tombstone floor (the replay reads it from the progress table before each batch)
+        self._stalled_lock, self._stalled_said = threading.Lock(), float("-inf")
 
     # ------------------------------------------------------------------ planning
 
@@ -185,6 +190,19 @@ class ApplyEngine:
                     outcome.errors.append(f"{write.table} {write.key}: {error}")
         return outcome
 
+    def _say_stalled(self, table: str, seconds: float, error: str | None) -> None:
+        """A write retried for `STALLED_S` or more is logged (once per `STALLED_S` per engine): an unreachable
+        or throttling DynamoDB shows in the log within seconds, with what the replay waits for."""
+        now = time.monotonic()
+        if seconds < STALLED_S:
+            return
+        with self._stalled_lock:
+            if now - self._stalled_said < STALLED_S:
+                return
+            self._stalled_said = now
+        log.warning("replay: a write to %s has been retried for %.1f s (%s); the shard waits for DynamoDB",
+                    table, seconds, error)
+
     def _item_json(self, write: Write) -> str:
         if not write.is_tombstone:
             return write.item
@@ -195,7 +213,7 @@ class ApplyEngine:
     def _write(self, write: Write, deadline: float | None) -> tuple[str, int, str | None]:
         item = self._item_json(write)
         partition_key = next(iter(json.loads(write.key)))  # the first key attribute's name
-        attempt = 0
+        attempt, first_failure = 0, None
         while True:
             code, error = self.putter.put(write.table, item, partition_key, self.version_attribute, write.ver)
             if code is None:
@@ -207,6 +225,8 @@ class ApplyEngine:
             if code not in RETRYABLE and code != CONNECTION_ERROR:
                 return "failed", attempt, error
             attempt += 1
+            first_failure = first_failure or time.monotonic()
+            self._say_stalled(write.table, time.monotonic() - first_failure, error)
             delay = min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 return "failed", attempt, error

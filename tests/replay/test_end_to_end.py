@@ -62,9 +62,14 @@ def test_traffic_to_dynamodb_through_a_killed_runner(local_stack, fresh_db, dyna
                   "--batch-size", "100"]
     rng = random.Random(5)
     try:
-        for _ in range(2):
+        for _ in range(2):  # killed at a random point once it works (its start-up time depends on the load)
             runner = subprocess.Popen(replay_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            time.sleep(rng.uniform(2.0, 4.0))
+            saved = (tmp_path / "replay.json").stat().st_mtime if (tmp_path / "replay.json").exists() else 0.0
+            working = time.monotonic() + 120
+            while (not (tmp_path / "replay.json").exists() or (tmp_path / "replay.json").stat().st_mtime == saved) \
+                    and runner.poll() is None and time.monotonic() < working:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
             runner.send_signal(signal.SIGKILL)
             runner.wait()
         assert (tmp_path / "replay.json").exists(), "the runner never checkpointed a batch"
