@@ -41,6 +41,7 @@ from mysql2dynamo.fenced_check import FencedCheck
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.ground.progress import Bar
+from mysql2dynamo.ground.waiting import wait_until
 from mysql2dynamo.jobs.verify import VerifyOptions
 from mysql2dynamo.keymap.spec import Mapping
 from mysql2dynamo.state import StreamState
@@ -113,11 +114,8 @@ class CutoverReport:
 
 
 def _wait(what: str, done: Callable[[], bool], timeout: float, poll: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise CutoverError(f"gave up waiting for {what} after {timeout:.0f}s")
-        time.sleep(poll)
+    if not wait_until(done, timeout, poll):
+        raise CutoverError(f"gave up waiting for {what} after {timeout:.0f}s")
 
 
 def preflight(p: Pipeline, options: CutoverOptions) -> str | None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import SEQUENCE_WIDTH, ProgressTable
+from mysql2dynamo.ground.waiting import wait_until
 from mysql2dynamo.jobs.targets import LOADING_TAG, TOMBSTONE_FLOOR_TAG, table_tags, tag_tables
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 from mysql2dynamo.status import first_waiting
@@ -87,11 +88,8 @@ def _last_at_or_below(kinesis, stream: str, shard: str, applied: str | None, mar
 
 
 def _wait(what: str, done: Callable[[], bool], timeout_s: float, poll_s: float) -> None:
-    ends = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > ends:
-            raise FloorError(f"gave up after {timeout_s:.0f} s waiting for {what}; nothing was removed")
-        time.sleep(poll_s)
+    if not wait_until(done, timeout_s, poll_s):
+        raise FloorError(f"gave up after {timeout_s:.0f} s waiting for {what}; nothing was removed")
 
 
 def raise_floor(progress: ProgressTable, kinesis, dynamodb, targets: list[str], mark: BinlogPosition,
