@@ -27,6 +27,7 @@ from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import data_home
 
 ARCHIVE_NAME = "pyenv.tar.gz"
+KEEP = 3  # archives the cache keeps, the newest (each change of the code makes another)
 
 
 def archive_key(wheel: Path, wheelhouse: Path, target: Target) -> str:
@@ -76,7 +77,7 @@ def _tar(site: Path, target: Target, out: Path) -> None:
 def env_archive(wheel: Path, wheelhouse: Path, target: Target) -> Path:
     """The environment archive of `wheel` with the wheelhouse's pinned dependencies for `target`: from the
     cache (`<data home>/pyenv/<key>.tar.gz`, keyed by the wheel's bytes, the wheelhouse and the target),
-    else built into it."""
+    else built into it (and the cache trimmed to the KEEP newest)."""
     cache = data_home() / "pyenv"
     out = cache / f"{archive_key(wheel, wheelhouse, target)}.tar.gz"
     if out.is_file():
@@ -89,6 +90,8 @@ def env_archive(wheel: Path, wheelhouse: Path, target: Target) -> Path:
         part = Path(tmp) / ARCHIVE_NAME
         _tar(site, target, part)
         part.replace(out)
+    for old in sorted(cache.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP:]:
+        old.unlink(missing_ok=True)
     say(f"python environment: {out} ({out.stat().st_size // 2**20} MiB, Python {target.python_version} at "
         f"{target.interpreter})")
     return out

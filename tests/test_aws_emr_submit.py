@@ -120,7 +120,9 @@ def test_the_bootstrap_installs_from_the_uploaded_wheelhouse_with_no_index_and_v
     assert installed.stdout.split() == [importlib.metadata.version("pyarrow"), importlib.metadata.version("boto3")]
 
     # verify on the same cluster, against the load's snapshot; the password-holding URL stays off the step. This
-    # second submit downloads nothing: the wheelhouse comes from its cache, with every index out of reach
+    # second submit downloads nothing (the wheelhouse comes from its cache, with every index out of reach) and
+    # sends no wheel again (a versioned bucket would hold a second version of each)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     for name, value in no_index_environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
@@ -128,6 +130,9 @@ def test_the_bootstrap_installs_from_the_uploaded_wheelhouse_with_no_index_and_v
                                       "--cluster-id", ids["ClusterId"]])
     assert second.exit_code == 0 and "(cached)" in second.output, second.output
     step_ids = json.loads(second.output.strip().splitlines()[-1])
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="m2d/")["Versions"]
+    sent = [v["Key"] for v in versions if v["Key"].startswith("m2d/dist/")]
+    assert sorted(sent) == sorted({*sent})
     step = client.describe_step(ClusterId=ids["ClusterId"], StepId=step_ids["StepId"])["Step"]
     args = step["Config"]["Args"]
     script = args.index(f"s3://{bucket}/m2d/jobs/verify.py")
