@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from mysql2dynamo.emr.wheelhouse import PINS_NAME, Target, WheelhouseError, pip_environment
+from mysql2dynamo.emr.wheelhouse import PINS_NAME, Target, WheelhouseError, made_once, pip_environment
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import data_home
 
@@ -36,10 +36,9 @@ def archive_key(wheel: Path, wheelhouse: Path, target: Target) -> str:
 
 
 def _install(wheel: Path, wheelhouse: Path, target: Target, site: Path) -> None:
-    platforms = [arg for tag in target.platform_tags() for arg in ("--platform", tag)]
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheelhouse),
-           "--only-binary=:all:", "--implementation", "cp", "--python-version", target.python_version, *platforms,
-           "--no-compile", "--target", str(site), "--constraint", str(wheelhouse / PINS_NAME), str(wheel)]
+           *target.pip_options(), "--no-compile", "--target", str(site), "--constraint", str(wheelhouse / PINS_NAME),
+           str(wheel)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=pip_environment())
     if done.returncode != 0:
         raise WheelhouseError(f"installing {wheel.name} from the wheelhouse {wheelhouse} failed: "
@@ -80,18 +79,15 @@ def env_archive(wheel: Path, wheelhouse: Path, target: Target) -> Path:
     else built into it (and the cache trimmed to the KEEP newest)."""
     cache = data_home() / "pyenv"
     out = cache / f"{archive_key(wheel, wheelhouse, target)}.tar.gz"
-    if out.is_file():
-        say(f"python environment: {out} (cached)")
-        return out
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
-        site = Path(tmp) / "site-packages"
-        _install(wheel, wheelhouse, target, site)
-        part = Path(tmp) / ARCHIVE_NAME
-        _tar(site, target, part)
-        part.replace(out)
-    for old in sorted(cache.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP:]:
-        old.unlink(missing_ok=True)
-    say(f"python environment: {out} ({out.stat().st_size // 2**20} MiB, Python {target.python_version} at "
-        f"{target.interpreter})")
+
+    def build(part: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".site-") as site:
+            _install(wheel, wheelhouse, target, Path(site))
+            _tar(Path(site), target, part)
+
+    if made_once(out, build, "python environment"):
+        for old in sorted(cache.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP:]:
+            old.unlink(missing_ok=True)
+        say(f"python environment: {out} ({out.stat().st_size // 2**20} MiB, Python {target.python_version} at "
+            f"{target.interpreter})")
     return out

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,7 @@ from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.paths import data_home
 
 PINS_NAME = "pins.txt"  # the constraints the wheels are pinned by, in the wheelhouse and next to the wheel on S3
-# the oldest glibc a manylinux_2_Y wheel may need: manylinux2014 (2.17) is the oldest pyarrow ships
-OLDEST_GLIBC_MINOR = 17
+OLDEST_GLIBC_MINOR = 5  # manylinux1's glibc 2.5: the oldest manylinux tag
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 
@@ -56,8 +56,13 @@ class Target:
             raise ValueError(f"emr.python.platform must be a tag like manylinux_2_34_x86_64, got {platform!r}")
         return cls(version, platform, str(py.get("interpreter") or f"/usr/bin/python{version}"))
 
+    def pip_options(self) -> list[str]:
+        """pip's options that pick this target's wheels (download, install --target) instead of this machine's."""
+        platforms = [arg for tag in self.platform_tags() for arg in ("--platform", tag)]
+        return ["--only-binary=:all:", "--implementation", "cp", "--python-version", self.python_version, *platforms]
+
     def platform_tags(self) -> list[str]:
-        """The tags a node of this platform installs: manylinux_2_Y for every Y down to 2.17 (PEP 600: a
+        """The tags a node of this platform installs: manylinux_2_Y for every Y down to 2.5 (PEP 600: a
         newer glibc runs wheels built for an older one) and their legacy names (manylinux2014...)."""
         glibc, arch = re.fullmatch(r"manylinux_2_(\d+)_(\w+)", self.platform).groups()
         tags = [f"manylinux_2_{y}_{arch}" for y in range(int(glibc), OLDEST_GLIBC_MINOR - 1, -1)]
@@ -81,9 +86,7 @@ def pip_environment() -> dict[str, str]:
 
 
 def _download(pins: Path, target: Target, dest: Path) -> None:
-    platforms = [arg for tag in target.platform_tags() for arg in ("--platform", tag)]
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
-           "--implementation", "cp", "--python-version", target.python_version, *platforms,
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *target.pip_options(),
            "--dest", str(dest), "--requirement", str(pins), installer_pin()]
     done = subprocess.run(cmd, capture_output=True, text=True, env=pip_environment())
     if done.returncode != 0:
@@ -92,27 +95,37 @@ def _download(pins: Path, target: Target, dest: Path) -> None:
                               f"{done.stderr.strip()[-2000:]}")
 
 
+def made_once(path: Path, make: Callable[[Path], None], what: str) -> bool:
+    """Make `path` (a file or folder under the data home's cache) unless it is there: `make(part)` writes
+    it at `part` beside it, renamed into place after, so it is there whole or not at all. True when made."""
+    if path.exists():
+        say(f"{what}: {path} (cached)")
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".making-") as tmp:
+        part = Path(tmp) / path.name
+        make(part)
+        try:
+            part.rename(path)
+        except OSError:  # another process put the same in place first
+            if not path.exists():
+                raise
+    return True
+
+
 def wheelhouse(target: Target, pins: str | None = None) -> Path:
     """The wheelhouse folder of `target`: from the cache, else downloaded (pip download) into it."""
     pins = pins_text() if pins is None else pins
-    home = data_home() / "wheelhouse"
-    folder = home / wheelhouse_key(pins, target)
-    if folder.is_dir():
-        say(f"wheelhouse: {folder} (cached)")
-        return folder
-    home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=home, prefix=".download-") as tmp:
-        part = Path(tmp) / "wheels"
+    folder = data_home() / "wheelhouse" / wheelhouse_key(pins, target)
+
+    def download(part: Path) -> None:
         part.mkdir()
         (part / PINS_NAME).write_text(pins)
         _download(part / PINS_NAME, target, part)
-        try:
-            part.rename(folder)
-        except OSError:  # another process put it in place first: same pins, same wheels
-            if not folder.is_dir():
-                raise
-    say(f"wheelhouse: {folder} ({len(wheels(folder))} wheels for Python {target.python_version} "
-        f"on {target.platform})")
+
+    if made_once(folder, download, "wheelhouse"):
+        say(f"wheelhouse: {folder} ({len(wheels(folder))} wheels for Python {target.python_version} "
+            f"on {target.platform})")
     return folder
 
 
