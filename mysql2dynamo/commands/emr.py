@@ -99,8 +99,8 @@ def emr() -> None:
 def submit(cfg: Config, job: str, manifest: str | None, sink: str | None, max_wcu: float | None,
            artifacts: str | None, cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool,
            follow: bool, timeout: float, poll: float) -> None:
-    """Upload the job, the wheel and its pins and submit it as an EMR step (run_job_flow / add_job_flow_steps)
-    or Serverless run."""
+    """Upload the job, the wheel, its pins and the wheelhouse of its dependencies (Serverless: the environment
+    archive) and submit it as an EMR step (run_job_flow / add_job_flow_steps) or Serverless run."""
     import boto3
 
     overrides = {"load": {k: v for k, v in (("manifest", manifest), ("sink", sink), ("max_wcu", max_wcu))
