@@ -27,12 +27,13 @@ from pathlib import Path
 import yaml
 
 from mysql2dynamo.emr.package import wheel_name
+from mysql2dynamo.emr.pyenv import ARCHIVE_NAME
+from mysql2dynamo.emr.wheelhouse import PINS_NAME, Target
 from mysql2dynamo.ground.paths import CONVERTER_JAR
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CLUSTER_YAML = HERE / "cluster.yaml"
-PINS_NAME = "pins.txt"  # the constraints the bootstrap installs the wheel with (`package.pinned_requirements`)
 # job -> (its script, relative to the package root; the step's name)
 JOBS = {"load": ("jobs/bulk_load.py", "mysql2dynamo bulk load"), "verify": ("jobs/verify.py", "mysql2dynamo verify")}
 # the Python environment archive's place in a Serverless job's working folder (spark.archives ...#environment)
@@ -66,6 +67,8 @@ def artifact_urls(emr: dict, wheel: str | None = None, config_name: str = "mysql
         "converter": f"{base}/jars/{CONVERTER_JAR}",
         "wheel": f"{base}/dist/{wheel or wheel_name()}",
         "pins": f"{base}/dist/{PINS_NAME}",
+        "wheels": f"{base}/dist/wheels/",
+        "python_env": f"{base}/dist/{ARCHIVE_NAME}",
         "bootstrap": f"{base}/emr/bootstrap.sh",
         "config": f"{base}/config/{config_name}",
     }
@@ -100,6 +103,7 @@ def job_step(emr: dict, urls: dict[str, str], args: list[str], job: str = "load"
 
 def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
     """run_job_flow(**request): Spark (with emr-ddb), primary + core groups, bootstrap, the steps."""
+    interpreter = Target.from_settings(emr).interpreter
     instances = {
         "InstanceGroups": [
             {"Name": "primary", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
@@ -120,8 +124,8 @@ def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
         "Applications": [{"Name": a} for a in emr.get("applications") or ["Spark"]],
         "Instances": instances,
         "BootstrapActions": [{"Name": "install mysql2dynamo", "ScriptBootstrapAction": {
-            "Path": urls["bootstrap"], "Args": [urls["wheel"], urls["pins"]]}}],
-        "Configurations": emr.get("configurations") or [],
+            "Path": urls["bootstrap"], "Args": [urls["wheel"], urls["pins"], urls["wheels"], interpreter]}}],
+        "Configurations": _configurations(emr, interpreter),
         "Steps": steps,
         "JobFlowRole": emr["job_flow_role"],
         "ServiceRole": emr["service_role"],
@@ -134,25 +138,36 @@ def cluster_request(emr: dict, urls: dict[str, str], steps: list[dict]) -> dict:
     return req
 
 
+def _configurations(emr: dict, interpreter: str) -> list[dict]:
+    """The cluster's configurations, with Spark's Python (spark-env PYSPARK_PYTHON) the interpreter the
+    bootstrap installs into, unless the configurations set spark-env themselves."""
+    given = list(emr.get("configurations") or [])
+    if any(c.get("Classification") == "spark-env" for c in given):
+        return given
+    return [*given, {"Classification": "spark-env", "Properties": {}, "Configurations": [
+        {"Classification": "export", "Properties": {"PYSPARK_PYTHON": interpreter}}]}]
+
+
 def serverless_job_run(emr: dict, urls: dict[str, str], args: list[str], connector_jar: str | None = None,
                        job: str = "load") -> dict:
     """emr-serverless start_job_run(**request). Serverless has no emr-ddb component: the connector jar
     is uploaded with the artifacts (`connector_jar`, e.g. .../jars/emr-dynamodb-hadoop-5.0.0.jar); nor
-    bootstrap actions: the dependencies come in a Python environment archive (`emr.serverless.python_env`,
-    a venv-pack archive built on Amazon Linux: docs/operations.md), the current code as --py-files."""
+    bootstrap actions: the dependencies come in a Python environment archive, `emr.serverless.python_env`,
+    else the one `emr submit` builds and uploads (`urls["python_env"]`, emr/pyenv.py); the current code
+    as --py-files."""
     s = emr.get("serverless") or {}
     if not s.get("application_id") or not s.get("execution_role_arn"):
         raise EmrConfigError("emr.serverless.application_id and execution_role_arn are required for --serverless")
-    if not str(s.get("python_env") or "").startswith("s3://"):
-        raise EmrConfigError("emr.serverless.python_env must be the s3:// address of a Python environment archive "
-                             "(venv-pack of mysql2dynamo with its pins, built on Amazon Linux): Serverless has no "
-                             "bootstrap actions to install the dependencies")
+    python_env = s.get("python_env") or urls["python_env"]
+    if not str(python_env).startswith("s3://"):
+        raise EmrConfigError(f"emr.serverless.python_env must be the s3:// address of a Python environment archive "
+                             f"(`mysql2dynamo emr bundle --python-env`), got {python_env!r}")
     jars = ",".join(j for j in (connector_jar, urls["converter"]) if j)
     python = f"./{SERVERLESS_ENV}/bin/python"
     # Serverless sizes its own workers: no cluster shape to follow
     conf = {k: v for k, v in spark_conf(emr).items()
             if k not in ("spark.dynamicAllocation.enabled", "spark.executor.instances")}
-    conf.update({"spark.archives": f"{s['python_env']}#{SERVERLESS_ENV}",
+    conf.update({"spark.archives": f"{python_env}#{SERVERLESS_ENV}",
                  "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON": python,
                  "spark.emr-serverless.driverEnv.PYSPARK_PYTHON": python, "spark.executorEnv.PYSPARK_PYTHON": python})
     params = [f"--jars {jars}"] + [f"--conf {k}={v}" for k, v in conf.items()] + [f"--py-files {urls['wheel']}"]

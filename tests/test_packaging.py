@@ -156,7 +156,7 @@ def test_emr_submit_dry_run_and_the_missing_jar(venv, elsewhere, tmp_path):
     out = _run([cli, "emr", "submit", "--config", str(config), "--dry-run"], elsewhere, env)
     plan = json.loads(out.stdout)
     assert "mysql2dynamo emr jars" in out.stderr  # the converter jar is not in the wheel: how to build it
-    local = [Path(p) for p in plan["uploads"] if p not in ("<wheel>", "<pins>")]
+    local = [Path(p) for p in plan["uploads"] if p not in ("<wheel>", "<pins>", "<wheelhouse>")]
     assert [p for p in local if not p.is_file()] == [tmp_path / "no-jars" / "mysql2dynamo-converter.jar"]
     assert plan["uploads"]["<wheel>"] == f"s3://bucket/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl"
     failed = _run([cli, "emr", "submit", "--config", str(config), "--no-follow"], elsewhere, env, check=False)

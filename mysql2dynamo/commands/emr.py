@@ -8,12 +8,20 @@ it the step is added to the running cluster (add_job_flow_steps). --dry-run prin
 the boto3 requests as JSON and sends nothing. The load's arguments come from the config's `load:`
 section (the config itself is the mapping), verify's from `verify:`, against the load's snapshot
 (`load.manifest`); the cluster from emr/cluster.yaml and the `emr:` section. Every submit uploads
-the wheel and its pins, which the bootstrap installs it with.
+the wheel, its pins and the wheelhouse of its dependencies (emr/wheelhouse.py), which the bootstrap
+installs it from without an index; a Serverless run without `emr.serverless.python_env` also the
+environment archive (emr/pyenv.py) made from them.
+
+    mysql2dynamo emr bundle OUT [--config C] [--python-env] [--python-version 3.11] [--platform TAG]
+                            [--interpreter PATH]
+
+writes the same into OUT: the wheel, pins.txt, wheels/ and, with --python-env, pyenv.tar.gz.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,7 +32,8 @@ from mysql2dynamo.config import Config
 from mysql2dynamo.emr import definitions as d
 from mysql2dynamo.emr import jars
 from mysql2dynamo.emr.package import wheel_name
-from mysql2dynamo.emr.submit import follow_step, submit_plan, upload
+from mysql2dynamo.emr.submit import follow_step, stand_in_files, submit_plan, upload
+from mysql2dynamo.emr.wheelhouse import WheelhouseError
 from mysql2dynamo.ground.log import say
 from mysql2dynamo.ground.mysql import SECRET, redact
 from mysql2dynamo.ground.options import as_arguments
@@ -90,8 +99,8 @@ def emr() -> None:
 def submit(cfg: Config, job: str, manifest: str | None, sink: str | None, max_wcu: float | None,
            artifacts: str | None, cluster_id: str | None, serverless: bool, wheel: str | None, dry_run: bool,
            follow: bool, timeout: float, poll: float) -> None:
-    """Upload the job, the wheel and its pins and submit it as an EMR step (run_job_flow / add_job_flow_steps)
-    or Serverless run."""
+    """Upload the job, the wheel, its pins and the wheelhouse of its dependencies (Serverless: the environment
+    archive) and submit it as an EMR step (run_job_flow / add_job_flow_steps) or Serverless run."""
     import boto3
 
     overrides = {"load": {k: v for k, v in (("manifest", manifest), ("sink", sink), ("max_wcu", max_wcu))
@@ -117,7 +126,12 @@ def submit(cfg: Config, job: str, manifest: str | None, sink: str | None, max_wc
             from mysql2dynamo.emr.package import build_wheel
 
             wheel_path = build_wheel(Path(tmp))
-        upload(p["uploads"], wheel_path, boto3.client("s3"))
+        try:
+            files = stand_in_files(p["uploads"], d.emr_settings(cfg.section("emr"), overrides["emr"]), wheel_path,
+                                   Path(tmp))
+        except WheelhouseError as e:
+            raise RuntimeFailure(str(e)) from e
+        upload(p["uploads"], files, boto3.client("s3"))
     if serverless:
         es = boto3.client("emr-serverless")
         run = es.start_job_run(**p["start_job_run"])
@@ -138,13 +152,40 @@ def submit(cfg: Config, job: str, manifest: str | None, sink: str | None, max_wc
 
 @emr.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-def bundle(out: Path) -> None:
-    """Write the wheel and its pins (pins.txt) into OUT: what the EMR Serverless Python environment is built from."""
-    from mysql2dynamo.emr.package import build_wheel, pins_text
+@click.option("--python-env", is_flag=True,
+              help="Also the EMR Serverless environment archive (pyenv.tar.gz, for emr.serverless.python_env).")
+@click.option("--python-version", default=None, help="The nodes' Python (default: emr.python.version).")
+@click.option("--platform", default=None, help="Their manylinux tag (default: emr.python.platform).")
+@click.option("--interpreter", default=None,
+              help="The path of their Python the archive links to (default: emr.python.interpreter).")
+@configured(help="mysql2dynamo config whose emr: section gives the nodes' Python (default: emr/cluster.yaml).")
+def bundle(cfg: Config | None, out: Path, python_env: bool, python_version: str | None, platform: str | None,
+           interpreter: str | None) -> None:
+    """Write into OUT the wheel, its pins (pins.txt) and the wheelhouse of its dependencies (wheels/) for the
+    EMR nodes' Python, and with --python-env the Serverless environment archive made from them."""
+    from mysql2dynamo.emr.package import build_wheel
+    from mysql2dynamo.emr.pyenv import ARCHIVE_NAME, env_archive
+    from mysql2dynamo.emr.wheelhouse import PINS_NAME, Target, copy_wheels, wheelhouse
 
+    given = {"version": python_version, "platform": platform, "interpreter": interpreter}
+    try:
+        emr = d.emr_settings(cfg.section("emr") if cfg else {},
+                             {"python": {k: v for k, v in given.items() if v is not None}})
+        target = Target.from_settings(emr)
+    except ValueError as e:
+        raise ConfigFailure(str(e)) from e
     wheel = build_wheel(out)
-    (out / d.PINS_NAME).write_text(pins_text())
-    click.echo(json.dumps({"wheel": str(wheel), "pins": str(out / d.PINS_NAME)}))
+    try:
+        house = wheelhouse(target)
+        made = {"wheel": str(wheel), "pins": str(out / PINS_NAME), "wheels": str(out / "wheels")}
+        copy_wheels(house, out / "wheels")
+        shutil.copyfile(house / PINS_NAME, out / PINS_NAME)
+        if python_env:
+            shutil.copyfile(env_archive(wheel, house, target), out / ARCHIVE_NAME)
+            made["python_env"] = str(out / ARCHIVE_NAME)
+    except WheelhouseError as e:
+        raise RuntimeFailure(str(e)) from e
+    click.echo(json.dumps(made))
 
 
 @emr.command("jars")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from mysql2dynamo import __version__
 from mysql2dynamo.commands.emr import emr
 from mysql2dynamo.emr import definitions as d
-from mysql2dynamo.emr.submit import follow_step, upload
+from mysql2dynamo.emr.submit import follow_step, stand_in_files, upload
 from mysql2dynamo.jobs.bulk_load import job_args
 from tests.conftest import mapping_text
 from tests.load.conftest import assert_same_items, expected_items, scan
@@ -62,7 +62,8 @@ def test_dry_run_prints_the_requests_and_sends_nothing(local_stack, tmp_path, bu
     boot = req["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert boot == {"Path": f"s3://{bucket}/m2d/emr/bootstrap.sh",
                     "Args": [f"s3://{bucket}/m2d/dist/mysql2dynamo-{__version__}-py3-none-any.whl",
-                             f"s3://{bucket}/m2d/dist/pins.txt"]}
+                             f"s3://{bucket}/m2d/dist/pins.txt", f"s3://{bucket}/m2d/dist/wheels/",
+                             "/usr/bin/python3.11"]}
     args = req["Steps"][0]["HadoopJarStep"]["Args"]
     assert req["Steps"][0]["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--jars",
@@ -123,7 +124,8 @@ def test_serverless_job_run_on_moto(local_stack, tmp_path, bucket, wheel):
     assert f"s3://{bucket}/m2d/jars/emr-dynamodb-hadoop-5.0.0.jar" in spark_params  # no emr-ddb on Serverless
     assert req["jobDriver"]["sparkSubmit"]["entryPoint"] == f"s3://{bucket}/m2d/jobs/bulk_load.py"
     # sent through the same code path as the CLI, against moto
-    upload(json.loads(dry.output)["uploads"], wheel, local_stack.client("s3"))
+    uploads = json.loads(dry.output)["uploads"]
+    upload(uploads, stand_in_files(uploads, d.emr_settings(doc["emr"]), wheel, tmp_path), local_stack.client("s3"))
     run = es.start_job_run(**req)
     got = es.get_job_run(applicationId=app, jobRunId=run["jobRunId"])["jobRun"]
     assert got["jobDriver"]["sparkSubmit"]["entryPointArguments"] == req["jobDriver"]["sparkSubmit"][
