@@ -71,13 +71,16 @@ class Matrix:
         print(f"crash matrix (M2D_CRASH_SEED={SEED}): kill -9 {name} at {self.kills[-1][1]}s", flush=True)
 
     def run_killed(self, name: str, cmd: list[str], log: Path, low: float, high: float,
-                   ready: Callable[[], bool] = lambda: True) -> None:
-        """Start `cmd`, kill it `uniform(low, high)` s after `ready()` holds, KILLS times."""
+                   ready: Callable[[], bool] = lambda: True, log_says: str | None = None) -> None:
+        """Start `cmd`, kill it `uniform(low, high)` s after `ready()` holds (and, with `log_says`, once this
+        start has written that text to its log), KILLS times."""
         for n in range(KILLS):
             self.restarts += n > 0
+            said = log.read_text().count(log_says) if log_says and log.exists() else 0
             started = time.monotonic()
             proc = self.start(cmd, log)
-            while not ready() and proc.poll() is None and time.monotonic() - started < 900:
+            while (not ready() or (log_says and log.read_text().count(log_says) <= said)) \
+                    and proc.poll() is None and time.monotonic() - started < 900:
                 time.sleep(0.05)
             time.sleep(self.rng.uniform(low, high))
             assert proc.poll() is None, f"{name} ended before its kill point:\n{log.read_text()[-3000:]}"
@@ -106,17 +109,13 @@ def _fenced(url: str) -> bool:
     return _sql(url, "SELECT @@global.read_only") == 1
 
 
-def _items(ddb, table: str) -> int:
-    return ddb.scan(TableName=table, Select="COUNT", Limit=1)["Count"]
-
-
 def test_kill_9_anywhere_then_verify_is_exact(spark, local_stack, fresh_db, dynamodb_table, stream_name, tmp_path):
     state = StreamState.of(stream_name, tmp_path / "home")
     matrix = Matrix(random.Random(SEED), {**os.environ, "PYTHONUNBUFFERED": "1", "M2D_HOME": str(state.home)})
     print(f"crash matrix: M2D_CRASH_SEED={SEED}, {KILLS} kill(s) per process", flush=True)
     began = time.monotonic()
     create_sample(local_stack.mysql_url, fresh_db, customers=20, seed=5)
-    table, ddb = dynamodb_table(), local_stack.client("dynamodb")
+    table = dynamodb_table()
     config = tmp_path / "mysql2dynamo.yaml"
     config.write_text(mapping_text(fresh_db, table))
     tables = ",".join(f"{fresh_db}.{t}" for t in TABLES)
@@ -146,7 +145,8 @@ def test_kill_9_anywhere_then_verify_is_exact(spark, local_stack, fresh_db, dyna
         load = [CLI, "load", "--manifest", snap, "--config", str(config), "--sink", "dynamodb", "--write-tasks", "2",
                 "--max-items-per-second", "150"]
         if LONG:
-            matrix.run_killed("load", load, tmp_path / "load.log", 0.0, 1.0, ready=lambda: _items(ddb, table) > 0)
+            # killed while it maps and writes: after it named what it loads (Spark is up), each start
+            matrix.run_killed("load", load, tmp_path / "load.log", 0.5, 4.0, log_says=" via dynamodb, budget ")
         loaded = run_load(spark, LoadOptions(manifest=snap, mapping=str(config), sink="dynamodb", write_tasks=2))
         assert loaded["targets"][table]["guarded"] == LONG
         matrix.run_killed("replay", replay, tmp_path / "replay.log", 0.5, 2.5)
