@@ -274,10 +274,11 @@ def test_sigterm_during_the_drain_lifts_the_fence(live, tmp_path):
     assert report["write_outage_ms"] > 0
 
 
-def test_a_session_writing_through_the_fence_makes_cutover_refuse(live):
+@pytest.mark.parametrize("fence", ["read_only", "accounts"])
+def test_a_session_writing_through_the_fence_makes_cutover_refuse(live, fence):
     pipeline = live(50)
-    stop = threading.Event()
-    writer = connect(pipeline.stack.mysql_url, pipeline.db)  # all privileges: read_only does not stop it
+    url, stop = pipeline.stack.mysql_url, threading.Event()
+    writer = connect(url, pipeline.db)  # all privileges: read_only does not stop it, nor a lock of other accounts
     session = writer.thread_id()
 
     def keep_writing() -> None:
@@ -288,15 +289,19 @@ def test_a_session_writing_through_the_fence_makes_cutover_refuse(live):
 
     thread = threading.Thread(target=keep_writing, daemon=True)
     thread.start()
-    try:
-        report = run_cutover(pipeline.pipeline(), None, CutoverOptions(verify=False))
-    finally:
-        stop.set()
-        thread.join()
-        writer.close()
+    with app_accounts(url, 1 if fence == "accounts" else 0) as fenced:
+        try:
+            report = run_cutover(pipeline.pipeline(), None,
+                                 CutoverOptions(verify=False, fence_accounts=tuple(map(Account, fenced))))
+        finally:
+            stop.set()
+            thread.join()
+            writer.close()
+        assert not any(locked(url, a) for a in fenced)
     assert not report.ready and report.fence_lifted
     assert "the fence did not hold" in report.reason and f"session {session} " in report.reason
-    assert _read_only(pipeline.stack.mysql_url) == 0
+    assert ("Sessions of accounts the fence did not lock" if fenced else "write through read_only") in report.reason
+    assert _read_only(url) == 0
 
 
 def test_an_accounts_fence_locks_a_writing_app_account_and_kills_its_session_and_the_cutover_is_ready(live):
