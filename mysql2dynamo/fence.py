@@ -275,28 +275,29 @@ class Fence:
         if self.record is not None:
             self.record.unlink(missing_ok=True)
 
+    def _done(self, up: bool) -> str:
+        """What raising (`up`) or lowering the fence does, for the operator."""
+        hook = self.fence_hook if up else self.unfence_hook
+        if hook:
+            return f"ran the {'' if up else 'un'}fence hook {hook!r}"
+        if not self.accounts:
+            return f"SET GLOBAL read_only = {'ON' if up else 'OFF'}"
+        changed, kept = ([", ".join(str(a) for a, locked in self.was_locked.items() if locked == before) or "-"
+                          for before in (False, True)])
+        if not up:
+            return f"ACCOUNT UNLOCK {changed}{f'; left locked as they were before: {kept}' if kept != '-' else ''}"
+        return (f"ACCOUNT LOCK {changed}{f' ({kept} locked already)' if kept != '-' else ''}; "
+                f"{len(self.killed)} sessions killed{': ' + '; '.join(self.killed) if self.killed else ''}")
+
     @property
     def what(self) -> str:
         """How the fence went up."""
-        if self.fence_hook:
-            return f"ran the fence hook {self.fence_hook!r}"
-        if self.accounts:
-            already = [str(a) for a, locked in self.was_locked.items() if locked]
-            return (f"ACCOUNT LOCK {', '.join(str(a) for a, locked in self.was_locked.items() if not locked) or '-'}"
-                    f"{' (' + ', '.join(already) + ' locked already)' if already else ''}; "
-                    f"{len(self.killed)} sessions killed{': ' + '; '.join(self.killed) if self.killed else ''}")
-        return "SET GLOBAL read_only = ON"
+        return self._done(up=True)
 
     @property
     def how(self) -> str:
         """How the fence comes down."""
-        if self.unfence_hook:
-            return f"ran the unfence hook {self.unfence_hook!r}"
-        if self.accounts:
-            kept = [str(a) for a, locked in self.was_locked.items() if locked]
-            return (f"ACCOUNT UNLOCK {', '.join(str(a) for a, locked in self.was_locked.items() if not locked) or '-'}"
-                    f"{'; left locked as they were before: ' + ', '.join(kept) if kept else ''}")
-        return "SET GLOBAL read_only = OFF"
+        return self._done(up=False)
 
     def writers(self, conn) -> str:
         """The sessions that can write past this fence, and what to do about them (a sentence)."""
