@@ -340,7 +340,6 @@ class _CaptureLoop:
             _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
             self.ctl.close()
 
-
     def _flush_progress(self) -> None:
         """The progress table gets the final checkpoint, or capture's last words say it did not."""
         if self.saver is None:
