@@ -5,7 +5,8 @@ and to resume a checkpoint on another server or binlog numbering (the way out is
 cdc.position). Columns the mapping excludes everywhere are left out of every change.
 
 Loop: read a committed transaction, hand its changes to the publisher, let the publisher send
-what it can, and every `checkpoint_every` seconds store the acknowledged position. An ALTER TABLE
+what it can, and every `checkpoint_every` seconds store the acknowledged position (its copy in the
+progress table, when one is configured, is written by a thread of its own: cdc/progress_saver.py). An ALTER TABLE
 that rewrote a captured table's rows is preceded by a backfill of them (cdc/backfill.py), queued in
 parts with no resume point, so its position is acknowledged only once all of them are on the
 stream. Stops cleanly on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the
