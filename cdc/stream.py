@@ -5,7 +5,8 @@ and to resume a checkpoint on another server or binlog numbering (the way out is
 cdc.position). Columns the mapping excludes everywhere are left out of every change.
 
 Loop: read a committed transaction, hand its changes to the publisher, let the publisher send
-what it can, and every `checkpoint_every` seconds store the acknowledged position. An ALTER TABLE
+what it can, and every `checkpoint_every` seconds store the acknowledged position (its copy in the
+progress table, when one is configured, is written by a thread of its own: cdc/progress_saver.py). An ALTER TABLE
 that rewrote a captured table's rows is preceded by a backfill of them (cdc/backfill.py), queued in
 parts with no resume point, so its position is acknowledged only once all of them are on the
 stream. Stops cleanly on SIGTERM/SIGINT, at `until` or after `max_seconds` (heartbeats wake the
@@ -32,6 +33,7 @@ from mysql2dynamo.cdc.cascade import Cascades
 from mysql2dynamo.cdc.checkpoint import Checkpoint, CheckpointStore
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import ProgressTable
+from mysql2dynamo.cdc.progress_saver import ProgressSaver
 from mysql2dynamo.cdc.publisher import ClaimCheck, KinesisPublisher, PublishError
 from mysql2dynamo.cdc.server import (
     binlog_files,
@@ -101,6 +103,7 @@ class StreamMetrics:
     checkpoint: str | None = None
     lag_seconds: float | None = None
     lag_binlog_bytes: int | None = None
+    progress_table_error: str | None = None  # while the progress table's writes fail (cdc.progress_saver)
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -122,7 +125,9 @@ def ensure_stream(kinesis, name: str, shards: int, retention_hours: int) -> None
 
 
 def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], None] = log.info,
-               install_signals: bool = True) -> StreamMetrics:
+               install_signals: bool = True, progress: ProgressTable | None = None) -> StreamMetrics:
+    """`progress`: the progress table capture records its position in (default: the one M2D_PROGRESS_TABLE
+    names, if any)."""
     target = MySQLTarget.parse(settings.mysql_url)
     ctl = target.connect()
     info = server_info(ctl)
@@ -146,7 +151,8 @@ def run_stream(settings: StreamSettings, kinesis, s3=None, say: Callable[[str], 
     say(f"capturing {', '.join(settings.tables)} from {redact(settings.mysql_url)} at {start} "
              f"({'checkpoint ' + str(settings.checkpoint) if resumed else 'no checkpoint yet'}) -> {settings.stream}")
 
-    loop = _CaptureLoop(settings, target, info, identity, metrics, start, kinesis, s3, say, cascades)
+    progress = progress or ProgressTable.from_env(settings.stream)  # where status and cutover look, if configured
+    loop = _CaptureLoop(settings, target, info, identity, metrics, start, kinesis, s3, say, cascades, progress)
     previous = {}
     if install_signals:
         previous = {s: signal.signal(s, loop.stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -183,17 +189,19 @@ class _CaptureLoop:
     """The state of one `run_stream`: reader position, publisher, checkpoint, stop reason."""
 
     def __init__(self, settings: StreamSettings, target: MySQLTarget, info, identity: dict, metrics: StreamMetrics,
-                 start: BinlogPosition, kinesis, s3, say: Callable[[str], None], cascades: Cascades) -> None:
+                 start: BinlogPosition, kinesis, s3, say: Callable[[str], None], cascades: Cascades,
+                 progress: ProgressTable | None) -> None:
         self.settings, self.target, self.info, self.metrics, self.say = settings, target, info, metrics, say
         self.identity = identity
         claim = ClaimCheck(s3, settings.claim_check) if settings.claim_check else None
         self.publisher = KinesisPublisher(kinesis, settings.stream, in_flight=settings.in_flight, claim_check=claim)
         self.policy = CapturePolicy(on_truncate=settings.on_truncate)
-        self.read_to = self.checkpointed = self.start = start
-        self.progress = ProgressTable.from_env(settings.stream)  # where status and cutover look, when configured
-        if self.progress is not None:
-            self.progress.ensure_table()
-            self.progress.save_capture(start, start)
+        self.read_to = self.checkpointed = start
+        self.saver = None  # writes the progress table off this loop: a slow table never slows capture
+        if progress is not None:
+            progress.ensure_table()
+            progress.save_capture(start, start)  # where capture started, before the first change
+            self.saver = ProgressSaver(progress, start, say)
         self.reason: str | None = None
         self.deadline = time.monotonic() + settings.max_seconds if settings.max_seconds else None
         self.next_checkpoint = self.next_progress = time.monotonic()
@@ -261,6 +269,9 @@ class _CaptureLoop:
         if now >= self.next_checkpoint:
             self.save_checkpoint()
             self.next_checkpoint = now + self.settings.checkpoint_every
+        if self.saver is not None:
+            self.saver.check()
+            self.metrics.progress_table_error = self.saver.error
         if now >= self.next_progress:
             _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
             self.next_progress = now + self.settings.progress_every
@@ -306,8 +317,8 @@ class _CaptureLoop:
         acked = self.publisher.acknowledged
         if acked and acked > self.checkpointed:
             self.settings.checkpoint.save(Checkpoint(acked, self.settings.stream, time.time(), self.identity))
-            if self.progress is not None:
-                self.progress.save_capture(acked, self.start)
+            if self.saver is not None:
+                self.saver.offer(acked)
             self.checkpointed = acked
             self.metrics.checkpoint = str(acked)
 
@@ -323,11 +334,25 @@ class _CaptureLoop:
                 self.say(f"WARNING: {self.publisher.backlog} records not acknowledged; "
                               "they are sent again on restart")
             self.save_checkpoint()
+            self._flush_progress()
         finally:
             self.publisher.close()
             self.metrics.warnings = sorted(set(self.metrics.warnings + self.policy.warnings))
             _report(self.metrics, self.publisher, self.read_to, self.ctl, self.info, self.settings, self.say)
             self.ctl.close()
+
+    def _flush_progress(self) -> None:
+        """The progress table gets the final checkpoint, or capture's last words say it did not."""
+        if self.saver is None:
+            return
+        if not self.saver.close():
+            self.metrics.progress_table_error = self.saver.error or "the last write did not finish in time"
+            warning = (f"progress table {self.saver.progress} holds {self.saver.saved}, not the final checkpoint "
+                       f"{self.checkpointed}: {self.metrics.progress_table_error}")
+            self.metrics.warnings.append(warning)
+            self.say(f"WARNING: {warning}")
+        else:
+            self.metrics.progress_table_error = None
 
 
 def _estimated_rows(conn, table: str) -> str:

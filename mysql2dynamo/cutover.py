@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import ProgressTable, parse_position
 from mysql2dynamo.cdc.server import current_position, head_position, server_info
-from mysql2dynamo.fence import Fence, lift_left, writers
+from mysql2dynamo.fence import Account, Fence, lift_left
 from mysql2dynamo.fenced_check import FencedCheck
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.mysql import connect
@@ -65,6 +65,7 @@ class CutoverOptions:
     wait_timeout_s: float = 300.0
     fence_hook: str | None = None  # a command that stops the application's writes (instead of read_only)
     unfence_hook: str | None = None
+    fence_accounts: tuple[Account, ...] = ()  # lock these accounts and kill their sessions (instead of read_only)
     verify: bool = True  # live verify before the fence and the fenced check of the keys changed since
     settle: bool = True  # compare the changed keys before the fence too: under it, only what differed or changed
     full_verify: bool = False  # the whole verify under the fence instead (its time grows with the table)
@@ -99,6 +100,7 @@ class CutoverReport:
     write_outage_ms: float | None = None  # fence up -> ready (or -> fence down when not ready)
     outage_steps_ms: dict[str, float] = field(default_factory=dict)  # each step's share of it
     fence_position: str | None = None
+    fence: str | None = None  # how the fence went up (read_only, the accounts locked and sessions killed, the hook)
     fence_lifted: bool = False
     left_fence: str | None = None  # a fence a killed cutover had left up, lifted before this one started
     waited_for_lag_s: float = 0.0
@@ -141,10 +143,12 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     cutover goes, so a caller holds it even when an error or a signal ends it."""
     options = options or CutoverOptions()
     report = report if report is not None else CutoverReport()
-    fence = Fence(p.admin_url, options.fence_hook, options.unfence_hook, p.state.fence_record)
+    fence = Fence(p.admin_url, options.fence_hook, options.unfence_hook, p.state.fence_record,
+                  list(options.fence_accounts))
     report.left_fence = lift_left(p.state.fence_record, p.admin_url)
     if report.left_fence:
         say(f"cutover: {report.left_fence}")
+    fence.check()  # accounts that cannot be fenced are refused now, not after the live verify
     report.reason = preflight(p, options)
     if report.reason:
         say(f"cutover: NOT READY: {report.reason}")
@@ -178,6 +182,7 @@ def run_cutover(p: Pipeline, verify: Callable[[], dict] | None, options: Cutover
     steps = report.outage_steps_ms
     drain = Bar("cutover drain", None, "shards", interval=1.0)  # before the fence: its set-up is not outage
     fence.raise_()
+    report.fence = fence.what
     try:
         final = head_position(p.admin_url)
         report.fence_position = str(final)
@@ -304,12 +309,10 @@ def _fence_held(p: Pipeline, fence: Fence, final: BinlogPosition, options: Cutov
         now = current_position(conn, server_info(conn))
         if now == final:
             return True
-        names = writers(conn)
+        report.reason = (f"the fence did not hold: the binlog moved from {final} to {now} under it. "
+                         f"{fence.writers(conn)}")
     finally:
         conn.close()
-    report.reason = (f"the fence did not hold: the binlog moved from {final} to {now} under it. Sessions that can "
-                     f"write through read_only: {'; '.join(names) or 'none connected now'}. Stop them (or fence "
-                     "with --fence-hook) and run cutover again")
     return False
 
 

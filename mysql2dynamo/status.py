@@ -83,7 +83,8 @@ def capture_status(state: StreamState, mysql_url: str, progress: ProgressTable |
             "checkpoint_age_s": round(time.time() - saved_at, 1) if saved_at else None,
             "binlog_bytes_behind": behind, "seconds_behind": metrics.get("lag_seconds"),
             "records": metrics.get("records"), "records_per_s": metrics.get("records_per_s"),
-            "warnings": metrics.get("warnings", []), "figures_from": source, "_head": head, "_checkpoint": position}
+            "warnings": metrics.get("warnings", []), "progress_table_error": metrics.get("progress_table_error"),
+            "figures_from": source, "_head": head, "_checkpoint": position}
 
 
 def applied_sequences(state: StreamState, progress: ProgressTable | None, shards: list[str]) -> dict[str, str | None]:
@@ -209,6 +210,8 @@ def status_table(s: dict) -> str:
         lines.append(f"  last cutover: {'READY' if cut['ready'] else 'NOT READY'} at {_when(cut['finished_at'])}, "
                      f"write outage {cut['write_outage_ms']} ms ({steps}), fence at {cut['fence_position']}"
                      + ("" if cut["ready"] else f"; {cut['reason']}"))
+    if c["progress_table_error"]:
+        lines.append(f"  WARNING: capture cannot write its position to the progress table: {c['progress_table_error']}")
     for w in c["warnings"]:
         lines.append(f"  WARNING: {w}")
     return "\n".join(lines)

@@ -18,11 +18,13 @@ import threading
 import time
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import PROGRESS_ENV, ProgressTable
 from mysql2dynamo.cutover import CutoverOptions, Pipeline, run_cutover
+from mysql2dynamo.fence import Account
 from mysql2dynamo.ground.mysql import connect
 from mysql2dynamo.jobs.targets import create_table
 from mysql2dynamo.keymap.schema import read_schemas
@@ -33,6 +35,7 @@ from mysql2dynamo.replay.runtime import ReplayRuntime
 from mysql2dynamo.state import StreamState
 from mysql2dynamo.status import captured_position, replay_status
 from tests.conftest import binlog_now, unique
+from tests.test_fence_accounts import LOCKED, app_accounts, locked, login
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 MAPPING = """
@@ -270,10 +273,11 @@ def test_sigterm_during_the_drain_lifts_the_fence(live, tmp_path):
     assert report["write_outage_ms"] > 0
 
 
-def test_a_session_writing_through_the_fence_makes_cutover_refuse(live):
+@pytest.mark.parametrize("fence", ["read_only", "accounts"])
+def test_a_session_writing_through_the_fence_makes_cutover_refuse(live, fence):
     pipeline = live(50)
-    stop = threading.Event()
-    writer = connect(pipeline.stack.mysql_url, pipeline.db)  # all privileges: read_only does not stop it
+    url, stop = pipeline.stack.mysql_url, threading.Event()
+    writer = connect(url, pipeline.db)  # all privileges: read_only does not stop it, nor a lock of other accounts
     session = writer.thread_id()
 
     def keep_writing() -> None:
@@ -284,15 +288,56 @@ def test_a_session_writing_through_the_fence_makes_cutover_refuse(live):
 
     thread = threading.Thread(target=keep_writing, daemon=True)
     thread.start()
-    try:
-        report = run_cutover(pipeline.pipeline(), None, CutoverOptions(verify=False))
-    finally:
-        stop.set()
-        thread.join()
-        writer.close()
+    with app_accounts(url, 1 if fence == "accounts" else 0) as fenced:
+        try:
+            report = run_cutover(pipeline.pipeline(), None,
+                                 CutoverOptions(verify=False, fence_accounts=tuple(map(Account, fenced))))
+        finally:
+            stop.set()
+            thread.join()
+            writer.close()
+        assert not any(locked(url, a) for a in fenced)
     assert not report.ready and report.fence_lifted
     assert "the fence did not hold" in report.reason and f"session {session} " in report.reason
-    assert _read_only(pipeline.stack.mysql_url) == 0
+    assert ("Sessions of accounts the fence did not lock" if fenced else "write through read_only") in report.reason
+    assert _read_only(url) == 0
+
+
+def test_an_accounts_fence_locks_a_writing_app_account_and_kills_its_session_and_the_cutover_is_ready(live):
+    pipeline = live(50)
+    url = pipeline.stack.mysql_url
+    with app_accounts(url, 1, grants="ALL PRIVILEGES ON *.*") as (app,):  # SUPER too: read_only would not stop it
+        writer = login(url, app, pipeline.db)
+        session, failed, stop = writer.thread_id(), [], threading.Event()
+
+        def keep_writing() -> None:
+            conn = writer
+            while not stop.is_set():
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("UPDATE items SET val = val + 1 WHERE id = 2")
+                except pymysql.err.OperationalError as e:
+                    failed.append(e.args[0])
+                    try:
+                        conn = login(url, app, pipeline.db)  # an application's pool connects again
+                    except pymysql.err.OperationalError as again:
+                        failed.append(again.args[0])
+                        return
+                time.sleep(0.02)
+
+        thread = threading.Thread(target=keep_writing, daemon=True)
+        thread.start()
+        baseline = _baseline(pipeline)
+        try:
+            report = run_cutover(pipeline.pipeline(), lambda: baseline,
+                                 CutoverOptions(fence_accounts=(Account(app),)))
+        finally:
+            stop.set()
+            thread.join()
+        assert report.ready, report.reason
+        assert report.fence.startswith(f"ACCOUNT LOCK '{app}'@'%'; 1 sessions killed: session {session} {app}@")
+        assert failed[-1] in LOCKED and locked(url, app)  # its session ended, and it cannot connect again
+        assert report.fenced_check["clean"] and not report.fence_lifted and _read_only(url) == 0
 
 
 def test_a_fence_hook_without_an_unfence_hook_is_a_usage_error(tmp_path):

@@ -21,7 +21,15 @@ from mysql2dynamo.commands.common import (
 from mysql2dynamo.commands.verify import verifier
 from mysql2dynamo.config import Config
 from mysql2dynamo.cutover import CUTOVER_VERIFY, CutoverOptions, CutoverReport
-from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, lift_left, signals_lift
+from mysql2dynamo.fence import (
+    Fence,
+    FenceUsageError,
+    Interrupted,
+    check_hooks,
+    lift_left,
+    parse_accounts,
+    signals_lift,
+)
 
 
 @click.command()
@@ -32,6 +40,9 @@ from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, lift_l
 @click.option("--fence-hook", default=None, help="Command that stops the application's writes (default: read_only); "
               "needs --unfence-hook.")
 @click.option("--unfence-hook", default=None, help="Command that lets them resume.")
+@click.option("--fence-accounts", default=None, help="Fence by locking these application accounts instead of read_only "
+              "(user@host,...; user alone is user@'%'): ALTER USER ... ACCOUNT LOCK and their open sessions killed; "
+              "lifting unlocks only those the fence locked.")
 @click.option("--no-verify", is_flag=True, help="Skip the live verify and the fenced check.")
 @click.option("--full-verify", is_flag=True, help="Verify the whole table under the fence (the outage grows with "
               "the data) instead of the keys changed since the live verify.")
@@ -47,9 +58,9 @@ from mysql2dynamo.fence import FenceUsageError, Interrupted, check_hooks, lift_l
 @configured("cutover", "stream.stream", required=True,
             help="The mysql2dynamo config: the mapping, source.mysql_url, cutover:.")
 def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: int, fence_hook: str | None,
-            unfence_hook: str | None, no_verify: bool, full_verify: bool, tombstones_under_fence: bool,
-            manifest: str | None, progress_table: str | None, release_fence: bool, lift_fence: bool,
-            report: str | None) -> None:
+            unfence_hook: str | None, fence_accounts: str | None, no_verify: bool, full_verify: bool,
+            tombstones_under_fence: bool, manifest: str | None, progress_table: str | None, release_fence: bool,
+            lift_fence: bool, report: str | None) -> None:
     """Live verify, fence writes, drain, check the keys changed since; report the write outage."""
     import boto3
 
@@ -58,24 +69,24 @@ def cutover(cfg: Config, stream: str | None, mysql_url: str | None, max_lag_ms: 
     from mysql2dynamo.state import StreamState
 
     try:
-        check_hooks(fence_hook, unfence_hook)
+        accounts = parse_accounts(fence_accounts)
+        check_hooks(fence_hook, unfence_hook, accounts)
+        url = source_url(mysql_url, cfg)
+        stream = stream_name(stream)
+        if lift_fence:
+            lifted = lift_left(StreamState.of(stream).fence_record, url)
+            say(f"cutover: {lifted or 'no fence left up by a killed cutover'}")
+            return
+        Fence(url, accounts=accounts).check()  # an account that does not exist, or the cutover's own: now
     except FenceUsageError as e:
         raise ConfigFailure(str(e)) from None
-    url = source_url(mysql_url, cfg)
-    stream = stream_name(stream)
-    if lift_fence:
-        try:
-            lifted = lift_left(StreamState.of(stream).fence_record, url)
-        except FenceUsageError as e:
-            raise ConfigFailure(str(e)) from None
-        say(f"cutover: {lifted or 'no fence left up by a killed cutover'}")
-        return
     snapshot_position = None
     if manifest:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest
 
         snapshot_position = str(load_manifest(manifest).binlog)
     options = CutoverOptions(max_lag_ms=max_lag_ms, fence_hook=fence_hook, unfence_hook=unfence_hook,
+                             fence_accounts=tuple(accounts),
                              verify=not no_verify, full_verify=full_verify,
                              tombstones_under_fence=tombstones_under_fence, release_fence=release_fence,
                              snapshot_position=snapshot_position)
