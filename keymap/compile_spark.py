@@ -20,6 +20,7 @@ date_format, lpad..., and they equal what `compile_python` produces byte for byt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
@@ -86,10 +87,15 @@ def _variant_ddb(v: Column, depth: int) -> Column:
     return F.when(obj.isNotNull() | arr.isNotNull(), F.concat(open_, body, close)).otherwise(_variant_scalar(v))
 
 
-def json_to_dynamo(text: Column) -> SV:
-    """DynamoDB JSON text of a JSON text column; the error is bad_value for invalid/unsupported JSON."""
-    ddb = _variant_ddb(F.try_parse_json(text), 1)
-    return SV(ddb, F.when(text.isNotNull() & ddb.isNull(), F.lit("bad_value")))
+def json_to_dynamo(text: Column, stage: Callable[[str, Column], Column]) -> SV:
+    """DynamoDB JSON text of a JSON text column; the error is bad_value for invalid/unsupported JSON.
+
+    The unrolled conversion is a large tree (about 1 MB serialized, seconds to plan): `stage` computes it
+    once, in a projection of its own, and the four expressions of the attribute that use it reference it
+    by name (copied into each, it made every Spark job of a JSON mapping ship a 4 MB task binary per column).
+    """
+    ddb = stage("j", _variant_ddb(F.try_parse_json(text), 1))
+    return SV(ddb, F.when(stage("jn", text.isNotNull()) & ddb.isNull(), F.lit("bad_value")))
 
 
 # --- expressions ----------------------------------------------------------------------------------
@@ -220,7 +226,8 @@ def _number_size(text: Column) -> Column:
     return F.shiftright(F.length(text) + 1, 1) + 1
 
 
-def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
+def _attr(c: _Compiler, e: Expr, t: VType, nulls: str, stage: Callable[[str, Column], Column]) -> _AttrCols:
+    """`stage(name, col)` computes `col` in an earlier projection and returns a reference to it."""
     v = c.expr(e)
     k = t.kind
     err = v.err
@@ -239,7 +246,7 @@ def _attr(c: _Compiler, e: Expr, t: VType, nulls: str) -> _AttrCols:
         return _AttrCols(F.when(nonempty.isNotNull(), F.struct(nonempty.alias("SS"))), nonempty.isNotNull(),
                          total, err)
     elif k is Kind.JSON:
-        ddb = json_to_dynamo(v.col)
+        ddb = json_to_dynamo(v.col, stage)
         value = F.try_parse_json(ddb.col)
         present = ddb.col.isNotNull()
         if nulls == "null":
@@ -284,8 +291,10 @@ def _source_key(cr: CheckedRule) -> Column:
 
 
 class _RulePlan:
-    """One rule in three projections, so that no expensive expression is ever duplicated:
+    """One rule in three projections (four with a JSON attribute), so that no expensive expression is ever
+    duplicated:
 
+    0. a JSON attribute's conversion to DynamoDB JSON (a large tree, see json_to_dynamo);
     1. values: per attribute its DynamoDB value, presence, size, error (and key text);
     2. the item JSON, key JSON, total size and rejection reason, from stage-1 columns;
     3. the output struct (message only for rejected rows).
@@ -300,8 +309,10 @@ class _RulePlan:
         return F.col(quote(self.p + name))
 
     def stage1(self) -> list[Column]:
+        """Also fills `staged`: the columns of the projection before it (see `stage0`)."""
         c, cr, out = _Compiler(self.cr), self.cr, []
         self.names: set[str] = set()
+        self.staged: list[Column] = []
 
         def add(name: str, col: Column) -> None:
             self.names.add(self.p + name)
@@ -313,7 +324,11 @@ class _RulePlan:
             if w.err is not None:
                 add("where_err", w.err)
         for j, a in enumerate(cr.attributes):
-            ac = _attr(c, a.expr, a.type, "omit" if a.is_key else cr.rule.nulls)
+            def stage(name: str, col: Column, j: int = j) -> Column:
+                self.staged.append(col.alias(f"{self.p}{name}{j}"))
+                return self.col(f"{name}{j}")
+
+            ac = _attr(c, a.expr, a.type, "omit" if a.is_key else cr.rule.nulls, stage)
             add(f"v{j}", ac.value)
             add(f"s{j}", F.when(ac.present, ac.size))
             if ac.err is not None:
@@ -323,6 +338,10 @@ class _RulePlan:
         if self.version is not None:
             add("ver", self.version.cast("string"))
         return out
+
+    def stage0(self) -> list[Column]:
+        """Expressions too large to copy (a JSON attribute's conversion), each computed once, before stage 1."""
+        return self.staged
 
     def has(self, name: str) -> bool:
         return self.p + name in self.names
@@ -426,8 +445,10 @@ class SparkRules:
         """
         v = F.lit(str(version)) if isinstance(version, int) else version  # any size, as text
         plans = [_RulePlan(cr, i, v) for i, cr in enumerate(self.rules)]
-        source = [F.col(quote(c)) for c in df.columns]
-        staged = df.select(*source, *[c for p in plans for c in p.stage1()])
+        stage1 = [c for p in plans for c in p.stage1()]
+        staged = df.select(*[F.col(quote(c)) for c in df.columns], *[c for p in plans for c in p.stage0()])
+        carried = [F.col(quote(c)) for c in staged.columns]
+        staged = staged.select(*carried, *stage1)
         carried = [F.col(quote(c)) for c in staged.columns]
         staged = staged.select(*carried, *[c for p in plans for c in p.stage2()])
         carried = [F.col(quote(c)) for c in staged.columns]
