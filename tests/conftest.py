@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -233,3 +234,14 @@ def read_stream(kinesis, stream: str) -> dict[str, list[Change]]:
 
 def all_changes(kinesis, stream: str) -> list[Change]:
     return [c for shard in read_stream(kinesis, stream).values() for c in shard]
+
+
+def wait_until_written(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Wait until `proc` (re)writes `path` (a checkpoint): it is working, whatever its start-up took under
+    the machine's load; a kill test then kills it at a random point after that, not at a fixed time."""
+    before = path.stat().st_mtime_ns if path.exists() else None
+    deadline = time.monotonic() + timeout
+    while (not path.exists() or path.stat().st_mtime_ns == before) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+

@@ -26,7 +26,7 @@ from mysql2dynamo.cdc.stream import StreamSettings, run_stream
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
-from tests.conftest import binlog_now, read_stream
+from tests.conftest import binlog_now, read_stream, wait_until_written
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
 
@@ -123,10 +123,11 @@ def test_kill_9_during_traffic_loses_nothing(local_stack, fresh_db, kinesis, str
            "--metrics", str(tmp_path / "metrics.json")]
     rng = random.Random(21)
     try:
-        for _ in range(3):
+        for _ in range(3):  # killed at a random point once it works (its start-up time depends on the load)
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            time.sleep(rng.uniform(1.5, 3.5))
+            wait_until_written(checkpoint, proc)
+            time.sleep(rng.uniform(0.0, 1.5))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         assert checkpoint.exists(), "no checkpoint was written before the kills"

@@ -28,7 +28,7 @@ from mysql2dynamo.replay.dead_letter import FolderDeadLetter
 from mysql2dynamo.replay.tombstones import cleanup_tombstones
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.traffic import run_traffic
-from tests.conftest import binlog_now, mapping_text
+from tests.conftest import binlog_now, mapping_text, wait_until_written
 from tests.replay.conftest import normalise
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
@@ -64,11 +64,7 @@ def test_traffic_to_dynamodb_through_a_killed_runner(local_stack, fresh_db, dyna
     try:
         for _ in range(2):  # killed at a random point once it works (its start-up time depends on the load)
             runner = subprocess.Popen(replay_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            saved = (tmp_path / "replay.json").stat().st_mtime if (tmp_path / "replay.json").exists() else 0.0
-            working = time.monotonic() + 120
-            while (not (tmp_path / "replay.json").exists() or (tmp_path / "replay.json").stat().st_mtime == saved) \
-                    and runner.poll() is None and time.monotonic() < working:
-                time.sleep(0.05)
+            wait_until_written(tmp_path / "replay.json", runner)
             time.sleep(rng.uniform(0.0, 1.5))
             runner.send_signal(signal.SIGKILL)
             runner.wait()
