@@ -46,10 +46,10 @@ def test_env_lets_plain_boto3_and_pymysql_reach_every_service(local_stack, tmp_p
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "M2D_"))}
     clean["HOME"] = str(tmp_path)  # no ~/.aws either
     clean["CHECK_BUCKET"] = unique("env-check").replace("_", "-")
-    out = subprocess.run(
-        ["bash", "-c", f'eval "$({CLI} local env)" && {sys.executable} {script}'],
-        env=clean, capture_output=True, text=True, check=True,
-    ).stdout.split("\n")
+    run = subprocess.run(["bash", "-c", f'eval "$({CLI} local env)" && {sys.executable} {script}'],
+                         env=clean, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    out = run.stdout.split("\n")
     assert out[0].startswith("mysql 10.11") and out[0].endswith("ROW")
     assert out[1:7] == ["dynamodb list", "kinesis list", "s3 hi", "emr list", "lambda list", ""]
 
