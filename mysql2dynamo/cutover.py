@@ -324,8 +324,8 @@ def _remove_tombstones(p: Pipeline, fence: BinlogPosition, report: CutoverReport
     from mysql2dynamo.replay.tombstones import cleanup_tombstones
 
     if p.progress is not None:
-        removed = raise_floor(p.progress, p.kinesis, p.dynamodb, p.targets, fence).removed
-        report.tombstones_removed += sum(removed.values())
+        cleaned = raise_floor(p.progress, p.kinesis, p.dynamodb, p.targets, fence).cleaned
+        report.tombstones_removed += sum(s.removed for s in cleaned.values())
     else:
         tag_tables(p.dynamodb, p.targets, TOMBSTONE_FLOOR_TAG, str(fence.ver()))
         for table in p.targets:

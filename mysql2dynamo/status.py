@@ -97,11 +97,16 @@ def applied_sequences(state: StreamState, progress: ProgressTable | None, shards
     return {s: files.get(s) for s in shards}
 
 
-def first_waiting(kinesis, stream: str, shard: str, applied: str | None) -> tuple[dict | None, int]:
-    """The first record after `applied` on the shard (None: none), and Kinesis' MillisBehindLatest."""
+def iterator_after(kinesis, stream: str, shard: str, applied: str | None) -> str:
+    """A shard iterator at the first record after `applied` (None: the shard's oldest record)."""
     kw = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": applied} if applied
           else {"ShardIteratorType": "TRIM_HORIZON"})
-    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kw)["ShardIterator"]
+    return kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kw)["ShardIterator"]
+
+
+def first_waiting(kinesis, stream: str, shard: str, applied: str | None) -> tuple[dict | None, int]:
+    """The first record after `applied` on the shard (None: none), and Kinesis' MillisBehindLatest."""
+    it = iterator_after(kinesis, stream, shard, applied)
     for _ in range(10):  # Kinesis may answer empty while behind: follow the iterator a little
         resp = kinesis.get_records(ShardIterator=it, Limit=1)
         if resp["Records"] or not resp.get("MillisBehindLatest") or not resp.get("NextShardIterator"):

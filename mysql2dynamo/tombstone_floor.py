@@ -35,8 +35,8 @@ from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import SEQUENCE_WIDTH, ProgressTable
 from mysql2dynamo.ground.waiting import wait_until
 from mysql2dynamo.jobs.targets import LOADING_TAG, TOMBSTONE_FLOOR_TAG, table_tags, tag_tables
-from mysql2dynamo.replay.tombstones import cleanup_tombstones
-from mysql2dynamo.status import first_waiting
+from mysql2dynamo.replay.tombstones import CleanupStats, cleanup_tombstones
+from mysql2dynamo.status import first_waiting, iterator_after
 
 SETTLE_S = 5.0  # default wait for a shard with nothing waiting: on AWS, give the replay Lambda's timeout
 
@@ -50,8 +50,7 @@ class FloorResult:
     mark: int
     floor: int
     capped_by: dict[str, int]  # target -> snapshot ver of the load running into it
-    removed: dict[str, int]  # target -> tombstones removed
-    changed_meanwhile: int = 0
+    cleaned: dict[str, CleanupStats]  # target -> tombstones removed, and those replaced meanwhile (kept)
 
 
 def _order(sequence: str) -> str:
@@ -69,9 +68,7 @@ def _ver(data: bytes) -> int:
 def _last_at_or_below(kinesis, stream: str, shard: str, applied: str | None, mark: int,
                       limit_s: float) -> str | None:
     """The sequence number of the last record after `applied` on the shard (now) holding a ver at or below `mark`."""
-    kw = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": applied} if applied
-          else {"ShardIteratorType": "TRIM_HORIZON"})
-    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kw)["ShardIterator"]
+    it = iterator_after(kinesis, stream, shard, applied)
     last, ends = None, time.monotonic() + limit_s
     while it and time.monotonic() < ends:
         resp = kinesis.get_records(ShardIterator=it, Limit=10_000)
@@ -115,10 +112,10 @@ def raise_floor(progress: ProgressTable, kinesis, dynamodb, targets: list[str], 
 
     _wait(f"every shard to apply the changes up to {mark}", caught_up, timeout_s, poll_s)
     loading = {t: int(v) for t in targets if (v := table_tags(dynamodb, t).get(LOADING_TAG)) is not None}
-    floor = min([ver, *(v - 1 for v in loading.values())])
-    if floor <= progress.floor():
-        say(f"tombstones: the floor is already at {progress.floor()}; removing the tombstones at or below it")
-        floor = progress.floor()
+    floor, held_floor = min([ver, *(v - 1 for v in loading.values())]), progress.floor()
+    if floor <= held_floor:
+        say(f"tombstones: the floor is already at {held_floor}; removing the tombstones at or below it")
+        floor = held_floor
     tag_tables(dynamodb, targets, TOMBSTONE_FLOOR_TAG, str(floor))
     progress.save_floor(floor)
     saved = time.monotonic()
@@ -132,9 +129,5 @@ def raise_floor(progress: ProgressTable, kinesis, dynamodb, targets: list[str], 
                 and first_waiting(kinesis, stream, shard, p.sequence if p else None)[0] is None)
 
     _wait(f"every shard's replay to read the floor {floor}", lambda: all(seen(s) for s in shards), timeout_s, poll_s)
-    result = FloorResult(ver, floor, loading, {})
-    for t in targets:
-        stats = cleanup_tombstones(dynamodb, t, version_attribute, segments, low_water=floor)
-        result.removed[t] = stats.removed
-        result.changed_meanwhile += stats.changed_meanwhile
-    return result
+    return FloorResult(ver, floor, loading, {t: cleanup_tombstones(dynamodb, t, version_attribute, segments,
+                                                                   low_water=floor) for t in targets})

@@ -125,6 +125,7 @@ def cleanup(tables: tuple[str, ...], stream: str, progress_table: str, version_a
                              settle_seconds, timeout_s, say=say)
     except FloorError as e:
         raise click.ClickException(str(e)) from None
-    for table, removed in result.removed.items():
+    for table, stats in result.cleaned.items():
         click.echo(json.dumps({"table": table, "mark": result.mark, "floor": result.floor,
-                               "capped_by_load": result.capped_by.get(table), "removed": removed}))
+                               "capped_by_load": result.capped_by.get(table), "removed": stats.removed,
+                               "changed_meanwhile": stats.changed_meanwhile}))

@@ -81,7 +81,7 @@ tables:
     snap_ver = load_manifest(tmp_path / "snap").ver
     tag_tables(ddb, [table], LOADING_TAG, str(snap_ver))
     assert cleanup()[0] == {"table": table, "mark": progress.capture().position.ver(), "floor": snap_ver - 1,
-                            "capped_by_load": snap_ver, "removed": 0}
+                            "capped_by_load": snap_ver, "removed": 0, "changed_meanwhile": 0}
     tag_tables(ddb, [table], LOADING_TAG, None)
 
     [result] = cleanup()
