@@ -81,6 +81,8 @@ setup(
             "pytest>=8",
             "chispa>=0.10",
             "hypothesis>=6.100",
+            # tests/cdc/test_aggregate.py reads our aggregated records with AWS's own deaggregator
+            "aws-kinesis-agg>=1.2",
             "ruff>=0.6",
             "build>=1.2",
             "jsonschema>=4.21",

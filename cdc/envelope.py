@@ -18,6 +18,7 @@ docs/change-envelope.md for the full table):
              key changed, with no row event of its own): what caused it; its position is the cause's
     ver      total order of a migration's changes: BinlogPosition(file, pos, epoch=epoch).ver(row)
 
+A Kinesis record holds one envelope or, aggregated by the publisher, several (`changes_in` reads both).
 A record larger than Kinesis allows is stored whole in S3 and the stream carries a pointer: the
 same change with its row images cut down to the key columns and `claim_check` set to the s3://
 URL of the full envelope (replay fetches it).
@@ -30,6 +31,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mysql2dynamo.cdc.aggregate import user_records
 from mysql2dynamo.cdc.codec import decode_row, row_encoder
 from mysql2dynamo.cdc.position import BinlogPosition
 
@@ -144,6 +146,11 @@ class Change:
 
         return Change(self.op, self.db, self.table, self.key_columns, keys_only(self.before),
                       keys_only(self.after), self.types, self.source, self.columns, claim_check=url)
+
+
+def changes_in(data: bytes) -> list[Change]:
+    """The changes one Kinesis record carries: itself, or an aggregate's (cdc/aggregate.py)."""
+    return [Change.from_bytes(entry) for _, entry in user_records(data)]
 
 
 def partition_key(db: str, table: str, key_values: list[Any]) -> str:

@@ -7,6 +7,12 @@ key is in at most one in-flight batch, at most once; a later change of a key wai
 earlier one is acknowledged, and a failed entry is retried before anything after it on its key.
 Different keys go in parallel.
 
+The changes of one call that go to the same shard travel in aggregates (cdc/aggregate.py, the
+KPL's format) of up to 50 KiB: Kinesis limits and charges per record, and changes are small. An
+aggregate is stored or refused whole, so the rule above holds for it as for a record; it is sent
+to its shard's starting hash key (ListShards), and a reply from another shard (a reshard) reloads
+the shard map. A call with one change for a shard sends it as a plain record.
+
 A record over Kinesis' 1 MiB limit is stored whole in S3 and a small pointer goes on the
 stream instead (claim check). Transactions are acknowledged in binlog order: the publisher's
 `acknowledged` position is the end of the last transaction whose records are all on the stream,
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from mysql2dynamo.cdc.aggregate import MAX_AGGREGATE_BYTES, aggregate, overhead
 from mysql2dynamo.cdc.binlog import Transaction
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.position import BinlogPosition
@@ -55,13 +62,15 @@ class Record:
     partition_key: str = field(compare=False)
     data: bytes = field(compare=False)
     size: int = field(compare=False)  # data + partition key, as Kinesis counts it
+    shard: int = field(default=0, compare=False)  # index in the publisher's ShardMap
     attempts: int = field(default=0, compare=False)
     not_before: float = field(default=0.0, compare=False)
 
 
 @dataclass
 class PublishStats:
-    records: int = 0
+    records: int = 0  # changes acknowledged
+    kinesis_records: int = 0  # records they took on the stream (aggregates count once)
     bytes: int = 0
     calls: int = 0
     retried_entries: int = 0
@@ -84,6 +93,38 @@ class ClaimCheck:
         return f"s3://{self.bucket}/{key}"
 
 
+class ShardMap:
+    """The stream's open shards by hash key range: where Kinesis puts a partition key (MD5, big-endian)."""
+
+    def __init__(self, starts: list[int], ids: list[str]) -> None:
+        self.starts, self.ids = starts, ids
+
+    @classmethod
+    def load(cls, client, stream: str) -> ShardMap | None:
+        """None when ListShards is not allowed: each change then goes as a record of its own."""
+        shards: list[tuple[int, str]] = []
+        kwargs: dict = {"StreamName": stream}
+        try:
+            while True:
+                resp = client.list_shards(**kwargs)
+                shards += [(int(s["HashKeyRange"]["StartingHashKey"]), s["ShardId"]) for s in resp["Shards"]
+                           if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+                if not resp.get("NextToken"):
+                    break
+                kwargs = {"NextToken": resp["NextToken"]}
+        except Exception as e:
+            code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
+            log.warning("ListShards on stream %s failed (%s): changes go one record each, not aggregated; grant "
+                        "kinesis:ListShards to put several in a record", stream, code)
+            return None
+        shards.sort()
+        return cls([start for start, _ in shards], [shard_id for _, shard_id in shards])
+
+    def shard(self, partition_key: str) -> int:
+        hashed = int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
+        return max(0, bisect.bisect_right(self.starts, hashed) - 1)
+
+
 class KinesisPublisher:
     def __init__(self, client, stream: str, *, in_flight: int = 4, claim_check: ClaimCheck | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -95,8 +136,10 @@ class KinesisPublisher:
         self.stats = PublishStats()
         self._pending: list[Record] = []  # sorted by seq
         self._busy: set[str] = set()
-        self._calls: dict[Future, list[Record]] = {}
+        # each call's entries (one record, or an aggregate) and the shard each aggregate was sent to
+        self._calls: dict[Future, list[tuple[list[Record], str | None]]] = {}
         self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="kinesis-put")
+        self.shards = ShardMap.load(client, stream)
         self._seq = 0
         self._tx = 0
         self._outstanding: dict[int, int] = {}
@@ -117,7 +160,8 @@ class KinesisPublisher:
                 data = self._claim(change, data, key)
                 size = len(data) + len(key.encode())
             self._seq += 1
-            self._pending.append(Record(self._seq, self._tx, key, data, size))
+            shard = self.shards.shard(key) if self.shards else 0
+            self._pending.append(Record(self._seq, self._tx, key, data, size, shard))
         self._advance()
 
     def _claim(self, change: Change, data: bytes, partition_key: str) -> bytes:
@@ -131,7 +175,7 @@ class KinesisPublisher:
 
     @property
     def backlog(self) -> int:
-        return len(self._pending) + sum(len(rs) for rs in self._calls.values())
+        return len(self._pending) + sum(len(rs) for entries in self._calls.values() for rs, _ in entries)
 
     # ------------------------------------------------------------------ sending
 
@@ -145,8 +189,10 @@ class KinesisPublisher:
             batch = self._next_batch()
             if not batch:
                 break
-            self._busy.update(r.partition_key for r in batch)
-            self._calls[self._pool.submit(self._put, batch)] = batch
+            self._busy.update(r.partition_key for entry in batch for r in entry)
+            sent = [self._entry(entry) for entry in batch]
+            self._calls[self._pool.submit(self._put, [e for e, _ in sent])] = [
+                (entry, shard_id) for entry, (_, shard_id) in zip(batch, sent, strict=True)]
         if block and not self._calls and self._pending:
             # everything left waits for its backoff
             delay = min(r.not_before for r in self._pending) - self.clock()
@@ -162,40 +208,56 @@ class KinesisPublisher:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _next_batch(self) -> list[Record]:
+    def _next_batch(self) -> list[list[Record]]:
+        """The next call's entries, in order: a key at most once, and not while it is in flight or backing off."""
         now = self.clock()
-        batch: list[Record] = []
+        entries: list[list[Record]] = []
+        open_: dict[int, tuple[list[Record], int]] = {}  # shard -> its aggregate being filled, its size
         taken: set[str] = set()
         blocked: set[str] = set()
         size = 0
         rest: list[Record] = []
         for i, record in enumerate(self._pending):
             key = record.partition_key
-            full = len(batch) >= MAX_BATCH_RECORDS or size + record.size > MAX_BATCH_BYTES
-            if full:
+            cost = record.size + overhead(key, record.data)
+            if len(entries) >= MAX_BATCH_RECORDS or size + cost > MAX_BATCH_BYTES:
                 rest.extend(self._pending[i:])
                 break
             if key in self._busy or key in taken or key in blocked or record.not_before > now:
                 blocked.add(key)  # everything after it on this key waits too
                 rest.append(record)
                 continue
-            batch.append(record)
+            aggregating = self.shards is not None and cost <= MAX_AGGREGATE_BYTES
+            entry, filled = open_.get(record.shard, (None, 0)) if aggregating else (None, 0)
+            if entry is None or filled + cost > MAX_AGGREGATE_BYTES:
+                entry, filled = [], 0
+                entries.append(entry)
+            entry.append(record)
+            if aggregating:
+                open_[record.shard] = (entry, filled + cost)
             taken.add(key)
-            size += record.size
+            size += cost
         self._pending = rest
-        return batch
+        return entries
 
-    def _put(self, batch: list[Record]):
+    def _entry(self, records: list[Record]) -> tuple[dict, str | None]:
+        """The PutRecords entry of `records`, and the shard an aggregate must land on."""
+        if len(records) == 1:
+            return {"Data": records[0].data, "PartitionKey": records[0].partition_key}, None
+        assert self.shards is not None
+        shard = records[0].shard
+        return {"Data": aggregate([(r.partition_key, r.data) for r in records]),
+                "PartitionKey": records[0].partition_key,
+                "ExplicitHashKey": str(self.shards.starts[shard])}, self.shards.ids[shard]
+
+    def _put(self, entries: list[dict]):
         try:
-            return self.client.put_records(
-                StreamName=self.stream,
-                Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
-            )
+            return self.client.put_records(StreamName=self.stream, Records=entries)
         except Exception as e:  # throttling of the whole call, a dropped connection...
             return e
 
-    def _finish(self, future: Future, batch: list[Record]) -> None:
-        self._busy.difference_update(r.partition_key for r in batch)
+    def _finish(self, future: Future, batch: list[tuple[list[Record], str | None]]) -> None:
+        self._busy.difference_update(r.partition_key for entry, _ in batch for r in entry)
         self.stats.calls += 1
         result = future.result()
         if isinstance(result, Exception):
@@ -206,21 +268,30 @@ class KinesisPublisher:
                                    "on it, then restart: capture resumes at its checkpoint") from result
             self.stats.failed_calls += 1
             log.warning("PutRecords of %d records failed, retrying: %s", len(batch), result)
-            failed = batch
-        else:
+            failed = [r for entry, _ in batch for r in entry]
+        moved = False
+        if not isinstance(result, Exception):
             failed = []
-            for record, entry in zip(batch, result["Records"], strict=True):
-                if entry.get("ErrorCode"):
-                    failed.append(record)
-                else:
+            for (entry, shard_id), answer in zip(batch, result["Records"], strict=True):
+                if answer.get("ErrorCode"):
+                    failed.extend(entry)
+                    continue
+                self.stats.kinesis_records += 1
+                for record in entry:
                     self.stats.records += 1
                     self.stats.bytes += record.size
                     self._outstanding[record.tx] -= 1
+                moved = moved or (shard_id is not None and answer.get("ShardId") != shard_id)
         for record in failed:
             record.attempts += 1
             record.not_before = self.clock() + min(2.0, 0.05 * 2**record.attempts) * random.uniform(0.5, 1.0)
             bisect.insort(self._pending, record)
         self.stats.retried_entries += len(failed) if not isinstance(result, Exception) else 0
+        if moved:  # the stream was resharded: later aggregates follow the new map
+            log.warning("stream %s was resharded: reloading its shard map", self.stream)
+            self.shards = ShardMap.load(self.client, self.stream)
+            for record in self._pending:
+                record.shard = self.shards.shard(record.partition_key) if self.shards else 0
         self._advance()
 
     def _advance(self) -> None:

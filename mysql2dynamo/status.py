@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mysql2dynamo import cloudwatch
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
-from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.envelope import changes_in
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.cdc.server import current_position, server_info
@@ -130,7 +130,8 @@ def replay_status(state: StreamState, kinesis, progress: ProgressTable | None = 
     for sid in shard_ids:
         record, behind = first_waiting(kinesis, state.stream, sid, applied[sid])
         age = int((now - record["ApproximateArrivalTimestamp"].timestamp()) * 1000) if record else 0
-        waiting = record is not None and (fence is None or Change.from_bytes(record["Data"]).ver <= fence.ver())
+        waiting = record is not None and (
+            fence is None or min(c.ver for c in changes_in(record["Data"])) <= fence.ver())
         shards[sid] = {"checkpoint": applied[sid], "pending": waiting, "iterator_age_ms": max(age, 0),
                        "millis_behind_latest": behind}
     metrics, source = _local_or(state.replay_metrics, figures)

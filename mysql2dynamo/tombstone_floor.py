@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.envelope import changes_in
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.progress import SEQUENCE_WIDTH, ProgressTable
 from mysql2dynamo.ground.waiting import wait_until
@@ -58,9 +58,10 @@ def _order(sequence: str) -> str:
 
 
 def _ver(data: bytes) -> int:
-    """The record's `ver`; 0 for one that does not decode (the replay dead-letters it: it is waited for)."""
+    """The lowest `ver` the record holds (an aggregate holds several); 0 for one that does not decode (the
+    replay dead-letters it: it is waited for)."""
     try:
-        return Change.from_bytes(data).ver
+        return min(c.ver for c in changes_in(data))
     except Exception:
         return 0
 

@@ -1,7 +1,8 @@
 """The AWS Lambda entry point for the Kinesis event source mapping (`replay.handler.handler`).
 
 Receives the standard Kinesis event (base64 records of one shard, in order), decodes the change
-envelopes (fetching claim-checked ones from S3), applies them with the apply engine, and answers
+envelopes (fetching claim-checked ones from S3; an aggregated record holds several, which are retried
+together), applies them with the apply engine, and answers
 with ReportBatchItemFailures: the first failed record's sequence number, so Lambda retries from
 there and nothing after it is lost (everything before it is applied; re-applying is harmless).
 
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mysql2dynamo.cdc.aggregate import user_records
 from mysql2dynamo.cdc.envelope import Change
 from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import split_s3
@@ -91,24 +93,32 @@ def decode_records(records: list[dict], s3=None) -> Decoded:
         k = record["kinesis"]
         data = base64.b64decode(k["data"])
         try:
-            change = Change.from_bytes(data)
-        except Exception as e:  # a bad envelope can never be applied: poison, it must not block the shard
-            out.poisons.append(Poison("undecodable", f"{type(e).__name__}: {e}", k.get("sequenceNumber"),
-                                      k.get("partitionKey"), data))
+            entries = user_records(data, k.get("partitionKey"))
+        except ValueError as e:  # a corrupt aggregate: none of it can be read
+            out.poisons.append(Poison("undecodable", str(e), k.get("sequenceNumber"), k.get("partitionKey"), data))
             continue
-        if change.claim_check:
-            try:
-                change = _resolve(change, s3 or s3_client())
-            except ClaimCheckUnavailable as e:
-                out.failed.append(i)
-                out.errors.append(str(e))
-                continue
-            except ValueError as e:  # the object is gone or is not the change the record points to
-                out.poisons.append(Poison("claim_check", str(e), k.get("sequenceNumber"), k.get("partitionKey"),
-                                          data))
-                continue
-        out.changes.append((i, change))
+        for key, entry in entries:
+            _decode(i, k.get("sequenceNumber"), key, entry, out, s3)
     return out
+
+
+def _decode(i: int, sequence_number: str | None, key: str | None, data: bytes, out: Decoded, s3) -> None:
+    try:
+        change = Change.from_bytes(data)
+    except Exception as e:  # a bad envelope can never be applied: poison, it must not block the shard
+        out.poisons.append(Poison("undecodable", f"{type(e).__name__}: {e}", sequence_number, key, data))
+        return
+    if change.claim_check:
+        try:
+            change = _resolve(change, s3 or s3_client())
+        except ClaimCheckUnavailable as e:
+            out.failed.append(i)
+            out.errors.append(str(e))
+            return
+        except ValueError as e:  # the object is gone or is not the change the record points to
+            out.poisons.append(Poison("claim_check", str(e), sequence_number, key, data))
+            return
+    out.changes.append((i, change))
 
 
 def _resolve(pointer: Change, s3) -> Change:

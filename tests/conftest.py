@@ -20,7 +20,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
-from mysql2dynamo.cdc.envelope import Change
+from mysql2dynamo.cdc.envelope import Change, changes_in
 from mysql2dynamo.cdc.position import BinlogPosition
 from mysql2dynamo.cdc.server import head_position, server_info
 from mysql2dynamo.cdc.stream import ensure_stream
@@ -224,7 +224,7 @@ def read_stream(kinesis, stream: str) -> dict[str, list[Change]]:
         records: list[Change] = []
         while it:
             resp = kinesis.get_records(ShardIterator=it, Limit=10000)
-            records.extend(Change.from_bytes(r["Data"]) for r in resp["Records"])
+            records.extend(c for r in resp["Records"] for c in changes_in(r["Data"]))
             if not resp["Records"]:
                 break
             it = resp.get("NextShardIterator")

@@ -142,7 +142,7 @@ def _sampled_changes(stream: str, per_shard: int, window_s: float) -> list | Non
 
     import boto3
 
-    from mysql2dynamo.cdc.envelope import Change
+    from mysql2dynamo.cdc.envelope import changes_in
 
     kinesis = boto3.client("kinesis")
     try:
@@ -157,7 +157,7 @@ def _sampled_changes(stream: str, per_shard: int, window_s: float) -> list | Non
         while iterator and read < per_shard:
             resp = kinesis.get_records(ShardIterator=iterator, Limit=min(10000, per_shard - read))
             read += len(resp["Records"])
-            changes += [c for c in (Change.from_bytes(r["Data"]) for r in resp["Records"]) if not c.claim_check]
+            changes += [c for r in resp["Records"] for c in changes_in(r["Data"]) if not c.claim_check]
             if not resp["Records"] and not resp.get("MillisBehindLatest"):
                 break
             iterator = resp.get("NextShardIterator")

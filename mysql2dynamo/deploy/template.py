@@ -185,7 +185,8 @@ def replay_statements(s: StackSettings, table_ids: list[str]) -> list[dict]:
 def capture_statements(s: StackSettings) -> list[dict]:
     """What `mysql2dynamo stream` needs on AWS (the stream exists: the stack made it)."""
     out = [
-        statement("PutChanges", ["kinesis:DescribeStreamSummary", "kinesis:PutRecord", "kinesis:PutRecords"],
+        statement("PutChanges", ["kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:PutRecord",
+                                 "kinesis:PutRecords"],
                   [get_att("ChangeStream", "Arn")]),
         statement("Checkpoint", ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
                                  "dynamodb:UpdateItem"], [get_att("ProgressTable", "Arn")]),

@@ -40,6 +40,9 @@ class FlakyKinesis:
         self.lock = threading.Lock()
         self.failed_entries = self.throttled_calls = 0
 
+    def list_shards(self, **kwargs):  # the shard map, so the publisher aggregates as it does on a real stream
+        return self.real.list_shards(**kwargs)
+
     def put_records(self, StreamName: str, Records: list[dict]):  # noqa: N803 (boto3's names)
         with self.lock:
             throttle = self.rng.random() < self.call_throttle

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import mysql2dynamo.replay.handler as lambda_handler
+from mysql2dynamo.cdc.aggregate import user_records
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
@@ -67,7 +68,9 @@ def _captured_event(local_stack, kinesis, stream_name: str, table: str, start, t
     for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
         it = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard["ShardId"],
                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=it)["Records"]
+        for r in kinesis.get_records(ShardIterator=it)["Records"]:  # a record per change, aggregates taken apart
+            records += [{**r, "Data": data, "PartitionKey": key, "SequenceNumber": f"{r['SequenceNumber']}{i:04d}"}
+                        for i, (key, data) in enumerate(user_records(r["Data"], r["PartitionKey"]))]
     records.sort(key=lambda r: json.loads(r["Data"])["ver"])  # one "shard" in binlog order for the test
     arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
     return lambda_event(records, "shardId-000000000000", arn, "us-east-1")

@@ -13,6 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from mysql2dynamo.cdc.aggregate import user_records
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.progress import PROGRESS_ENV, ProgressTable
 from mysql2dynamo.cdc.snapshot import load_manifest
@@ -90,12 +91,13 @@ tables:
     assert table_tags(ddb, table)[TOMBSTONE_FLOOR_TAG] == str(progress.floor())
 
     # capture publishes the first delete's insert again (a restart from an older checkpoint): dropped
-    inserted = [r for s in kinesis.list_shards(StreamName=stream_name)["Shards"]
+    inserted = [(key, data) for s in kinesis.list_shards(StreamName=stream_name)["Shards"]
                 for r in kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
                     StreamName=stream_name, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"],
-                    Limit=100)["Records"] if json.loads(r["Data"])["op"] == "insert"
-                and json.loads(r["Data"])["after"]["id"] == 1]
-    kinesis.put_record(StreamName=stream_name, Data=inserted[0]["Data"], PartitionKey=inserted[0]["PartitionKey"])
+                    Limit=100)["Records"]
+                for key, data in user_records(r["Data"], r["PartitionKey"])
+                if json.loads(data)["op"] == "insert" and json.loads(data)["after"]["id"] == 1]
+    kinesis.put_record(StreamName=stream_name, Data=inserted[0][1], PartitionKey=inserted[0][0])
     stats = capture_and_replay()
     assert stats["below_floor"] == 1 and stats["puts"] == 0
     assert list(_items(ddb, table)) == ["T#3"]
