@@ -15,6 +15,7 @@ Needs the local stack (`mysql2dynamo local up`). Last line: BENCH stream ratio=c
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
+from mysql2dynamo.cdc.publisher import ShardMap
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.cdc.stream import StreamSettings, ensure_stream, run_stream
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
@@ -118,10 +120,24 @@ def our_reader(cdc: MySQLTarget, start, db: str, info) -> tuple[int, float]:
 
 
 class AcknowledgeAll:
-    """A Kinesis stand-in that accepts every record at once: isolates our own per-row cost."""
+    """A Kinesis stand-in that accepts every record at once: isolates our own per-row cost. It has the real
+    stream's shards, so the publisher aggregates as it does into kinesalite."""
+
+    def __init__(self, kinesis, stream: str) -> None:
+        self.shards = kinesis.list_shards(StreamName=stream)
+        self.map = ShardMap.load(kinesis, stream)
+
+    def list_shards(self, **kwargs):
+        return self.shards
 
     def put_records(self, StreamName: str, Records: list[dict]):  # noqa: N803 (boto3's names)
-        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "x"} for _ in Records]}
+        def shard(r: dict) -> str:
+            key = r.get("ExplicitHashKey")
+            if key is None:
+                return self.map.ids[self.map.shard(r["PartitionKey"])]
+            return self.map.ids[max(0, bisect.bisect_right(self.map.starts, int(key)) - 1)]
+
+        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": shard(r)} for r in Records]}
 
 
 def main() -> None:
@@ -162,15 +178,16 @@ def main() -> None:
         metrics = run_stream(settings, kinesis, install_signals=False, say=lambda m: None)
         c_s, c_cpu, k_cpu = time.perf_counter() - t0, time.process_time() - cpu0, kinesalite_cpu(cfg) - k_cpu0
     c_rows = metrics.records
-    print(f"(c) mysql2dynamo stream:  {c_rows} records in {c_s:.1f}s = {c_rows / c_s:,.0f} rows/s "
-          f"({metrics.transactions} transactions)")
+    print(f"(c) mysql2dynamo stream:  {c_rows} changes in {c_s:.1f}s = {c_rows / c_s:,.0f} rows/s "
+          f"({metrics.transactions} transactions, {metrics.kinesis_records} Kinesis records)")
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = StreamSettings(cfg.cdc_mysql_url, [f"{db}.orders"], "no-kinesis",
                                   FileCheckpointStore(Path(tmp) / "cp.json"), start=start, stop_at_end=True,
                                   progress_every=30)
         t0 = time.perf_counter()
-        d_metrics = run_stream(settings, AcknowledgeAll(), install_signals=False, say=lambda m: None)
+        d_metrics = run_stream(settings, AcknowledgeAll(kinesis, ours_stream), install_signals=False,
+                               say=lambda m: None)
         d_s = time.perf_counter() - t0
     d_rows = d_metrics.records
     print(f"(d) ours, no Kinesis:     {d_rows} records in {d_s:.1f}s = {d_rows / d_s:,.0f} rows/s "

@@ -109,11 +109,6 @@ class Change:
     def to_bytes(self) -> bytes:
         return _JSON.encode(self.to_json()).encode()
 
-    def record(self) -> tuple[str, bytes]:
-        """(partition_key, to_bytes()): what the stream carries, the key's values encoded once for both."""
-        doc = self.to_json()
-        return partition_key(self.db, self.table, list(doc["key"].values())), _JSON.encode(doc).encode()
-
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Change:
         if doc.get("v") not in READABLE_VERSIONS:

@@ -94,7 +94,8 @@ class StreamMetrics:
     started: float = field(default_factory=time.time)
     transactions: int = 0
     events: int = 0
-    records: int = 0
+    records: int = 0  # changes on the stream
+    kinesis_records: int = 0  # the Kinesis records they took (cdc/aggregate.py)
     bytes: int = 0
     binlog_bytes: int = 0
     backfilled: int = 0  # rows re-read after an ALTER TABLE rewrote them (cdc/backfill.py)
@@ -455,6 +456,7 @@ def excluded_columns(mapping: Mapping) -> dict[str, frozenset[str]]:
 def _report(metrics: StreamMetrics, publisher: KinesisPublisher, position: BinlogPosition, ctl, info,
             settings: StreamSettings, say: Callable[[str], None]) -> None:
     metrics.records = publisher.stats.records
+    metrics.kinesis_records = publisher.stats.kinesis_records
     metrics.bytes = publisher.stats.bytes
     metrics.position = str(position)
     if ctl is not None:

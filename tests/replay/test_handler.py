@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import mysql2dynamo.replay.handler as lambda_handler
-from mysql2dynamo.cdc.aggregate import user_records
+from mysql2dynamo.cdc.aggregate import aggregate, user_records
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.envelope import Change, Source
 from mysql2dynamo.cdc.snapshot.manifest import load_manifest
@@ -250,6 +250,30 @@ def test_a_mapping_error_is_a_dead_letter_with_the_data(local_stack, fresh_db, d
     assert [p["reason"] for p in letters] == ["mapping_error"]
     assert "InvalidOperation" in letters[0]["message"] and f"{fresh_db}.t" in letters[0]["message"]
     assert Change.from_bytes(base64.b64decode(letters[0]["data"])).after == {"id": 2, "grp": "a", "val": "abc"}
+
+
+def test_an_aggregated_record_lands_whole_and_only_its_bad_entry_is_a_dead_letter(local_stack, dynamodb_table,
+                                                                                   tmp_path):
+    table = dynamodb_table()
+    changes = [Change("insert", DB, TABLE, ("id",), None, {"id": i, "grp": "g", "val": i, "status": "ok"}, TYPES,
+                      Source("binlog.000001", 1000 + i, 0, None, 1, 0)) for i in (1, 2, 3)]
+    entries = [(c.partition_key, c.to_bytes()) for c in changes]
+    entries.insert(1, ("db.t|[9]", b'{"v": 2, "op": "insert"'))  # cut short: cannot be read
+    corrupt = bytearray(aggregate(entries[:2]))
+    corrupt[6] ^= 0xFF  # its MD5 no longer matches: nothing in it can be trusted
+    now = datetime.now(UTC)
+    records = [{"PartitionKey": entries[0][0], "SequenceNumber": f"{100 + n:056d}", "Data": data,
+                "ApproximateArrivalTimestamp": now} for n, data in enumerate((aggregate(entries), bytes(corrupt)))]
+    event = lambda_event(records, "shardId-000000000000", "arn:aws:kinesis:us-east-1:0:stream/s", "us-east-1")
+    response, outcome = lambda_handler.process(event, _runtime(local_stack, table, tmp_path / "dead"), deadline=None)
+    assert response == {"batchItemFailures": []}
+    assert _things(local_stack, table) == ["T#000001", "T#000002", "T#000003"]
+    letters = FolderDeadLetter(tmp_path / "dead").read()
+    assert [(p["reason"], p["sequence_number"], p["partition_key"]) for p in letters] == [
+        ("undecodable", records[0]["SequenceNumber"], "db.t|[9]"),
+        ("undecodable", records[1]["SequenceNumber"], entries[0][0])]
+    assert base64.b64decode(letters[0]["data"]) == entries[1][1]  # the bad entry alone, not its neighbours
+    assert "MD5 does not match" in letters[1]["message"]
 
 
 def test_a_cold_start_that_cannot_build_the_mapping_fails_loud(monkeypatch, tmp_path):
