@@ -52,16 +52,18 @@ def overhead(partition_key: str, data: bytes) -> int:
 def aggregate(entries: list[tuple[str, bytes]]) -> bytes:
     """One record holding `entries` (partition key, data), in order."""
     keys: dict[str, int] = {}
-    table: list[bytes] = []
-    body: list[bytes] = []
+    message = bytearray()
+    body = bytearray()
     for key, data in entries:
         index = keys.get(key)
         if index is None:
             index = keys[key] = len(keys)
-            table.append(_field(0x0A, key.encode()))
-        body.append(_field(0x1A, b"\x08" + _varint(index) + _field(0x1A, data)))
-    message = b"".join(table) + b"".join(body)
-    return MAGIC + message + hashlib.md5(message).digest()
+            message += _field(0x0A, key.encode())
+        head = b"\x08" + _varint(index) + b"\x1a" + _varint(len(data))
+        body += b"\x1a" + _varint(len(head) + len(data)) + head
+        body += data  # copied once
+    message += body
+    return MAGIC + bytes(message) + hashlib.md5(message).digest()
 
 
 def _read_varint(buf: bytes, p: int) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from mysql2dynamo.cdc.aggregate import user_records
@@ -53,7 +54,7 @@ class Source:
     epoch: int = 0  # the binlog numbering (cdc.position); omitted from the JSON when 0
     derived: str | None = None  # a change capture derived (a cascade): its cause, e.g. "cascade fk_x from db.t"
 
-    @property
+    @cached_property  # read several times per change on capture's hot path; the fields never change
     def ver(self) -> int:
         return BinlogPosition(self.file, self.pos, epoch=self.epoch).ver(self.row)
 
