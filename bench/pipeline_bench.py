@@ -29,24 +29,27 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.report import arguments, bench_line, write_section
+from bench.report import DOC, arguments, bench_line, cpu_seconds, write_section
 from bench.stream_bench import bare_decode
 from mysql2dynamo.cdc.server import current_position, server_info
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.jobs.targets import create_table
+from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 from mysql2dynamo.sample.create import create_sample
 from mysql2dynamo.sample.mappings import mapping_text
 from mysql2dynamo.sample.traffic import run_traffic
 
 CLI = str(Path(sys.executable).with_name("mysql2dynamo"))
+PLOT = "benchmarks-pipeline.png"  # next to docs/benchmarks.md
 PROBE_ID = 1  # the customer whose row carries the probe's marker
 PROBE_TIMEOUT_S = 30.0
 
 
 def _writer(url: str, db: str, rate: float, seconds: float, seed: int, out) -> None:
+    cpu = time.process_time()
     stats = run_traffic(url, db, rate=rate, seconds=seconds, seed=seed)
-    out.put((stats.total_rows, sum(stats.operations.values()), stats.seconds))
+    out.put((stats.total_rows, sum(stats.operations.values()), stats.seconds, time.process_time() - cpu))
 
 
 class Probe(threading.Thread):
@@ -87,16 +90,20 @@ def p(values: list[float], q: float) -> float:
 
 
 def hold(cfg: StackConfig, db: str, ddb, table: str, rate: float, seconds: float, writers: int,
-         probe_every: float) -> dict:
+         probe_every: float, pids: dict[str, int | None]) -> dict:
+    """One rate held `seconds`: what the writers achieved, the probes' lag, and each process's CPU over the hold
+    (% of one core), which names the one that saturates."""
     queue: mp.Queue = mp.get_context("spawn").Queue()
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(cfg.app_mysql_url, db, rate / writers, seconds, 1000 + i, queue))
              for i in range(writers)]
     probe = Probe(cfg.app_mysql_url, db, ddb, table, probe_every)
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for proc in procs:
         proc.start()
     probe.start()
     results = [queue.get(timeout=seconds + 120) for _ in procs]
+    cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()} | {"writers": sum(r[3] for r in results)}
     for proc in procs:
         proc.join()
     elapsed = max(r[2] for r in results)  # the writers' own clock: process start-up is not traffic
@@ -109,7 +116,32 @@ def hold(cfg: StackConfig, db: str, ddb, table: str, rate: float, seconds: float
                and statistics.median(lags[-third:]) <= statistics.median(lags[:third]) + 1000)
     return {"rate": rate, "transactions_s": transactions / elapsed, "changes_s": rows / elapsed,
             "lag_p50_ms": p(lags, 50), "lag_p99_ms": p(lags, 99), "probes": len(lags), "lost": probe.lost,
-            "bounded": bounded}
+            "bounded": bounded, "cpu_pct": {name: round(100 * s / elapsed) for name, s in cpu.items()}}
+
+
+def plot(curve: list[dict], path: Path) -> None:
+    """The curve as a picture: p99 and p50 lag against the changes/s achieved, the unbounded points marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    x = [pt["changes_s"] for pt in curve]
+    ax.plot(x, [pt["lag_p99_ms"] for pt in curve], "o-", label="p99 lag")
+    ax.plot(x, [pt["lag_p50_ms"] for pt in curve], "s--", label="p50 lag")
+    for pt in curve:
+        if not pt["bounded"]:
+            ax.annotate("lag grows", (pt["changes_s"], pt["lag_p99_ms"]), textcoords="offset points", xytext=(-30, 8))
+    ax.set_xlabel("changes/s achieved (application writes)")
+    ax.set_ylabel("commit -> item visible, ms")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title("mysql2dynamo pipeline: lag against load (one 2-core machine)")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})  # no version stamp: the same curve, the same bytes
+    plt.close(fig)
 
 
 def main() -> None:
@@ -153,12 +185,16 @@ def main() -> None:
             [CLI, "replay", "--config", str(work / "mapping.yaml"), "--stream", stream, "--mysql-url", cfg.mysql_url,
              "--checkpoint", str(work / "replay.json"), "--dead-letter", str(work / "dead-letters")],
             stdout=subprocess.DEVNULL, stderr=open(work / "replay.log", "w"), env=env)
+        services = {s.name: s.pid for s in stack.status(cfg)}
+        pids = {"capture": capture.pid, "replay": replay.pid, "kinesalite": services.get("kinesalite"),
+                "dynalite": services.get("dynalite"), "mariadb": services.get("mariadb")}
         for rate in rates:
-            point = hold(cfg, db, ddb, table, rate, args.hold, args.writers, args.probe_every)
+            point = hold(cfg, db, ddb, table, rate, args.hold, args.writers, args.probe_every, pids)
             curve.append(point)
             print(f"rate {rate:>6.0f} tx/s: {point['changes_s']:>7.0f} changes/s achieved, lag p50 "
                   f"{point['lag_p50_ms']:.0f} ms p99 {point['lag_p99_ms']:.0f} ms, {point['probes']} probes, "
-                  f"{'bounded' if point['bounded'] else 'NOT bounded'}", flush=True)
+                  f"{'bounded' if point['bounded'] else 'NOT bounded'}; CPU % of a core: "
+                  + ", ".join(f"{k} {v}" for k, v in point["cpu_pct"].items()), flush=True)
             for proc, name in ((capture, "stream"), (replay, "replay")):
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} stopped: {(work / f'{name}.log').read_text()[-2000:]}")
@@ -190,7 +226,13 @@ def main() -> None:
                "sustained_tx_s": round(best["transactions_s"]) if best else 0,
                "lag_p99_ms": round(best["lag_p99_ms"]) if best else None,
                "bare_decode_rows_s": round(bare), "shards": args.shards, "hold_s": args.hold}
+    last = curve[-1] if curve else None  # where the climb stopped: the process that ran out of CPU first
+    if last:
+        figures["busiest_at_last_rate"] = "{}:{}%".format(*max(last["cpu_pct"].items(), key=lambda kv: kv[1]))
     line = bench_line("pipeline", figures["sustained_changes_s"] / bare, figures)
+    if not args.smoke:
+        plot(curve, DOC.parent / PLOT)
+    names = list(curve[0]["cpu_pct"]) if curve else []
     write_section("pipeline", line, [
         f"`python -m bench.pipeline_bench`: the sample shop ({args.customers:,} customers), its application mix "
         f"from {args.writers} writer processes, each rate held {args.hold:.0f} s; capture and replay run as the "
@@ -198,10 +240,17 @@ def main() -> None:
         "replayed item shows it (GetItem, consistent read), every "
         f"{args.probe_every} s. Everything (MariaDB, kinesalite, dynalite, Spark-free) on one 2-core machine.",
         "",
-        "| rate asked tx/s | achieved tx/s | changes/s | lag p50 ms | lag p99 ms | bounded |",
-        "|---|---|---|---|---|---|",
+        "| rate asked tx/s | achieved tx/s | changes/s | lag p50 ms | lag p99 ms | bounded | "
+        + " | ".join(f"{n} CPU %" for n in names) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(names),
         *[f"| {pt['rate']:.0f} | {pt['transactions_s']:.0f} | {pt['changes_s']:.0f} | {pt['lag_p50_ms']:.0f} | "
-          f"{pt['lag_p99_ms']:.0f} | {'yes' if pt['bounded'] else 'no'} |" for pt in curve],
+          f"{pt['lag_p99_ms']:.0f} | {'yes' if pt['bounded'] else 'no'} | "
+          + " | ".join(str(pt["cpu_pct"][n]) for n in names) + " |" for pt in curve],
+        "",
+        f"![p99 lag against the changes/s achieved]({PLOT})",
+        "",
+        "CPU % is each process's user + system time over the hold, in % of one core (the machine has 2): a "
+        "Python process near 100 is saturated (one thread does its work under the GIL).",
         "",
         f"Bare decode of the same binlog: {bare:,.0f} rows/s.",
     ], smoke=args.smoke)

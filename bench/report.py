@@ -18,6 +18,15 @@ HEADER = ("# Benchmarks\n\nEach benchmark in `bench/` measures ours against a ba
           "`.venv/bin/python -m bench.<name>` (`--help` lists its sizes).\n")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_line(name: str, ratio: float, figures: dict[str, object]) -> str:
     return f"BENCH {name} ratio={ratio:.2f} " + " ".join(f"{k}={v}" for k, v in figures.items())
 
