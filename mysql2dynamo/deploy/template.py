@@ -67,7 +67,9 @@ class StackSettings(TableBilling):
     memory_mb: int = setting(1024, "Replay Lambda memory.")
     timeout_s: int = setting(120, "Replay Lambda timeout.")
     batch_size: int = setting(500, "Records per Lambda invocation.")
-    parallelization_factor: int = setting(2, "Concurrent batches per shard (1-10; order holds per key).")
+    parallelization_factor: int = setting(2, "Concurrent batches per shard (1-10). Lambda splits a shard by "
+                                             "partition key (an aggregated record's is its first change's); the "
+                                             "replay needs no order: its writes are guarded by _ver.")
     max_retries: int = setting(100, "Retries of a failing batch before it goes to the on-failure destination.")
     tombstone_ttl_days: float = setting(7.0, "Lifetime of delete tombstones (TTL on _ttl).")
     max_lag_ms: int = setting(60_000, "Alarm when the capture lag stays over this for 5 minutes.")
