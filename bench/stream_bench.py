@@ -259,7 +259,20 @@ def main() -> None:
                                         "load_avg": f"{load:.1f}", "bare_cpu_us": round(a_cpu / a_rows * 1e6),
                                         "ours_cpu_us": round(c_cpu / c_rows * 1e6),
                                         "kinesalite_cpu_us": round(k_cpu / c_rows * 1e6)})
+    peer_intro = [
+        f"The same {args.changes:,} row changes read from the same binlog position several ways. (f), the peer, is "
+        f"Debezium {peer.version} embedded with its MariaDB connector (bench/debezium/, built by Maven on first "
+        "use; full mode only, so the `--smoke` run in `make test` needs no Java): it starts from the same file/pos "
+        "and GTID with its offsets and schema history in memory, serializes each change to JSON without schema "
+        "and counts the changes until it has seen them all.", ""] if peer else []
+    peer_line = [
+        f"- (f) the peer, Debezium embedded, JSON without schema, counted: {peer.rows_s:,.0f} rows/s from its first "
+        f"change to its last ({peer.changes} changes; (c) is {c / peer.rows_s:.2f}x that, (d) "
+        f"{d / peer.rows_s:.2f}x: the peer publishes nowhere), {peer.start_to_last_rows_s:,.0f} rows/s from the "
+        f"engine's start (the connector's start and its reading of the captured table's definition took "
+        f"{peer.start_to_first_s:.1f}s)."] if peer else []
     write_section("stream", line, [
+        *peer_intro,
         f"Load average during the run: {load:.1f} (other work on the machine slows every figure alike; the "
         "ratios are measured in one process, one after the other).",
         "",
@@ -277,13 +290,7 @@ def main() -> None:
         f"(reading, decoding, envelopes, botocore) and {k_cpu / c_rows * 1e6:.0f} µs in kinesalite's. Kinesalite is "
         "one Node process that takes every record through its own work (hash key, sequence number, a batch "
         "write); when that is more than ours, it sets (c)'s pace.",
-        *([f"- (f) the peer, Debezium {peer.version} embedded with its MariaDB connector (bench/debezium/), "
-           f"from the same position (file/pos and GTID), each change serialized to JSON without schema, counted: "
-           f"{peer.rows_s:,.0f} rows/s from its first change to its last ({peer.changes} changes; (c) is "
-           f"{c / peer.rows_s:.2f}x that, (d) {d / peer.rows_s:.2f}x: the peer publishes nowhere), "
-           f"{peer.start_to_last_rows_s:,.0f} rows/s from the engine's start (the connector's start and its "
-           f"reading of the captured table's definition took {peer.start_to_first_s:.1f}s)."]
-          if peer else []),
+        *peer_line,
     ], smoke=args.smoke)
     print(line)
 
