@@ -7,9 +7,13 @@
 (c) our stream (`cdc.stream.run_stream`): rows decoded by the compiled decoder (cdc/row_decoder.py),
     envelope + codec, PutRecords batches in parallel with per-key ordering, checkpoints;
 (d) (c) with a Kinesis client that acknowledges at once: our own cost without kinesalite's;
-(e) our reader alone (`cdc.binlog.BinlogSource`): transactions of Changes, no envelopes.
+(e) our reader alone (`cdc.binlog.BinlogSource`): transactions of Changes, no envelopes;
+(f) full mode only (Java, not in `--smoke`): the peer, Debezium's embedded engine with its MariaDB connector
+    (bench/debezium/), from the same position (file/pos and GTID), each change serialized to JSON without
+    schema, counted until it has seen them all.
 
-Needs the local stack (`mysql2dynamo local up`). Last line: BENCH stream ratio=c/b vs_bare_decode=c/a ...
+Needs the local stack (`mysql2dynamo local up`). Last line: BENCH stream ratio=c/b vs_bare_decode=c/a
+vs_debezium=c/f (first-to-last) ...
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import bisect
 import json
 import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from pymysqlreplication import BinLogStreamReader
@@ -38,6 +44,8 @@ from mysql2dynamo.local import stack
 from mysql2dynamo.local.config import StackConfig
 
 SIZES = (1, 1, 1, 5, 10, 50, 100, 500, 1000)  # rows per transaction, drawn at random
+DEBEZIUM = Path(__file__).resolve().parent / "debezium"
+DEBEZIUM_JAR = DEBEZIUM / "target" / "debezium-count.jar"
 
 
 def make_changes(url: str, db: str, total: int, seed: int = 1) -> None:
@@ -140,6 +148,54 @@ class AcknowledgeAll:
         return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": shard(r)} for r in Records]}
 
 
+def debezium_jar() -> Path:
+    """The peer's jar (its dependencies beside it in target/lib), built by Maven when missing or older than
+    its pom or sources."""
+    sources = [p for p in [DEBEZIUM / "pom.xml", *DEBEZIUM.joinpath("src").rglob("*")] if p.is_file()]
+    if not DEBEZIUM_JAR.exists() or max(p.stat().st_mtime for p in sources) > DEBEZIUM_JAR.stat().st_mtime:
+        build = subprocess.run(["mvn", "-q", "-B", "-f", str(DEBEZIUM / "pom.xml"), "package"], capture_output=True,
+                               text=True)
+        if build.returncode != 0:
+            raise RuntimeError(f"building the Debezium peer failed: {build.stdout[-3000:]}{build.stderr[-3000:]}")
+    return DEBEZIUM_JAR
+
+
+@dataclass(frozen=True)
+class DebeziumRun:
+    """Seconds from the engine's start (the JVM already up) to its first change, and from its first change to its
+    last."""
+
+    version: str
+    changes: int
+    start_to_first_s: float
+    first_to_last_s: float
+
+    @property
+    def rows_s(self) -> float:
+        """First-to-last: the streaming rate, without the JVM's and the connector's start."""
+        return self.changes / self.first_to_last_s
+
+    @property
+    def start_to_last_rows_s(self) -> float:
+        return self.changes / (self.start_to_first_s + self.first_to_last_s)
+
+
+def debezium(cdc: MySQLTarget, start, db: str, changes: int) -> DebeziumRun:
+    """Debezium embedded (bench/debezium/DebeziumCount.java) reading `changes` row changes of `db`.orders from
+    `start`; the connection goes on stdin, the password never on a command line."""
+    connection = {"database.hostname": cdc.host, "database.port": cdc.port, "database.user": cdc.user,
+                  "database.password": cdc.password, "database.server.id": 9104, "database.include.list": db,
+                  "table.include.list": f"{db}.orders"}
+    run = subprocess.run(["java", "-jar", str(debezium_jar()), str(changes), start.file, str(start.pos),
+                          start.gtid or "-"], input="".join(f"{k}={v}\n" for k, v in connection.items()),
+                         capture_output=True, text=True, timeout=1800)
+    if run.returncode != 0:
+        raise RuntimeError(f"the Debezium peer failed (exit {run.returncode}): {run.stderr[-3000:]}")
+    fields = dict(f.split("=", 1) for f in run.stdout.strip().splitlines()[-1].split()[1:])
+    return DebeziumRun(fields["version"], int(fields["changes"]), float(fields["start_to_first_s"]),
+                       float(fields["first_to_last_s"]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--changes", type=int, default=200_000)
@@ -193,6 +249,11 @@ def main() -> None:
     print(f"(d) ours, no Kinesis:     {d_rows} records in {d_s:.1f}s = {d_rows / d_s:,.0f} rows/s "
           "(read + decode + envelope; the rest of (c) is Kinesis)")
 
+    peer = None if args.smoke else debezium(cdc, start, db, args.changes)
+    if peer:
+        print(f"(f) Debezium embedded:    {peer.changes} changes, first to last in {peer.first_to_last_s:.1f}s = "
+              f"{peer.rows_s:,.0f} rows/s; from its start {peer.start_to_last_rows_s:,.0f} rows/s")
+
     again_rows, again_s, again_cpu = bare_decode(cdc, start, db)
     print(f"(a) bare decode loop:     {again_rows} rows in {again_s:.1f}s = {again_rows / again_s:,.0f} rows/s "
           "(again)")
@@ -207,14 +268,28 @@ def main() -> None:
     admin.close()
 
     a, b, c, d, e = a_rows / a_s, b_rows / b_s, c_rows / c_s, d_rows / d_s, e_rows / e_s
-    line = bench_line("stream", c / b, {"vs_bare_decode": f"{c / a:.2f}", "ours_rows_s": round(c),
+    peer_figures = {"vs_debezium": f"{c / peer.rows_s:.2f}", "debezium_rows_s": round(peer.rows_s)} if peer else {}
+    line = bench_line("stream", c / b, {"vs_bare_decode": f"{c / a:.2f}", **peer_figures, "ours_rows_s": round(c),
                                         "sample_rows_s": round(b), "bare_decode_rows_s": round(a),
                                         "ours_without_kinesis_rows_s": round(d), "reader_rows_s": round(e),
                                         "changes": args.changes, "shards": args.shards,
                                         "load_avg": f"{load:.1f}", "bare_cpu_us": round(a_cpu / a_rows * 1e6),
                                         "ours_cpu_us": round(c_cpu / c_rows * 1e6),
                                         "kinesalite_cpu_us": round(k_cpu / c_rows * 1e6)})
+    peer_intro = [
+        f"The same {args.changes:,} row changes read from the same binlog position several ways. (f), the peer, is "
+        f"Debezium {peer.version} embedded with its MariaDB connector (bench/debezium/, built by Maven on first "
+        "use; full mode only, so the `--smoke` run in `make test` needs no Java): it starts from the same file/pos "
+        "and GTID with its offsets and schema history in memory, serializes each change to JSON without schema "
+        "and counts the changes until it has seen them all.", ""] if peer else []
+    peer_line = [
+        f"- (f) the peer, Debezium embedded, JSON without schema, counted: {peer.rows_s:,.0f} rows/s from its first "
+        f"change to its last ({peer.changes} changes; (c) is {c / peer.rows_s:.2f}x that, (d) "
+        f"{d / peer.rows_s:.2f}x: the peer publishes nowhere), {peer.start_to_last_rows_s:,.0f} rows/s from the "
+        f"engine's start (the connector's start and its reading of the captured table's definition took "
+        f"{peer.start_to_first_s:.1f}s)."] if peer else []
     write_section("stream", line, [
+        *peer_intro,
         f"Load average during the run: {load:.1f} (other work on the machine slows every figure alike; the "
         "ratios are measured in one process, one after the other).",
         "",
@@ -232,6 +307,7 @@ def main() -> None:
         f"(reading, decoding, envelopes, botocore) and {k_cpu / c_rows * 1e6:.0f} µs in kinesalite's. Kinesalite is "
         "one Node process that takes every record through its own work (hash key, sequence number, a batch "
         "write); when that is more than ours, it sets (c)'s pace.",
+        *peer_line,
     ], smoke=args.smoke)
     print(line)
 
