@@ -33,7 +33,7 @@ from pathlib import Path
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from bench.report import arguments, bench_line, write_section
+from bench.report import arguments, bench_line, cpu_seconds, write_section
 from mysql2dynamo.cdc.binlog import BinlogSource, Transaction
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.publisher import ShardMap
@@ -95,12 +95,7 @@ def bare_decode(cdc: MySQLTarget, start, db: str) -> tuple[int, float, float]:
 
 def kinesalite_cpu(cfg: StackConfig) -> float:
     """CPU seconds kinesalite (a process of its own) has used so far (Linux /proc; 0 where unreadable)."""
-    pid = next((s.pid for s in stack.status(cfg) if s.name == "kinesalite"), None)
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return cpu_seconds(next((s.pid for s in stack.status(cfg) if s.name == "kinesalite"), None))
 
 
 def sample_publisher(cdc: MySQLTarget, start, db: str, kinesis, stream: str, limit: int) -> tuple[int, float]:
