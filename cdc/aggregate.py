@@ -102,6 +102,13 @@ def is_aggregate(data: bytes) -> bool:
     return data[:4] == MAGIC
 
 
+def count(data: bytes) -> int:
+    """How many changes a record carries (an aggregate's entries are counted, not decoded)."""
+    if not is_aggregate(data):
+        return 1
+    return sum(1 for number, _, _ in _fields(data[4:-_DIGEST]) if number == 3)
+
+
 def user_records(data: bytes, partition_key: str | None = None) -> list[tuple[str | None, bytes]]:
     """The (partition key, data) entries a Kinesis record carries: an aggregate's, or the record itself."""
     if not is_aggregate(data):

@@ -10,6 +10,7 @@ the Lambda handler writes it), so a killed runner resumes where its last acknowl
 Catch-up progress: a counter beside the pollers reads each shard once from its checkpoint to the
 records that arrived before the run started (the backlog); the bar shows the records applied of it,
 the rate and ETA until every shard has caught up (`~`: records arriving meanwhile count as done too).
+A record here is a change: an aggregated Kinesis record counts as the changes it holds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mysql2dynamo.cdc.aggregate import count
 from mysql2dynamo.cdc.progress import ProgressTable
 from mysql2dynamo.ground.files import atomic_write
 from mysql2dynamo.ground.progress import Bar
@@ -158,7 +160,7 @@ class ReplayRunner:
                 while iterator and not self.stop.is_set():
                     resp = self.kinesis.get_records(ShardIterator=iterator, Limit=10000)
                     before = [r for r in resp["Records"] if r["ApproximateArrivalTimestamp"].timestamp() <= started]
-                    total += len(before)
+                    total += sum(count(r["Data"]) for r in before)
                     if len(before) < len(resp["Records"]) or (not resp["Records"]
                                                               and not resp.get("MillisBehindLatest")):
                         break
@@ -218,7 +220,7 @@ class ReplayRunner:
                 if position:
                     self._checkpoint(shard, records[position - 1]["SequenceNumber"])
                 with self.stats.lock:
-                    self.stats.records += position
+                    self.stats.records += sum(count(r["Data"]) for r in records[:position])
                     self.stats.retried_batches += 1
                 attempt += 1
                 self.say(f"{shard}: batch failed from {failed_seq}, retrying (attempt {attempt})")
@@ -228,5 +230,5 @@ class ReplayRunner:
             attempt = 0
             self._checkpoint(shard, records[-1]["SequenceNumber"])
             with self.stats.lock:
-                self.stats.records += len(records)
+                self.stats.records += sum(count(r["Data"]) for r in records)
             iterator = resp["NextShardIterator"]

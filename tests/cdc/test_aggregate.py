@@ -13,7 +13,7 @@ from aws_kinesis_agg.deaggregator import deaggregate_records
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mysql2dynamo.cdc.aggregate import aggregate, user_records
+from mysql2dynamo.cdc.aggregate import aggregate, count, user_records
 from mysql2dynamo.cdc.checkpoint import FileCheckpointStore
 from mysql2dynamo.cdc.stream import StreamSettings, run_stream
 from mysql2dynamo.ground.mysql import connect
@@ -31,7 +31,7 @@ def _lambda_record(data: bytes, partition_key: str) -> dict:
 @given(entries)
 def test_an_aggregate_gives_back_its_entries_and_aws_reads_it_the_same(batch):
     data = aggregate(batch)
-    assert user_records(data) == batch
+    assert user_records(data) == batch and count(data) == len(batch)
     theirs = deaggregate_records([_lambda_record(data, batch[0][0])])
     assert [(r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"])) for r in theirs] == batch
 
@@ -46,7 +46,7 @@ def test_we_read_the_kpl_aggregator_s_records(batch):
 
 
 def test_a_plain_record_is_itself_and_a_corrupt_aggregate_is_refused():
-    assert user_records(b'{"v":2}', "db.t|[1]") == [("db.t|[1]", b'{"v":2}')]
+    assert user_records(b'{"v":2}', "db.t|[1]") == [("db.t|[1]", b'{"v":2}')] and count(b'{"v":2}') == 1
     data = bytearray(aggregate([("k", b"x"), ("k2", b"y")]))
     data[8] ^= 1
     with pytest.raises(ValueError, match="MD5 does not match"):
