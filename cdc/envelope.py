@@ -34,7 +34,7 @@ from typing import Any
 
 from mysql2dynamo.cdc.aggregate import user_records
 from mysql2dynamo.cdc.codec import decode_row, row_encoder
-from mysql2dynamo.cdc.position import BinlogPosition
+from mysql2dynamo.cdc.position import ver_of
 
 ENVELOPE_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 has no `columns`: replay maps it with the mapping's schema
@@ -56,7 +56,7 @@ class Source:
 
     @cached_property  # read several times per change on capture's hot path; the fields never change
     def ver(self) -> int:
-        return BinlogPosition(self.file, self.pos, epoch=self.epoch).ver(self.row)
+        return ver_of(self.file, self.pos, self.epoch, self.row)
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,10 @@ class Change:
         doc = {
             "v": ENVELOPE_VERSION, "op": self.op, "db": self.db, "table": self.table,
             "key": {c: image[c] for c in self.key_columns},
-            "key_columns": list(self.key_columns),
+            "key_columns": self.key_columns,  # tuples are JSON arrays, as from_json reads them
             "before": before, "after": after,
             "types": self.types,
-            "columns": None if self.columns is None else [list(c) for c in self.columns],
+            "columns": self.columns,
             "source": {"file": s.file, "pos": s.pos, "row": s.row, "gtid": s.gtid,
                        "server_id": s.server_id, "ts": s.ts, **({"epoch": s.epoch} if s.epoch else {}),
                        **({"derived": s.derived} if s.derived else {})},
