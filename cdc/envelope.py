@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from mysql2dynamo.cdc.aggregate import user_records
@@ -54,7 +53,7 @@ class Source:
     epoch: int = 0  # the binlog numbering (cdc.position); omitted from the JSON when 0
     derived: str | None = None  # a change capture derived (a cascade): its cause, e.g. "cascade fk_x from db.t"
 
-    @cached_property  # read several times per change on capture's hot path; the fields never change
+    @property  # the event's part is cached (cdc.position.ver_of); functools.cached_property locks, and costs more
     def ver(self) -> int:
         return ver_of(self.file, self.pos, self.epoch, self.row)
 
