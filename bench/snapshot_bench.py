@@ -97,13 +97,28 @@ def plain_dump(url: str, out: Path) -> int:
     return rows
 
 
-def mydumper_dump(url: str, out: Path, threads: int, chunk_rows: int) -> None:
-    """The operators' reference: mydumper (Debian's package, installed by `make setup`)."""
+def mydumper_dump(url: str, out: Path, threads: int, chunk_rows: int, rows: int) -> None:
+    """The operators' reference: mydumper (Debian's package, installed by `make setup`), exactly the
+    bench table. Fails when its files do not hold all `rows` rows: a baseline that dumped nothing
+    (mydumper 0.10 with `--database` and `--tables-list db.table` writes only `metadata`) must never
+    print a figure."""
     target = MySQLTarget.parse(url)
     subprocess.run(["mydumper", "--host", target.host, "--port", str(target.port), "--user", target.user,
-                    "--database", DB, "--tables-list", f"{DB}.{TABLE}", "--threads", str(threads),
+                    "--database", DB, "--tables-list", TABLE, "--threads", str(threads),
                     "--rows", str(chunk_rows), "--trx-consistency-only", "--no-schemas", "--outputdir", str(out)],
                    check=True, capture_output=True, env={**os.environ, "MYSQL_PWD": target.password})
+    files = sorted(out.glob(f"{DB}.{TABLE}.*sql"))
+    dumped = sum(_dump_rows(f) for f in files)
+    if dumped != rows:
+        raise SystemExit(f"mydumper baseline broken: its {len(files)} data files in {out} hold {dumped:,} rows of "
+                         f"{DB}.{TABLE}, not {rows:,}: no figure is printed")
+
+
+def _dump_rows(path: Path) -> int:
+    """Rows in one mydumper data file: each row is a line of an extended INSERT starting with '('
+    (mydumper escapes newlines inside values, so no value starts a line)."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.startswith(b"("))
 
 
 def main() -> None:
@@ -125,7 +140,7 @@ def main() -> None:
         plain_s = time.monotonic() - t0
         chunk_rows = max(args.rows // 8, 1000)
         t0 = time.monotonic()
-        mydumper_dump(args.mysql_url, tmp / "mydumper", args.workers, chunk_rows)
+        mydumper_dump(args.mysql_url, tmp / "mydumper", args.workers, chunk_rows, args.rows)
         mydumper_s = time.monotonic() - t0
         t0 = time.monotonic()
         doc = run_snapshot(args.mysql_url, [f"{DB}.{TABLE}"], str(tmp / "ours"),
