@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-import pymysql
+from typing import Any
 
 from mysql2dynamo.keymap.schema import TableSchema
 from mysql2dynamo.keymap.types import SPATIAL
@@ -36,12 +35,13 @@ def select_sql(schema: TableSchema, chunk: Chunk) -> tuple[str, list]:
     return f"SELECT {cols} FROM {quote(schema.db)}.{quote(schema.name)} WHERE {cond}", args
 
 
-def dump_chunk(conn: pymysql.Connection, schema: TableSchema, chunk: Chunk, storage: Storage, point: int | None,
+def dump_chunk(conn: Any, schema: TableSchema, chunk: Chunk, storage: Storage, point: int | None,
                ver: int | None, opts: SnapshotOptions, tmpdir: str,
                report: Callable[[int, int], None] = lambda r, b: None, rate: float | None = None,
                raw: bool = False) -> tuple[list[FileEntry], int, dict[str, int]]:
     """Stream one chunk through a server-side cursor into Parquet; returns (files, rows, zero dates).
-    `raw`: the connection was made with `conv=RAW_CONV` (workers do; faster)."""
+    `conn`: a DB-API connection whose `cursor()` streams; `raw`: it decodes no value but text
+    (`raw_connection.connect_raw`: the workers'), else pymysql's decoders."""
     converter = BatchConverter(schema, opts.zero_dates)
     writer = ChunkWriter(storage, schema.full_name, chunk.index, point, ver, converter, opts, tmpdir)
     sql, args = select_sql(schema, chunk)

@@ -21,6 +21,7 @@ class SnapshotOptions:
     multipart_mb: int = 64
     max_rows_per_second: float | None = None  # total across workers (protects a busy source)
     progress_interval: float = 5.0
+    driver: str = "auto"  # how workers read (raw_connection.py): auto (mysqlclient if installed), mysqlclient, pymysql
 
     def __post_init__(self) -> None:
         if self.zero_dates not in ZERO_DATE_POLICIES:
