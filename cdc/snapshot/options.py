@@ -13,7 +13,7 @@ class SnapshotOptions:
     chunk_rows: int = 250_000
     file_mb: int = 128  # a data file is closed once it reaches this size on disk
     row_group_rows: int = 100_000
-    fetch_rows: int = 5_000
+    fetch_rows: int = 20_000  # rows converted to Arrow at a time
     consistency: str = "auto"  # auto | mariadb-snapshot | ftwrl
     lock_wait_timeout: int = 10
     zero_dates: str = "null"  # null | error
