@@ -21,7 +21,7 @@ setup: .local/.debian $(VENV)/.installed node_modules/.installed jars/mysql2dyna
 # pkg-config (mysqlclient, the snapshot workers' C driver, builds against them) and chromium (the report
 # test's headless browser: Playwright drives the system chromium and downloads no browser)
 DEBIAN := mariadb-server-core mariadb-client mydumper libmariadb-dev pkg-config chromium
-.local/.debian:
+.local/.debian: Makefile
 	@missing=$$(for p in $(DEBIAN); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:" $$missing; \
