@@ -139,8 +139,9 @@ class BatchConverter:
 def _columns(rows: list[tuple], n: int) -> list[list]:
     """The `n` columns of `rows` (each row of `n` values): one C-level pass per column, several
     times faster than `zip(*rows)`, which builds one call of len(rows) arguments."""
-    if any(len(r) != n for r in rows[:1]):
-        raise ValueError(f"rows of {len(rows[0])} values for {n} columns")
+    widths = set(map(len, rows)) - {n}
+    if widths:
+        raise ValueError(f"rows of {sorted(widths)} values for {n} columns")
     return [list(map(itemgetter(j), rows)) for j in range(n)]
 
 
