@@ -17,10 +17,11 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 3155328
 setup: .local/.debian $(VENV)/.installed node_modules/.installed jars/mysql2dynamo-converter.jar
 
 # Debian packages, in one apt-get when any is missing: MariaDB (the local MySQL), mydumper (the
-# snapshot bench's second baseline; its smoke run is part of `make test`) and chromium (the report
+# snapshot bench's second baseline; its smoke run is part of `make test`), libmariadb-dev and
+# pkg-config (mysqlclient, the snapshot workers' C driver, builds against them) and chromium (the report
 # test's headless browser: Playwright drives the system chromium and downloads no browser)
-DEBIAN := mariadb-server-core mariadb-client mydumper chromium
-.local/.debian:
+DEBIAN := mariadb-server-core mariadb-client mydumper libmariadb-dev pkg-config chromium
+.local/.debian: Makefile
 	@missing=$$(for p in $(DEBIAN); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:" $$missing; \

@@ -46,6 +46,12 @@ REPORT = [
     # `mysql2dynamo report` / the demo's HTML page: charts with plotly.js inlined (no network to view)
     "plotly>=5.20",
 ]
+SNAPSHOT = [
+    # the snapshot workers' C driver, ~3x their rows/s (cdc/snapshot/raw_connection.py); it builds from
+    # source against Debian's libmariadb-dev and pkg-config, so an extra: without it (EMR nodes install
+    # manylinux wheels only) the workers read through pymysql
+    "mysqlclient>=2.2",
+]
 
 setup(
     name="mysql2dynamo",
@@ -79,7 +85,8 @@ setup(
         "spark": SPARK,
         "local": LOCAL + REPORT,
         "report": REPORT,
-        "dev": SPARK + LOCAL + REPORT + [
+        "snapshot": SNAPSHOT,
+        "dev": SPARK + LOCAL + REPORT + SNAPSHOT + [
             "pytest>=8",
             "chispa>=0.10",
             "hypothesis>=6.100",

@@ -1,6 +1,6 @@
 """Benchmark: `mysql2dynamo snapshot` (2 worker processes, PK chunks) vs a plain single-cursor
 pymysql read into Parquet, and vs mydumper (the dump operators use: same table, same thread count,
-`--trx-consistency-only`, SQL text files), on the same 1,000,000-row table in the same run.
+`--trx-consistency-only`, SQL text files, its rows counted), on the same 1,000,000-row table in the same run.
 
 Both write the same Parquet (keymap.types.arrow_type / snapshot_value) to a local directory, so the
 ratio measures the dump itself. Needs the local stack (`mysql2dynamo local up`). The table is built
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from bench.report import arguments, bench_line, write_section
 from mysql2dynamo.cdc.snapshot.options import SnapshotOptions
+from mysql2dynamo.cdc.snapshot.raw_connection import choose_driver
 from mysql2dynamo.cdc.snapshot.run import run_snapshot
 from mysql2dynamo.ground.mysql import MySQLTarget, connect
 from mysql2dynamo.keymap.schema import read_table_schema
@@ -97,13 +98,28 @@ def plain_dump(url: str, out: Path) -> int:
     return rows
 
 
-def mydumper_dump(url: str, out: Path, threads: int, chunk_rows: int) -> None:
-    """The operators' reference: mydumper (Debian's package, installed by `make setup`)."""
+def mydumper_dump(url: str, out: Path, threads: int, chunk_rows: int, rows: int) -> None:
+    """The operators' reference: mydumper (Debian's package, installed by `make setup`), exactly the
+    bench table. Fails when its files do not hold all `rows` rows: a baseline that dumped nothing
+    (mydumper 0.10 with `--database` and `--tables-list db.table` writes only `metadata`) must never
+    print a figure."""
     target = MySQLTarget.parse(url)
     subprocess.run(["mydumper", "--host", target.host, "--port", str(target.port), "--user", target.user,
-                    "--database", DB, "--tables-list", f"{DB}.{TABLE}", "--threads", str(threads),
+                    "--database", DB, "--tables-list", TABLE, "--threads", str(threads),
                     "--rows", str(chunk_rows), "--trx-consistency-only", "--no-schemas", "--outputdir", str(out)],
                    check=True, capture_output=True, env={**os.environ, "MYSQL_PWD": target.password})
+    files = sorted(out.glob(f"{DB}.{TABLE}.*sql"))
+    dumped = sum(_dump_rows(f) for f in files)
+    if dumped != rows:
+        raise SystemExit(f"mydumper baseline broken: its {len(files)} data files in {out} hold {dumped:,} rows of "
+                         f"{DB}.{TABLE}, not {rows:,}: no figure is printed")
+
+
+def _dump_rows(path: Path) -> int:
+    """Rows in one mydumper data file: each row is a line of an extended INSERT starting with '('
+    (mydumper escapes newlines inside values, so no value starts a line)."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.startswith(b"("))
 
 
 def main() -> None:
@@ -125,7 +141,7 @@ def main() -> None:
         plain_s = time.monotonic() - t0
         chunk_rows = max(args.rows // 8, 1000)
         t0 = time.monotonic()
-        mydumper_dump(args.mysql_url, tmp / "mydumper", args.workers, chunk_rows)
+        mydumper_dump(args.mysql_url, tmp / "mydumper", args.workers, chunk_rows, args.rows)
         mydumper_s = time.monotonic() - t0
         t0 = time.monotonic()
         doc = run_snapshot(args.mysql_url, [f"{DB}.{TABLE}"], str(tmp / "ours"),
@@ -135,10 +151,11 @@ def main() -> None:
         ours_rows = doc["tables"][f"{DB}.{TABLE}"]["rows"]
         assert ours_rows == plain_rows == args.rows, (ours_rows, plain_rows, args.rows)
         plain_rs, ours_rs, mydumper_rs = plain_rows / plain_s, ours_rows / ours_s, args.rows / mydumper_s
+        driver = choose_driver(MySQLTarget.parse(args.mysql_url))
         line = bench_line("snapshot", ours_rs / plain_rs, {
             "vs_mydumper": f"{ours_rs / mydumper_rs:.2f}", "ours_rows_s": round(ours_rs),
             "plain_rows_s": round(plain_rs), "mydumper_rows_s": round(mydumper_rs), "rows": args.rows,
-            "workers": args.workers})
+            "workers": args.workers, "driver": driver})
         chunks = len(doc["tables"][f"{DB}.{TABLE}"]["chunks"])
         write_section("snapshot", line, [
             f"`python -m bench.snapshot_bench`: {args.rows:,} rows of an 8-column table (BIGINT, BIGINT UNSIGNED, "
@@ -153,8 +170,10 @@ def main() -> None:
             f"| mydumper 0.10, {args.workers} threads, `--trx-consistency-only`, {chunk_rows:,}-row chunks (SQL "
             f"text, no Parquet) | {mydumper_s:.1f} | {mydumper_rs:,.0f} |",
             "",
-            f"1-minute load average {load:.1f} at the start: the 2 cores are shared with MariaDB itself; the "
-            "workers parse the text protocol column-wise with Arrow, the plain read uses pymysql's decoders.",
+            f"1-minute load average {load:.1f} at the start: the 2 cores are shared with MariaDB itself (and "
+            f"whatever else runs). The workers read through {driver} and parse the text protocol column-wise "
+            "with Arrow; the plain read uses pymysql's decoders. mydumper's files are counted: the bench fails "
+            "unless they hold every row. Where the workers' time goes: docs/snapshot.md.",
         ], smoke=args.smoke)
         print(line)
     finally:

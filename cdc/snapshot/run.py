@@ -66,7 +66,8 @@ def _dump(control: pymysql.Connection, target: MySQLTarget, info: ServerInfo, st
         save_state(storage, state)
         lock = f", FTWRL held {point.lock_ms} ms" if point.lock_ms is not None else ""
         say(f"consistent point {point_id}: {point.position} ver {point.ver} ({point.method}, "
-            f"{point.attempts} attempt(s){lock}), {n} worker(s), {len(pending)} chunk(s) to dump")
+            f"{point.attempts} attempt(s){lock}), {n} worker(s) reading through {pool.driver}, "
+            f"{len(pending)} chunk(s) to dump")
         # biggest tables first, chunks of one table interleaved with the others'
         order = sorted(pending, key=lambda c: (c.index, -state["tables"][c.table]["estimated_rows"]))
         pool.dump([{"table": c.table, "chunk": c.as_dict(), "point": point_id, "ver": point.ver} for c in order])

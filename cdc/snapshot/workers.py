@@ -1,7 +1,8 @@
 """The snapshot's worker processes and the messages between them and the coordinator.
 
-Workers are processes (pymysql's row decoding is pure Python, so threads would share one core).
-Each holds one connection, read raw (`arrow_rows.RAW_CONV`), with one consistent-snapshot
+Workers are processes (converting rows to Arrow holds the GIL between C calls, and pymysql's row
+decoding is pure Python, so threads would share one core). Each holds one connection that decodes no
+value but text (`raw_connection.connect_raw`: mysqlclient or pymysql), with one consistent-snapshot
 transaction for the whole run, in two phases:
 
 1. the consistent point: the coordinator runs its SQL on each worker's connection through a pipe,
@@ -31,13 +32,13 @@ from multiprocessing.queues import Queue
 from mysql2dynamo.ground.mysql import MySQLTarget
 from mysql2dynamo.keymap.schema import TableSchema
 
-from .arrow_rows import RAW_CONV
 from .chunk_dump import dump_chunk
 from .chunks import Chunk
 from .consistent import SnapshotError
 from .manifest import schema_from_dict, schema_to_dict
 from .options import SnapshotOptions
 from .progress import SnapshotProgress
+from .raw_connection import choose_driver, connect_raw
 from .storage import open_storage
 
 # what the coordinator does with a finished chunk: (table, chunk index, files as dicts, rows, zero dates per column)
@@ -52,7 +53,7 @@ def _worker_main(wid: int, url: str, cmd: Connection, tasks: Queue, results: Que
     tmpdir = tempfile.mkdtemp(prefix=f"m2d-snapshot-w{wid}-")
     conn = None
     try:
-        conn = MySQLTarget.parse(url).connect(streaming=True, conv=RAW_CONV)
+        conn = connect_raw(MySQLTarget.parse(url), options.driver)
         while True:  # phase 1: the consistent point, driven by the coordinator
             if not cmd.poll(1.0):
                 if parent is not None and not parent.is_alive():
@@ -134,7 +135,8 @@ class WorkerSession:
 
 
 class WorkerPool:
-    """`n` started worker processes with their sessions, the task queue and the results queue."""
+    """`n` started worker processes with their sessions, the task queue and the results queue;
+    `driver`: the one they read with (`raw_connection.choose_driver` of the options' `driver`)."""
 
     def __init__(self, n: int, target: MySQLTarget, storage_root: str, opts: SnapshotOptions,
                  schemas: dict[str, TableSchema]) -> None:
@@ -143,12 +145,13 @@ class WorkerPool:
         self.procs: list[BaseProcess] = []
         self.sessions: list[WorkerSession] = []
         schema_dicts = {name: schema_to_dict(s) for name, s in schemas.items()}
+        self.driver = choose_driver(target, opts.driver)
+        worker_opts = {**asdict(opts), "driver": self.driver}
         url = target.url()
         for wid in range(n):
             here, there = ctx.Pipe()
             p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True,
-                            args=(wid, url, there, self.tasks, self.results, storage_root, asdict(opts),
-                                  schema_dicts))
+                            args=(wid, url, there, self.tasks, self.results, storage_root, worker_opts, schema_dicts))
             p.start()
             self.procs.append(p)
             self.sessions.append(WorkerSession(wid, here, p))
