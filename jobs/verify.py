@@ -210,7 +210,7 @@ def _read_both_sides(spark, manifest, checked: CheckedMapping, tables: list[str]
     with ThreadPoolExecutor(len(jobs)) as pool:
         done = [f.result() for f in [pool.submit(j) for j in jobs]]
     frames, rejected = [], []
-    for side, seconds, out in done:
+    for side, seconds, out in sorted(done, key=lambda d: d[0]):  # source first in the report
         report.phase_seconds[side] = round(max(report.phase_seconds.get(side, 0.0), seconds), 2)
         if side == "target":
             target, report.target_items, report.tombstones = out
