@@ -195,9 +195,12 @@ def _read_both_sides(spark, manifest, checked: CheckedMapping, tables: list[str]
     and mapping. Fills the report's counts and the seconds each side took from the common start."""
     from functools import reduce
 
+    from pyspark.util import inheritable_thread_target
+
     started = time.monotonic()
 
     def timed(side: str, f, *args):
+        @inheritable_thread_target  # the caller's job group (SparkProgress) reaches the jobs run in the thread
         def run():
             out = f(*args)
             return side, time.monotonic() - started, out
