@@ -8,7 +8,8 @@ mapping of tests/load, then:
   counted: the ceiling for reading the target;
 - bare Spark read: the snapshot's Parquet files counted by Spark: the ceiling for reading the source;
 - verify: `run_verify` on the same snapshot (no in-flight check: nothing changes), with where its
-  time goes (source: read + mapping, target: the Scan into Spark, compare).
+  time goes (source: read + mapping, target: the Scan into Spark, compare). The two sides run at
+  the same time, each timed from their common start: verify's time is the slower side's plus compare.
 
 Prints as its LAST line: BENCH verify ratio=<verify items/s / bare scan items/s> ...
 and writes the `## verify` section of docs/benchmarks.md.
@@ -110,7 +111,8 @@ def main() -> None:
         f"- bare scan: boto3 Scan, {segments} segments in threads: {scanned:,} items in {scan_s:.1f} s.",
         f"- bare Spark read of the snapshot: {rows:,} rows in {read_s:.1f} s.",
         f"- verify: {report.seconds} s in all: " + ", ".join(f"{k} {v} s" for k, v in report.phase_seconds.items())
-        + f"; the Spark session started in {spark_start:.1f} s before it (not counted).",
+        + " (source and target read at the same time, each timed from their common start); the Spark session "
+        f"started in {spark_start:.1f} s before it (not counted).",
         "- ratio = verify items/s (items / verify seconds) / bare scan items/s.",
     ], smoke=args.smoke)
     print(line)

@@ -2,9 +2,10 @@
 
 1. Source side: a consistent snapshot of the mapped tables (a fresh one, or an existing manifest)
    mapped with the keymap Spark engine, the same select the bulk load runs.
-2. Target side: every item of the target tables, read with parallel Scan segments.
-3. Both canonicalised (`jobs.canonical`: sorted attributes, canonical numbers and sets, no version
-   attribute), then compared coarse to fine: counts and a digest per key bucket; only the buckets
+2. Target side: every item of the target tables, read with parallel Scan segments (the pages' bodies
+   go to Spark as they came, `jobs.dynamodb_scan`), at the same time as the source side is mapped.
+3. Both canonicalised in the JVM (`jobs.canonical`: sorted attributes, canonical numbers and sets, no
+   version attribute), then compared coarse to fine: counts and a digest per key bucket; only the buckets
    whose digests differ are joined row by row, giving the exact missing, extra and different keys
    (with the differing attributes).
 4. Rows that changed after the snapshot's binlog position (read from the binlog) are in flight:
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,34 +142,27 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _source_side(spark, manifest, checked: CheckedMapping, report: VerifyReport):
-    """The snapshot's items (canonical) and its rejected rows (source, primary key JSON, reason)."""
+def _source_side(spark, manifest, checked: CheckedMapping, source: str):
+    """One source table's items (canonical, cached) and its rejected rows (source, primary key JSON, reason):
+    mapped, canonicalised and cached in one pass over the snapshot."""
     from pyspark.sql import functions as F
 
     from mysql2dynamo.cdc.snapshot.spark import read_table
     from mysql2dynamo.keymap.compile_spark import compile_spark
 
-    frames = []
-    for source in checked.mapping.sources:
-        table = manifest.table(source)
-        pk = list(table.schema.primary_key)
-        df = read_table(spark, manifest, source, with_ver=False)
-        out = compile_spark(checked, source).apply(df, keep=pk)
-        frames.append(out.select("_target", "_key", "_item", "_reject_reason",
-                                 F.lit(source).alias("_source"),
-                                 F.to_json(F.struct(*[F.col(f"`{c}`") for c in pk])).alias("_src")))
-        report.source_rows += table.rows
-    mapped = frames[0]
-    for f in frames[1:]:
-        mapped = mapped.unionByName(f)
-    mapped = mapped.cache()
-    rejected = [(r._source, r._src, r._reject_reason) for r in
-                mapped.where("_reject_reason IS NOT NULL").select("_source", "_src", "_reject_reason").collect()]
-    items = mapped.where("_item IS NOT NULL")
+    pk = list(manifest.table(source).schema.primary_key)
+    df = read_table(spark, manifest, source, with_ver=False)
+    out = compile_spark(checked, source).apply(df, keep=pk)
     drop = json.dumps([checked.mapping.version_attribute])
-    frame = items.select("_target", _canonical("item", "_key", "[]").alias("_key"),
-                         _canonical("item", "_item", drop).alias("_item"), "_source", "_src")
-    return frame, rejected
+    ok = F.col("_reject_reason").isNull()  # reflect() turns a null result into the text "null"
+    frame = out.select("_target", F.when(ok, _canonical("item", "_key", "[]")).alias("_key"),
+                       F.when(ok, _canonical("item", "_item", drop)).alias("_item"), "_reject_reason",
+                       F.lit(source).alias("_source"),
+                       F.to_json(F.struct(*[F.col(f"`{c}`") for c in pk])).alias("_src")).cache()
+    rejected = [(source, r._src, r._reject_reason) for r in
+                frame.where("_reject_reason IS NOT NULL").select("_src", "_reject_reason").collect()]
+    items = frame.where(ok).drop("_reject_reason")
+    return items, items.count(), rejected
 
 
 def _canonical(method: str, column: str, names: str | Column) -> Column:
@@ -181,16 +176,57 @@ def _canonical(method: str, column: str, names: str | Column) -> Column:
 
 
 def _target_side(spark, tables: list[str], key_names: dict[str, list[str]], segments: int, version: str):
+    """Every item of the target tables (canonical, cached) and the tombstone count (item count, tombstones)."""
     from pyspark.sql import functions as F
 
     keys = F.create_map(*[x for t in tables for x in (F.lit(t), F.lit(json.dumps(key_names[t])))])
-    return scan_tables(spark, tables, segments).select(
+    frame = scan_tables(spark, tables, segments).select(
         "_target", _canonical("keep", "_raw", keys[F.col("_target")]).alias("_key"),
         _canonical("item", "_raw", json.dumps([version, DELETED, TTL])).alias("_item"),
-        F.get_json_object("_raw", f"$.{DELETED}").isNotNull().alias("_tombstone"))
+        F.get_json_object("_raw", f"$.{DELETED}").isNotNull().alias("_tombstone")).cache()
+    counts = {r["_tombstone"]: r["count"] for r in frame.groupBy("_tombstone").count().collect()}
+    return frame, counts.get(False, 0), counts.get(True, 0)
+
+
+def _read_both_sides(spark, manifest, checked: CheckedMapping, tables: list[str], key_names: dict[str, list[str]],
+                     options: VerifyOptions, report: VerifyReport):
+    """The source's items and rejected rows, and the target's items, read at the same time: the Scan in one
+    thread, each source table mapped in another, so the Scan's waits on DynamoDB overlap Spark's planning
+    and mapping. Fills the report's counts and the seconds each side took from the common start."""
+    from functools import reduce
+
+    from pyspark.util import inheritable_thread_target
+
+    started = time.monotonic()
+
+    def timed(side: str, f, *args):
+        @inheritable_thread_target  # the caller's job group (SparkProgress) reaches the jobs run in the thread
+        def run():
+            out = f(*args)
+            return side, time.monotonic() - started, out
+        return run
+
+    sources = checked.mapping.sources
+    jobs = [timed("target", _target_side, spark, tables, key_names, options.segments,
+                  checked.mapping.version_attribute)]
+    jobs += [timed("source", _source_side, spark, manifest, checked, s) for s in sources]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        done = [f.result() for f in [pool.submit(j) for j in jobs]]
+    frames, rejected = [], []
+    for side, seconds, out in sorted(done, key=lambda d: d[0]):  # source first in the report
+        report.phase_seconds[side] = round(max(report.phase_seconds.get(side, 0.0), seconds), 2)
+        if side == "target":
+            target, report.target_items, report.tombstones = out
+        else:
+            frames.append(out[0])
+            report.source_items += out[1]
+            rejected += out[2]
+    report.source_rows = sum(manifest.table(s).rows for s in sources)
+    return reduce(lambda a, b: a.unionByName(b), frames), rejected, target
 
 
 def compare(spark, source, target, report: VerifyReport, buckets: int, examples: int, ignore_tombstones: bool):
+    """The rows of the key buckets whose digests differ (source and target cached, counted in the report)."""
     from pyspark.sql import functions as F
 
     def digests(df):
@@ -198,16 +234,7 @@ def compare(spark, source, target, report: VerifyReport, buckets: int, examples:
                 .groupBy("_bucket").agg(F.count("*").alias("n"),
                                         F.bit_xor(F.xxhash64("_target", "_key", "_item")).alias("d")))
 
-    source, target = source.cache(), target.cache()  # the tombstones are counted even when they are left out
-    t0 = time.monotonic()
-    report.source_items = source.count()
-    t1 = time.monotonic()
-    counts = target.groupBy("_tombstone").count().collect()
     t2 = time.monotonic()
-    report.phase_seconds["source"] = round(report.phase_seconds.get("source", 0.0) + t1 - t0, 2)
-    report.phase_seconds["target"] = round(t2 - t1, 2)
-    report.target_items = sum(r["count"] for r in counts if not r["_tombstone"])
-    report.tombstones = sum(r["count"] for r in counts if r["_tombstone"])
     if ignore_tombstones:
         target = target.where(~F.col("_tombstone"))
     report.buckets = buckets
@@ -247,10 +274,7 @@ def run_verify(spark, mapping: Mapping, manifest, *, cdc_url: str | None = None,
     ddb = boto3.client("dynamodb")
     key_names = {t: [k["AttributeName"] for k in ddb.describe_table(TableName=t)["Table"]["KeySchema"]]
                  for t in tables}
-    t0 = time.monotonic()
-    source, rejected = _source_side(spark, manifest, checked, report)
-    report.phase_seconds["source"] = round(time.monotonic() - t0, 2)  # the rejected rows; compare adds the items
-    target = _target_side(spark, tables, key_names, options.segments, mapping.version_attribute)
+    source, rejected, target = _read_both_sides(spark, manifest, checked, tables, key_names, options, report)
     rows = compare(spark, source, target, report, options.buckets, options.examples, options.ignore_tombstones)
     rechecked: set[tuple[str, str]] = set()
     known = manifest.binlog  # no row change after this is unknown to the verify
