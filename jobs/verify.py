@@ -200,11 +200,11 @@ def _read_both_sides(spark, manifest, checked: CheckedMapping, tables: list[str]
     started = time.monotonic()
 
     def timed(side: str, f, *args):
-        @inheritable_thread_target  # the caller's job group (SparkProgress) reaches the jobs run in the thread
         def run():
             out = f(*args)
             return side, time.monotonic() - started, out
-        return run
+        # the caller's job group (SparkProgress) and the session's tags reach the jobs run in the thread
+        return inheritable_thread_target(spark)(run)
 
     sources = checked.mapping.sources
     jobs = [timed("target", _target_side, spark, tables, key_names, options.segments,

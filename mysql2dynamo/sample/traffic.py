@@ -30,6 +30,8 @@ from mysql2dynamo.sample.data import (
 from mysql2dynamo.sample.schema import CUSTOMER_COLUMNS, ITEM_COLUMNS, ORDER_COLUMNS
 
 READ_ONLY = 1290  # ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only
+# another writer holds the rows (several traffic processes share the tables): that transaction is given up
+LOCK_CONFLICTS = frozenset({1205, 1213})  # ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Traffic:
         self.conn = conn
         self.gen = SampleGenerator(seed)
         self.stats = TrafficStats()
+        self._changes: Counter = Counter()  # the rows the current transaction changed
         self.ops: list[tuple[Callable[[], None], int]] = [
             (self.insert_customer, 8), (self.insert_order, 22), (self.advance_order, 20),
             (self.update_customer, 10), (self.change_email, 6), (self.move_order, 5),
@@ -72,7 +75,7 @@ class Traffic:
 
     def _exec(self, cur, table: str, op: str, sql: str, args=()) -> int:
         n = cur.execute(sql, args)
-        self.stats.changes[(table, op)] += n
+        self._changes[(table, op)] += n  # counted in the stats once the transaction commits
         return n
 
     def _pick(self, cur, table: str, column: str = "id", where: str = "1=1"):
@@ -90,18 +93,24 @@ class Traffic:
     def step(self) -> str:
         funcs, weights = zip(*self.ops, strict=True)
         op = self.gen.rng.choices(funcs, weights)[0]
+        self._changes = Counter()
         try:
             op()
             self.conn.commit()
+            self.stats.changes.update(self._changes)
             self.stats.operations[op.__name__] += 1
         except pymysql.err.IntegrityError:
             self.conn.rollback()  # a race with our own earlier change (e.g. unique email): skip it
             self.stats.operations["skipped"] += 1
         except pymysql.err.OperationalError as e:
-            if e.args[0] != READ_ONLY:
+            if e.args[0] == READ_ONLY:
+                self.conn.rollback()  # fenced by the cutover: the application's writes wait
+                self.stats.operations["refused_read_only"] += 1
+            elif e.args[0] in LOCK_CONFLICTS:
+                self.conn.rollback()
+                self.stats.operations["lock_conflict"] += 1
+            else:
                 raise
-            self.conn.rollback()  # fenced by the cutover: the application's writes wait
-            self.stats.operations["refused_read_only"] += 1
         return op.__name__
 
     # -------------------------------------------------------------- operations
@@ -126,7 +135,10 @@ class Traffic:
             if oid is None:
                 return
             cur.execute("SELECT status FROM orders WHERE id = %s FOR UPDATE", (oid,))
-            status = cur.fetchone()[0]
+            row = cur.fetchone()
+            if row is None or row[0] not in NEXT_STATUS:  # another writer shipped or deleted it since the pick
+                return
+            status = row[0]
             shipped = ", shipped_at = NOW(3)" if NEXT_STATUS[status] == "shipped" else ""
             self._exec(cur, "orders", "update", f"UPDATE orders SET status = %s{shipped} WHERE id = %s",
                        (NEXT_STATUS[status], oid))
