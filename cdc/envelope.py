@@ -1,4 +1,4 @@
-"""The change envelope: one Kinesis record per row change (Debezium's before/after/op/source).
+"""The change envelope: one per row change (Debezium's before/after/op/source).
 
 Defined once here and used by the stream publisher, the replay and the tests. Fields (see
 docs/change-envelope.md for the full table):
