@@ -19,7 +19,6 @@ vs_debezium=c/f (first-to-last) ...
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import random
@@ -127,18 +126,16 @@ class AcknowledgeAll:
     stream's shards, so the publisher aggregates as it does into kinesalite."""
 
     def __init__(self, kinesis, stream: str) -> None:
-        self.shards = kinesis.list_shards(StreamName=stream)
-        self.map = ShardMap.load(kinesis, stream)
+        self.listing = kinesis.list_shards(StreamName=stream)
+        self.map = ShardMap.load(self, stream)
 
     def list_shards(self, **kwargs):
-        return self.shards
+        return self.listing
 
     def put_records(self, StreamName: str, Records: list[dict]):  # noqa: N803 (boto3's names)
         def shard(r: dict) -> str:
             key = r.get("ExplicitHashKey")
-            if key is None:
-                return self.map.ids[self.map.shard(r["PartitionKey"])]
-            return self.map.ids[max(0, bisect.bisect_right(self.map.starts, int(key)) - 1)]
+            return self.map.ids[self.map.shard(r["PartitionKey"]) if key is None else self.map.of_hash(int(key))]
 
         return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": shard(r)} for r in Records]}
 

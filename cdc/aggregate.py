@@ -43,7 +43,7 @@ def _field(tag: int, payload: bytes) -> bytes:
     return bytes((tag,)) + _varint(len(payload)) + payload
 
 
-def overhead(partition_key: str, data: bytes) -> int:
+def overhead(partition_key: str) -> int:
     """Bytes one entry adds to an aggregate beyond its data, at most (its key counted as if new)."""
     key = len(partition_key.encode())
     return 2 * 11 + key + 12  # two length-delimited headers of up to 11 bytes, the key, the entry's fields

@@ -129,7 +129,10 @@ class ShardMap:
         return cls([start for start, _ in shards], [shard_id for _, shard_id in shards])
 
     def shard(self, partition_key: str) -> int:
-        hashed = int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
+        return self.of_hash(int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big"))
+
+    def of_hash(self, hashed: int) -> int:
+        """The index of the shard whose range holds the 128-bit hash key `hashed`."""
         return max(0, bisect.bisect_right(self.starts, hashed) - 1)
 
 
@@ -230,7 +233,7 @@ class KinesisPublisher:
         rest: list[Record] = []
         for i, record in enumerate(self._pending):
             key = record.partition_key
-            cost = record.size + overhead(key, record.data)
+            cost = record.size + overhead(key)
             if len(entries) >= MAX_BATCH_RECORDS or size + cost > MAX_BATCH_BYTES:
                 rest.extend(self._pending[i:])
                 break
@@ -280,9 +283,9 @@ class KinesisPublisher:
             self.stats.failed_calls += 1
             log.warning("PutRecords of %d records failed, retrying: %s", len(batch), result)
             failed = [r for entry, _ in batch for r in entry]
-        moved = False
-        if not isinstance(result, Exception):
-            failed = []
+            moved = False
+        else:
+            failed, moved = [], False
             for (entry, shard_id), answer in zip(batch, result["Records"], strict=True):
                 if answer.get("ErrorCode"):
                     failed.extend(entry)
@@ -293,11 +296,11 @@ class KinesisPublisher:
                     self.stats.bytes += record.size
                     self._outstanding[record.tx] -= 1
                 moved = moved or (shard_id is not None and answer.get("ShardId") != shard_id)
+            self.stats.retried_entries += len(failed)
         for record in failed:
             record.attempts += 1
             record.not_before = self.clock() + min(2.0, 0.05 * 2**record.attempts) * random.uniform(0.5, 1.0)
             bisect.insort(self._pending, record)
-        self.stats.retried_entries += len(failed) if not isinstance(result, Exception) else 0
         if moved:  # the stream was resharded: later aggregates follow the new map
             log.warning("stream %s was resharded: reloading its shard map", self.stream)
             self.shards = ShardMap.load(self.client, self.stream)

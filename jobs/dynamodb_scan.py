@@ -1,8 +1,9 @@
 """Reading whole DynamoDB tables into Spark with parallel Scan segments, one row per page.
 
 Each task scans one segment (Scan's Segment/TotalSegments) and yields each page's response body
-as it came off the wire: DynamoDB JSON already, so no item is decoded into Python objects and
-re-encoded (the client's response parser is handed only the page's LastEvaluatedKey). Spark
+as it came off the wire: DynamoDB JSON already, so no item is converted or re-encoded per item in
+Python (the page is read once by `json.loads`, in C, for its LastEvaluatedKey, which is all the
+client's response parser is handed). Spark
 splits the pages into items itself (`from_json` of `Items` as text, `explode`). Credentials and
 the endpoint come from the executors' environment (boto3's chain), as for every other AWS call.
 """
