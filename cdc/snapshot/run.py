@@ -14,7 +14,7 @@ import pymysql
 
 from mysql2dynamo.cdc.server import ServerInfo, server_info
 from mysql2dynamo.ground.mysql import MySQLTarget
-from mysql2dynamo.keymap.schema import TableSchema, read_table_schema
+from mysql2dynamo.keymap.schema import read_table_schema
 
 from .chunks import Chunk
 from .consistent import ConnSession, SnapshotError, open_point
@@ -40,40 +40,42 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
     try:
         info = server_info(control)
         schemas = {name: read_table_schema(control, *name.split(".", 1)) for name in tables}
-        state = open_state(control, storage, tables, schemas, source_of(target, info), opts, resume, say)
-        progress = SnapshotProgress(say, opts.progress_interval)
-        pending = []
-        for name, t in state["tables"].items():
-            done = t["done"]
-            progress.add_table(name, t["estimated_rows"], len(t["chunks"]), len(done),
-                               sum(d["rows"] for d in done.values()))
-            pending += [Chunk.from_dict(name, c) for c in t["chunks"] if str(c["index"]) not in done]
-        if pending:
-            _dump(control, target, info, state, storage, schemas, pending, opts, progress, say)
-        return finish(state, storage, progress, say)
+        # the workers start while the chunks are planned
+        with WorkerPool(opts.workers, target, storage.root, opts, schemas) as pool:
+            state = open_state(control, storage, tables, schemas, source_of(target, info), opts, resume, say)
+            progress = SnapshotProgress(say, opts.progress_interval)
+            pending = []
+            for name, t in state["tables"].items():
+                done = t["done"]
+                progress.add_table(name, t["estimated_rows"], len(t["chunks"]), len(done),
+                                   sum(d["rows"] for d in done.values()))
+                pending += [Chunk.from_dict(name, c) for c in t["chunks"] if str(c["index"]) not in done]
+            pool.keep(min(opts.workers, len(pending)))
+            if pending:
+                _dump(pool, control, info, state, storage, pending, opts, progress, say)
+            return finish(state, storage, progress, say)  # while the workers exit
     finally:
         control.close()
 
 
-def _dump(control: pymysql.Connection, target: MySQLTarget, info: ServerInfo, state: dict, storage: Storage,
-          schemas: dict[str, TableSchema], pending: list[Chunk], opts: SnapshotOptions, progress: SnapshotProgress,
+def _dump(pool: WorkerPool, control: pymysql.Connection, info: ServerInfo, state: dict, storage: Storage,
+          pending: list[Chunk], opts: SnapshotOptions, progress: SnapshotProgress,
           say: Callable[[str], None]) -> None:
-    n = min(opts.workers, len(pending))
-    with WorkerPool(n, target, storage.root, opts, schemas) as pool:
-        point = open_point(ConnSession(control), pool.sessions, info, opts.consistency,
-                           lock_wait_timeout=opts.lock_wait_timeout)
-        point_id = add_point(state, point)
+    n = len(pool.sessions)
+    point = open_point(ConnSession(control), pool.sessions, info, opts.consistency,
+                       lock_wait_timeout=opts.lock_wait_timeout)
+    point_id = add_point(state, point)
+    save_state(storage, state)
+    lock = f", FTWRL held {point.lock_ms} ms" if point.lock_ms is not None else ""
+    say(f"consistent point {point_id}: {point.position} ver {point.ver} ({point.method}, "
+        f"{point.attempts} attempt(s){lock}), {n} worker(s) reading through {pool.driver}, "
+        f"{len(pending)} chunk(s) to dump")
+    # biggest tables first, chunks of one table interleaved with the others'
+    order = sorted(pending, key=lambda c: (c.index, -state["tables"][c.table]["estimated_rows"]))
+    pool.dump([{"table": c.table, "chunk": c.as_dict(), "point": point_id, "ver": point.ver} for c in order])
+
+    def record(table: str, index: int, files: list[dict], rows: int, zeros: dict[str, int]) -> None:
+        chunk_done(state, table, index, files, rows, zeros)
         save_state(storage, state)
-        lock = f", FTWRL held {point.lock_ms} ms" if point.lock_ms is not None else ""
-        say(f"consistent point {point_id}: {point.position} ver {point.ver} ({point.method}, "
-            f"{point.attempts} attempt(s){lock}), {n} worker(s) reading through {pool.driver}, "
-            f"{len(pending)} chunk(s) to dump")
-        # biggest tables first, chunks of one table interleaved with the others'
-        order = sorted(pending, key=lambda c: (c.index, -state["tables"][c.table]["estimated_rows"]))
-        pool.dump([{"table": c.table, "chunk": c.as_dict(), "point": point_id, "ver": point.ver} for c in order])
 
-        def record(table: str, index: int, files: list[dict], rows: int, zeros: dict[str, int]) -> None:
-            chunk_done(state, table, index, files, rows, zeros)
-            save_state(storage, state)
-
-        pool.collect(len(pending), progress, record)
+    pool.collect(len(pending), progress, record)

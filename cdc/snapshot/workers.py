@@ -5,6 +5,9 @@ decoding is pure Python, so threads would share one core). Each holds one connec
 value but text (`raw_connection.connect_raw`: mysqlclient or pymysql), with one consistent-snapshot
 transaction for the whole run, in two phases:
 
+0. a worker starts while the coordinator still plans the chunks, and loads Arrow on a second thread
+   during phase 1, so neither the spawn (about 0.15 s) nor pyarrow's import (about 0.2 s of CPU) waits
+   for the other; in a worker pandas is as if not installed (`_WithoutPandas`);
 1. the consistent point: the coordinator runs its SQL on each worker's connection through a pipe,
    the worker seen as a `consistent.Session` (`WorkerSession`): ("sql", sql, args) is answered
    ("ok", rows) or ("err", text); ("go",) ends the phase, ("quit",) the worker;
@@ -17,10 +20,13 @@ transaction for the whole run, in two phases:
 
 from __future__ import annotations
 
+import importlib.abc
 import multiprocessing as mp
 import queue
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -35,7 +41,6 @@ from mysql2dynamo.keymap.schema import TableSchema
 from .chunk_dump import dump_chunk
 from .chunks import Chunk
 from .consistent import SnapshotError
-from .manifest import schema_from_dict, schema_to_dict
 from .options import SnapshotOptions
 from .progress import SnapshotProgress
 from .raw_connection import choose_driver, connect_raw
@@ -45,9 +50,29 @@ from .storage import open_storage
 ChunkDone = Callable[[str, int, list[dict], int, dict[str, int]], None]
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """`import pandas` fails as on a host without it. pyarrow imports pandas the first time it builds an
+    array from a list, only to ask whether the list is a pandas object (0.2-0.5 s of CPU per process,
+    a tenth of a worker's CPU on the 1M-row bench table); a worker hands it lists of bytes and str.
+    pyarrow treats pandas as optional: without it, it takes the path it takes on such a host."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError("a snapshot worker does not use pandas", name=fullname)
+
+
+def _load_arrow() -> None:
+    import pyarrow.compute  # noqa: F401 - loaded for chunk_dump, off the worker's main thread
+    import pyarrow.parquet  # noqa: F401
+
+
 def _worker_main(wid: int, url: str, cmd: Connection, tasks: Queue, results: Queue, storage_url: str,
-                 opts: dict, schemas: dict) -> None:
+                 opts: dict, tables: dict[str, TableSchema]) -> None:
     """A worker: run the coordinator's SQL until told to dump, then dump chunks until a None task."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
+    arrow = threading.Thread(target=_load_arrow, name="m2d-load-arrow", daemon=True)
+    arrow.start()
     options = SnapshotOptions(**opts)
     parent = mp.parent_process()
     tmpdir = tempfile.mkdtemp(prefix=f"m2d-snapshot-w{wid}-")
@@ -71,8 +96,8 @@ def _worker_main(wid: int, url: str, cmd: Connection, tasks: Queue, results: Que
                 cmd.send(("ok", rows))
             except Exception as e:  # noqa: BLE001 - reported to the coordinator
                 cmd.send(("err", f"{type(e).__name__}: {e}"))
+        arrow.join()
         storage = open_storage(storage_url, options.multipart_mb)
-        tables = {name: schema_from_dict(d) for name, d in schemas.items()}
         rate = options.max_rows_per_second / options.workers if options.max_rows_per_second else None
         while True:  # phase 2: chunks
             try:
@@ -136,7 +161,8 @@ class WorkerSession:
 
 class WorkerPool:
     """`n` started worker processes with their sessions, the task queue and the results queue;
-    `driver`: the one they read with (`raw_connection.choose_driver` of the options' `driver`)."""
+    `driver`: the one they read with (`raw_connection.choose_driver` of the options' `driver`).
+    Started before the chunks are planned: `keep` then lets go of the workers there is no chunk for."""
 
     def __init__(self, n: int, target: MySQLTarget, storage_root: str, opts: SnapshotOptions,
                  schemas: dict[str, TableSchema]) -> None:
@@ -144,14 +170,14 @@ class WorkerPool:
         self.tasks, self.results = ctx.Queue(), ctx.Queue()
         self.procs: list[BaseProcess] = []
         self.sessions: list[WorkerSession] = []
-        schema_dicts = {name: schema_to_dict(s) for name, s in schemas.items()}
+        self.dumping = False
         self.driver = choose_driver(target, opts.driver)
         worker_opts = {**asdict(opts), "driver": self.driver}
         url = target.url()
         for wid in range(n):
             here, there = ctx.Pipe()
             p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True,
-                            args=(wid, url, there, self.tasks, self.results, storage_root, worker_opts, schema_dicts))
+                            args=(wid, url, there, self.tasks, self.results, storage_root, worker_opts, schemas))
             p.start()
             self.procs.append(p)
             self.sessions.append(WorkerSession(wid, here, p))
@@ -162,8 +188,15 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def keep(self, n: int) -> None:
+        """Keep the first `n` workers; the others quit before the consistent point."""
+        for s in self.sessions[n:]:
+            _tell(s, ("quit",))
+        self.sessions = self.sessions[:n]
+
     def dump(self, tasks: list[dict]) -> None:
         """End the consistent-point phase and hand the workers `tasks`, in this order."""
+        self.dumping = True
         for s in self.sessions:
             s.pipe.send(("go",))
         for task in tasks:
@@ -172,8 +205,9 @@ class WorkerPool:
             self.tasks.put(None)
 
     def collect(self, expected: int, progress: SnapshotProgress, chunk_done: ChunkDone) -> None:
-        """Read the workers' reports until `expected` chunks are done and every worker has exited."""
-        procs, done, exited = self.procs, 0, set()
+        """Read the workers' reports until `expected` chunks are done and every kept worker has exited."""
+        procs, done, exited = [s.process for s in self.sessions], 0, set()
+        kept = {s.wid for s in self.sessions}
         while done < expected or len(exited) < len(procs):
             try:
                 msg = self.results.get(timeout=1.0)
@@ -197,13 +231,16 @@ class WorkerPool:
             elif tag == "error":
                 raise SnapshotError(f"snapshot worker {msg[1]} failed on chunk {msg[2]}: {msg[3]}\n"
                                     "the finished chunks are kept: run again with --resume")
-            elif tag == "exit":
+            elif tag == "exit" and msg[1] in kept:
                 exited.add(msg[1])
                 if done < expected and len(exited) == len(procs):
                     raise SnapshotError("all snapshot workers stopped before every chunk was done: "
                                         "run again with --resume")
 
     def close(self) -> None:
+        if not self.dumping:  # still in phase 1 (an error before the dump): nothing to wait for
+            for s in self.sessions:
+                _tell(s, ("quit",))
         for p in self.procs:
             if p.is_alive():
                 p.join(timeout=5)
@@ -212,3 +249,10 @@ class WorkerPool:
                 p.join(timeout=5)
         self.tasks.close()
         self.results.close()
+
+
+def _tell(session: WorkerSession, msg: tuple) -> None:
+    try:
+        session.pipe.send(msg)
+    except OSError:  # it has died: close() reaps it
+        pass
