@@ -70,11 +70,14 @@ def _load_arrow() -> None:
     import pyarrow.parquet  # noqa: F401
 
 
-# what a forkserver loads once for all the workers it forks
+# what the forkserver loads once for all the workers it forks
 PRELOAD = [__name__, "pyarrow.compute", "pyarrow.parquet"]
 
 
 def _context() -> mp.context.BaseContext:
+    """forkserver where the platform has one (it starts with the first pool and serves every later
+    pool of this process), else spawn; never fork: the coordinator may hold threads (a notebook's
+    Spark, boto3) whose locks a forked child would inherit."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
@@ -194,9 +197,8 @@ class WorkerPool:
         url = target.url()
         for wid in range(n):
             here, there = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True,
-                            args=(wid, url, there, self.tasks, self.results, storage_root, worker_opts, schemas,
-                                                         dict(os.environ)))
+            args = (wid, url, there, self.tasks, self.results, storage_root, worker_opts, schemas, dict(os.environ))
+            p = ctx.Process(target=_worker_main, name=f"m2d-snapshot-{wid}", daemon=True, args=args)
             p.start()
             self.procs.append(p)
             self.sessions.append(WorkerSession(wid, here, p))
