@@ -23,7 +23,7 @@ from .options import SnapshotOptions
 from .progress import SnapshotProgress
 from .state import add_point, chunk_done, finish, open_state, save_state, source_of
 from .storage import Storage, open_storage
-from .workers import WorkerPool
+from .workers import WorkerPool, load_arrow_in_background
 
 
 def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOptions | None = None,
@@ -35,6 +35,7 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
     storage = open_storage(dest, opts.multipart_mb)
     if storage.exists(MANIFEST):
         raise SnapshotError(f"{storage.url(MANIFEST)} exists: that snapshot is complete; write a new one elsewhere")
+    arrow = load_arrow_in_background()  # for the state's column types, while the workers start
     target = MySQLTarget.parse(mysql_url)
     control = target.connect()
     try:
@@ -42,6 +43,7 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
         schemas = {name: read_table_schema(control, *name.split(".", 1)) for name in tables}
         # the workers start while the chunks are planned
         with WorkerPool(opts.workers, target, storage.root, opts, schemas) as pool:
+            arrow.join()
             state = open_state(control, storage, tables, schemas, source_of(target, info), opts, resume, say)
             progress = SnapshotProgress(say, opts.progress_interval)
             pending = []

@@ -9,8 +9,8 @@ transaction for the whole run, in two phases:
    forkserver that has loaded this module and Arrow once per coordinator process (`_context`), so a
    worker costs a fork, not a Python start and 0.3 s of imports; each takes the coordinator's
    environment of now (the server's is from its own start). Where there is no forkserver they are
-   spawned and load Arrow on a second thread during phase 1. In a worker pandas is as if not
-   installed (`_WithoutPandas`);
+   spawned and load Arrow on a second thread during phase 1, as the coordinator does while it
+   waits for them. In a worker pandas is as if not installed (`_WithoutPandas`);
 1. the consistent point: the coordinator runs its SQL on each worker's connection through a pipe,
    the worker seen as a `consistent.Session` (`WorkerSession`): ("sql", sql, args) is answered
    ("ok", rows) or ("err", text); ("go",) ends the phase, ("quit",) the worker;
@@ -65,13 +65,26 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError("a snapshot worker does not use pandas", name=fullname)
 
 
-def _load_arrow() -> None:
-    import pyarrow.compute  # noqa: F401 - loaded for chunk_dump, off the worker's main thread
-    import pyarrow.parquet  # noqa: F401
-
-
+# what dumping a chunk loads: Arrow, and Spark's types (`keymap.types.arrow_type` derives from them)
+ARROW = ["pyarrow.compute", "pyarrow.parquet", "pyspark.sql.types"]
 # what the forkserver loads once for all the workers it forks
-PRELOAD = [__name__, "pyarrow.compute", "pyarrow.parquet"]
+PRELOAD = [__name__, *ARROW]
+
+
+def load_arrow_in_background() -> threading.Thread:
+    """Start importing ARROW (0.3-0.5 s of CPU) on a thread of its own, while this one waits on the
+    server, a pipe or a fork; join it before the first use."""
+
+    def load() -> None:
+        for name in ARROW:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the import that needs it says so
+                return
+
+    thread = threading.Thread(target=load, name="m2d-load-arrow", daemon=True)
+    thread.start()
+    return thread
 
 
 def _context() -> mp.context.BaseContext:
@@ -92,8 +105,7 @@ def _worker_main(wid: int, url: str, cmd: Connection, tasks: Queue, results: Que
     os.environ.update(env)
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _WithoutPandas())
-    arrow = threading.Thread(target=_load_arrow, name="m2d-load-arrow", daemon=True)
-    arrow.start()
+    arrow = load_arrow_in_background()
     options = SnapshotOptions(**opts)
     parent = mp.parent_process()
     tmpdir = tempfile.mkdtemp(prefix=f"m2d-snapshot-w{wid}-")
