@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from mysql2dynamo.emr.jars import HOW
@@ -112,6 +115,32 @@ def local_spark(app_name: str = "mysql2dynamo", master: str = "local[2]", **extr
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+@contextmanager
+def spark_starting(app_name: str) -> Iterator[Callable]:
+    """`local_spark(app_name)` started in a background thread while the block runs (a snapshot, say): the
+    block gets a function that waits for the session and returns it.
+
+    Where this process runs a session already (tests, a notebook), that one is used and nothing is started.
+    When the block fails, a session started here is stopped once its start is done (no half-started Spark
+    outlives the error) and the block's own error is raised, not a later one of the start.
+    """
+    require_pyspark()
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:  # getOrCreate would return it: nothing to overlap
+        yield lambda: local_spark(app_name)
+        return
+    pool = ThreadPoolExecutor(1, thread_name_prefix="spark-start")
+    started = pool.submit(local_spark, app_name)
+    pool.shutdown(wait=False)
+    try:
+        yield started.result
+    except BaseException:
+        if started.exception() is None:  # waits for the start to finish
+            started.result().stop()
+        raise
 
 
 def spark_submit_command(script: str | Path, args: list[str], master: str = "local[2]") -> list[str]:
