@@ -81,13 +81,15 @@ class Column:
         return self.sql if self.name is None else f"{self.sql} AS {quote(self.name)}"
 
     def _op(self, op: str, other: Any) -> Column:
-        return Column(f"({self.sql} {op} {_sql(other)})")
+        # operators as functions (`=`(a, b), as Spark registers them): no parenthesized expression, which
+        # makes Spark's parser look ahead to the closing parenthesis (seconds for a deep expression)
+        return Column(f"`{op}`({self.sql}, {_sql(other)})")
 
     def __eq__(self, other: Any) -> Column:  # type: ignore[override]
         return self._op("=", other)
 
     def __ne__(self, other: Any) -> Column:  # type: ignore[override]
-        return self._op("!=", other)
+        return ~self._op("=", other)  # pyspark's NOT (a = b)
 
     def __lt__(self, other: Any) -> Column:
         return self._op("<", other)
@@ -102,13 +104,13 @@ class Column:
         return self._op(">=", other)
 
     def __and__(self, other: Any) -> Column:
-        return self._op("AND", other)
+        return self._op("and", other)
 
     def __or__(self, other: Any) -> Column:
-        return self._op("OR", other)
+        return self._op("or", other)
 
     def __invert__(self) -> Column:
-        return Column(f"(NOT {self.sql})")
+        return Column(f"`!`({self.sql})")
 
     def __add__(self, other: Any) -> Column:
         return self._op("+", other)
@@ -129,22 +131,22 @@ class Column:
         return Column(f"{self.sql}[{_literal(key)}]")
 
     def isNull(self) -> Column:  # noqa: N802 - pyspark's name
-        return Column(f"({self.sql} IS NULL)")
+        return Column(f"isnull({self.sql})")
 
     def isNotNull(self) -> Column:  # noqa: N802 - pyspark's name
-        return Column(f"({self.sql} IS NOT NULL)")
+        return Column(f"isnotnull({self.sql})")
 
     def cast(self, type_: str) -> Column:
         return Column(f"CAST({self.sql} AS {type_})")
 
     def isin(self, *items: Any) -> Column:
-        return Column(f"({self.sql} IN ({', '.join(_sql(i) for i in items)}))")
+        return call("`in`", self, *items)
 
     def startswith(self, prefix: Any) -> Column:
         return Column(f"startswith({self.sql}, {_sql(prefix)})")
 
     def rlike(self, pattern: str) -> Column:
-        return Column(f"({self.sql} RLIKE {_literal(pattern)})")
+        return call("rlike", self, pattern)
 
 
 class _Case(Column):
@@ -198,9 +200,7 @@ def timestamp_diff(unit: str, start: Column, end: Column) -> Column:
 
 
 def call_function(name: str, *args: Any) -> Column:
-    if name == "div":  # an operator in Spark SQL
-        return Column(f"({_sql(args[0])} DIV {_sql(args[1])})")
-    return call(name, *args)
+    return call(quote(name), *args)  # quoted: `div` is also a keyword
 
 
 _names = itertools.count()
