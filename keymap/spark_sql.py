@@ -58,6 +58,10 @@ def _sql(v: Any) -> str:
     return v.sql if isinstance(v, Column) else _literal(v)
 
 
+def _binary(op: str) -> Callable[[Column, Any], Column]:
+    return lambda self, other: self._op(op, other)
+
+
 class Column:
     """An expression as Spark SQL text (`sql`), optionally named (`alias`)."""
 
@@ -81,51 +85,21 @@ class Column:
         return self.sql if self.name is None else f"{self.sql} AS {quote(self.name)}"
 
     def _op(self, op: str, other: Any) -> Column:
-        # operators as functions (`=`(a, b), as Spark registers them): no parenthesized expression, which
-        # makes Spark's parser look ahead to the closing parenthesis (seconds for a deep expression)
         return Column(f"`{op}`({self.sql}, {_sql(other)})")
 
-    def __eq__(self, other: Any) -> Column:  # type: ignore[override]
-        return self._op("=", other)
+    # operators as the functions Spark registers for them (`=`(a, b)): one form for every node, no
+    # precedence to get right
+    __eq__ = _binary("=")  # type: ignore[assignment]
+    __lt__, __le__, __gt__, __ge__ = _binary("<"), _binary("<="), _binary(">"), _binary(">=")
+    __and__, __or__ = _binary("and"), _binary("or")
+    __add__, __sub__, __mul__, __truediv__, __mod__ = (_binary("+"), _binary("-"), _binary("*"), _binary("/"),
+                                                       _binary("%"))
 
     def __ne__(self, other: Any) -> Column:  # type: ignore[override]
-        return ~self._op("=", other)  # pyspark's NOT (a = b)
-
-    def __lt__(self, other: Any) -> Column:
-        return self._op("<", other)
-
-    def __le__(self, other: Any) -> Column:
-        return self._op("<=", other)
-
-    def __gt__(self, other: Any) -> Column:
-        return self._op(">", other)
-
-    def __ge__(self, other: Any) -> Column:
-        return self._op(">=", other)
-
-    def __and__(self, other: Any) -> Column:
-        return self._op("and", other)
-
-    def __or__(self, other: Any) -> Column:
-        return self._op("or", other)
+        return ~(self == other)  # pyspark's NOT (a = b)
 
     def __invert__(self) -> Column:
         return Column(f"`!`({self.sql})")
-
-    def __add__(self, other: Any) -> Column:
-        return self._op("+", other)
-
-    def __sub__(self, other: Any) -> Column:
-        return self._op("-", other)
-
-    def __mul__(self, other: Any) -> Column:
-        return self._op("*", other)
-
-    def __truediv__(self, other: Any) -> Column:
-        return self._op("/", other)
-
-    def __mod__(self, other: Any) -> Column:
-        return self._op("%", other)
 
     def __getitem__(self, key: str) -> Column:
         return Column(f"{self.sql}[{_literal(key)}]")
