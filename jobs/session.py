@@ -20,7 +20,7 @@ from mysql2dynamo.ground.paths import CONVERTER_JAR, jars_dir
 
 CONNECTOR_JAR_PREFIX = "emr-dynamodb-hadoop-"
 JAVA_OPTIONS = "-Duser.timezone=UTC"
-# a short local job (a cold `mysql2dynamo verify` of ~50k items) spent ~25 of its ~70 JVM CPU seconds in the
+# a short local job (a cold `mysql2dynamo verify` of ~50k items) spent ~25 of its 65-70 JVM CPU seconds in the
 # C2 JIT compiler; C1 alone compiles cheaply, though its code runs slower on a long job (~1.4x per row)
 SHORT_JOB_CONF = {"spark.driver.extraJavaOptions": f"{JAVA_OPTIONS} -XX:TieredStopAtLevel=1"}
 
