@@ -1,4 +1,4 @@
-"""Compile checked rules to ONE Spark select of native Column expressions (the bulk load).
+"""Compile checked rules to ONE Spark select of native expressions (the bulk load, verify).
 
 `compile_spark(checked, source)` returns a `SparkRules`; `rules.apply(df, version=...)` maps
 a snapshot DataFrame (Spark types of `keymap.types.spark_type`) to one row per (source row,
@@ -15,31 +15,32 @@ rule) with columns:
     + `keep` columns passed through unchanged
 
 No Python UDF, pandas UDF or RDD map: the texts are built by Spark's own to_json, cast,
-date_format, lpad..., and they equal what `compile_python` produces byte for byte.
+date_format, lpad..., and they equal what `compile_python` produces byte for byte. The expressions are
+written as Spark SQL text (keymap.spark_sql, pyspark's `functions` API) and each projection is applied
+with one `selectExpr`: a pyspark Column per node cost a py4j round trip each (~45,000 for the sample
+shop's mapping, 10-25 s of a cold verify).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
-
+from mysql2dynamo.keymap import spark_sql as F
 from mysql2dynamo.keymap.ast import BinOp, Call, Col, Expr, In, IsNull, Lit, Not, Template
 from mysql2dynamo.keymap.checked import CheckedMapping, CheckedRule
 from mysql2dynamo.keymap.functions import FUNCTIONS
 from mysql2dynamo.keymap.item_rules import KEY_LIMITS, MAX_ITEM_BYTES, value_bound
+from mysql2dynamo.keymap.spark_sql import Column, quote
 from mysql2dynamo.keymap.spark_value import SV, first_error, null_text
 from mysql2dynamo.keymap.text import float_error_spark, to_text_spark
 from mysql2dynamo.keymap.types import JSON_MAX_DEPTH, Kind, VType
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 JSON_OPTIONS = {"ignoreNullFields": "true"}
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def float_reason(c: Column, t: VType) -> Column:
@@ -110,14 +111,14 @@ def _lit(v, t: VType) -> Column:
     if isinstance(v, dt.datetime):
         return F.lit(v.isoformat(" ")).cast("timestamp_ntz")
     if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
-        return F.lit(Decimal(v)).cast(T.DecimalType(t.precision, 0))
+        return F.lit(Decimal(v)).cast(f"decimal({t.precision},0)")
     if isinstance(v, Decimal):
-        return F.lit(v).cast(T.DecimalType(t.precision, t.scale))
+        return F.lit(v).cast(f"decimal({t.precision},{t.scale})")
     return F.lit(v)
 
 
 def _as_decimal(c: Column, t: VType) -> Column:
-    return c.cast(T.DecimalType(max(t.precision, 1), t.scale))
+    return c.cast(f"decimal({max(t.precision, 1)},{t.scale})")
 
 
 class _Compiler:
@@ -175,7 +176,7 @@ class _Compiler:
             ta, tb = self.cr.type_of(e.left), self.cr.type_of(e.right)
             x, y = _as_decimal(a.col, ta), _as_decimal(b.col, tb)
             col = {"+": x + y, "-": x - y, "*": x * y}.get(op) if op != "%" else F.try_mod(x, y)
-            return SV(col.cast(T.DecimalType(t.precision, t.scale)), err)
+            return SV(col.cast(f"decimal({t.precision},{t.scale})"), err)
         x, y = a.col, b.col
         col = {"+": x + y, "-": x - y, "*": x * y}[op]
         return SV(col.cast("float") if t.kind is Kind.FLOAT else col.cast("double"), err)
@@ -427,6 +428,7 @@ class _RulePlan:
         return F.when(self.keep(), F.struct(*self.columns()))
 
 
+VERSION_COLUMN = "_k_version"  # a pyspark version Column, computed before the projections
 OUTPUT_COLUMNS = ["_rule", "_target", "_item", "_key", "_size", "_reject_reason", "_reject_message"]
 
 
@@ -439,26 +441,32 @@ class SparkRules:
         self.rules = rules
 
     def apply(self, df: DataFrame, version: Column | int | None = None, keep: list[str] = ()) -> DataFrame:
-        """Map the snapshot DataFrame; `version` becomes the version attribute of every item.
+        """Map the snapshot DataFrame; `version` becomes the version attribute of every item (an int, or a
+        column: a pyspark Column or one of keymap.spark_sql).
 
         `keep` names source columns to pass through (e.g. the primary key, for collision reports).
+        Each projection is one `selectExpr` of Spark SQL text (keymap.spark_sql).
         """
+        if version is not None and not isinstance(version, (int, Column)):  # a pyspark Column
+            df = df.withColumn(VERSION_COLUMN, version)
+            version = F.col(quote(VERSION_COLUMN))
         v = F.lit(str(version)) if isinstance(version, int) else version  # any size, as text
         plans = [_RulePlan(cr, i, v) for i, cr in enumerate(self.rules)]
         stage1 = [c for p in plans for c in p.stage1()]
-        staged = df.select(*[F.col(quote(c)) for c in df.columns], *[c for p in plans for c in p.stage0()])
-        carried = [F.col(quote(c)) for c in staged.columns]
-        staged = staged.select(*carried, *stage1)
-        carried = [F.col(quote(c)) for c in staged.columns]
-        staged = staged.select(*carried, *[c for p in plans for c in p.stage2()])
-        carried = [F.col(quote(c)) for c in staged.columns]
-        staged = staged.select(*carried, *[c for p in plans for c in p.stage3()])
-        kept = [F.col(quote(k)) for k in keep]
+        names = list(df.columns)
+        staged = df
+        for projection in ([c for p in plans for c in p.stage0()], stage1, [c for p in plans for c in p.stage2()],
+                           [c for p in plans for c in p.stage3()]):
+            if projection:
+                staged = staged.selectExpr(*[quote(n) for n in names], *[c.named() for c in projection])
+                names += [c.name for c in projection]
+        kept = [quote(k) for k in keep]
         if len(plans) == 1:  # no struct to build and unpack: plain columns and, with `where`, a filter
             plan = plans[0]
-            return (staged.where(plan.keep()) if plan.filters else staged).select(*kept, *plan.columns())
+            return (staged.where(plan.keep().sql) if plan.filters else staged).selectExpr(
+                *kept, *[c.named() for c in plan.columns()])
         packed = F.filter(F.array(*[p.output() for p in plans]), lambda x: x.isNotNull())
-        return staged.select(*kept, F.inline(packed))
+        return staged.selectExpr(*kept, F.inline(packed).sql)
 
 
 def compile_spark(checked: CheckedMapping, source: str) -> SparkRules:

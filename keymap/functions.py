@@ -12,16 +12,14 @@ import hashlib
 import re
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mysql2dynamo.keymap.function_entry import Arg, Function, Nulls, Param, largest, registry, text_of, unbounded
 from mysql2dynamo.keymap.geometry import geojson
+from mysql2dynamo.keymap.spark_sql import Column
 from mysql2dynamo.keymap.spark_value import SV, F, first_error, null_text
 from mysql2dynamo.keymap.types import Kind, VType
 from mysql2dynamo.keymap.values import _CTX, BadValue
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column
 
 Fn = Callable[[dict], Any]  # a compiled Python argument: row -> value
 

@@ -1,26 +1,13 @@
-"""What Spark implementations build on: `F`, `pyspark.sql.functions` imported on first use (the
-replay Lambda ships without pyspark), and `SV`, a compiled value with its rejection reason.
+"""What Spark implementations build on: `F`, the keymap's Spark SQL expression builder (keymap.spark_sql,
+pyspark's `functions` API without a JVM call per node), and `SV`, a compiled value with its rejection reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pyspark.sql import Column
-
-
-class _LazySparkFunctions:
-    """`pyspark.sql.functions`, imported on first use."""
-
-    def __getattr__(self, name: str) -> Any:
-        from pyspark.sql import functions
-
-        return getattr(functions, name)
-
-
-F = _LazySparkFunctions()
+from mysql2dynamo.keymap import spark_sql as F
+from mysql2dynamo.keymap.spark_sql import Column
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from mysql2dynamo.keymap.spark_sql import Column
 from mysql2dynamo.keymap.spark_value import F
 from mysql2dynamo.keymap.types import Kind, VType, number_text, set_order, time_text
 from mysql2dynamo.keymap.values import _CTX, DYNAMO_NUMBER_RANGE, decimal_text, float_text, to_float32
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column
 
 
 def _dt_text(v: dt.datetime, fsp: int) -> str:

@@ -24,13 +24,18 @@ def verifier(cfg: Config, mysql_url: str, snapshot: str | None, options: VerifyO
 
     def run() -> dict:
         from mysql2dynamo.cdc.snapshot.manifest import load_manifest
-        from mysql2dynamo.jobs.session import local_spark
+        from mysql2dynamo.ground.mysql import connect
+        from mysql2dynamo.jobs.session import SHORT_JOB_CONF, spark_starting
         from mysql2dynamo.jobs.spark_progress import SparkProgress
         from mysql2dynamo.jobs.verify import run_verify, temporary_snapshot
 
-        with nullcontext(load_manifest(snapshot)) if snapshot else temporary_snapshot(mysql_url, cfg.mapping,
-                                                                                      say) as manifest:
-            spark = local_spark("mysql2dynamo-verify")  # after the snapshot: a bad source fails before Spark starts
+        if not snapshot:
+            connect(mysql_url).close()  # a source that cannot be reached fails at once, before Spark starts
+        # Spark starts (seconds) while the snapshot is taken; a failed snapshot stops it and raises its own error
+        with spark_starting("mysql2dynamo-verify", **SHORT_JOB_CONF) as session, (
+                nullcontext(load_manifest(snapshot)) if snapshot
+                else temporary_snapshot(mysql_url, cfg.mapping, say)) as manifest:
+            spark = session()
             with SparkProgress(spark, "verify"):
                 report = run_verify(spark, cfg.mapping, manifest, cdc_url=mysql_url, options=options)
         say(report.text())
