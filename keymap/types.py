@@ -153,49 +153,57 @@ def value_type(col: Column) -> VType:
     raise AssertionError(dtp)  # unreachable: Column validates data_type
 
 
+def stored_as(col: Column) -> tuple:
+    """How the snapshot stores the column, one fact for both of its readers' types (`spark_type`,
+    `arrow_type`): ("long",), ("decimal", precision, scale), ("float",), ("double",), ("string",),
+    ("binary",), ("date",), ("timestamp",) (without time zone), ("strings",) (a list of str).
+    Without pyspark: a snapshot worker writes Arrow and never needs it."""
+    dtp = col.data_type
+    if dtp in _INTEGER_DIGITS or dtp in ("bit", "year"):
+        if dtp == "bigint" and col.unsigned or dtp == "bit" and (col.length or 64) > 63:
+            return ("decimal", 20, 0)
+        return ("long",)
+    if dtp == "decimal":
+        return ("decimal", col.precision, col.scale) if col.precision <= 38 else ("string",)
+    if dtp in ("float", "double"):
+        return (dtp,)
+    if dtp in _STRINGS or dtp in ("json", "time"):
+        return ("string",)
+    if dtp in _BINARIES or dtp in SPATIAL:
+        return ("binary",)
+    if dtp == "date":
+        return ("date",)
+    if dtp in ("datetime", "timestamp"):
+        return ("timestamp",)
+    if dtp == "set":
+        return ("strings",)
+    raise AssertionError(dtp)
+
+
 def spark_type(col: Column):
     """The Spark type (`pyspark.sql.types.DataType`) of the column in the snapshot Parquet."""
     from pyspark.sql import types as T
 
-    dtp = col.data_type
-    if dtp in _INTEGER_DIGITS or dtp in ("bit", "year"):
-        if dtp == "bigint" and col.unsigned or dtp == "bit" and (col.length or 64) > 63:
-            return T.DecimalType(20, 0)
-        return T.LongType()
-    if dtp == "decimal":
-        return T.DecimalType(col.precision, col.scale) if col.precision <= 38 else T.StringType()
-    if dtp == "float":
-        return T.FloatType()
-    if dtp == "double":
-        return T.DoubleType()
-    if dtp in _STRINGS or dtp in ("json", "time"):
-        return T.StringType()
-    if dtp in _BINARIES or dtp in SPATIAL:
-        return T.BinaryType()
-    if dtp == "date":
-        return T.DateType()
-    if dtp in ("datetime", "timestamp"):
-        return T.TimestampNTZType()
-    if dtp == "set":
+    kind, *args = stored_as(col)
+    if kind == "decimal":
+        return T.DecimalType(*args)
+    if kind == "strings":
         return T.ArrayType(T.StringType(), containsNull=False)
-    raise AssertionError(dtp)
+    return {"long": T.LongType, "float": T.FloatType, "double": T.DoubleType, "string": T.StringType,
+            "binary": T.BinaryType, "date": T.DateType, "timestamp": T.TimestampNTZType}[kind]()
 
 
 def arrow_type(col: Column):
     """The Arrow type the snapshot dumper writes, matching `spark_type` once Spark reads it."""
     import pyarrow as pa
-    from pyspark.sql import types as T
 
-    st = spark_type(col)
-    if isinstance(st, T.LongType):
-        return pa.int64()
-    if isinstance(st, T.DecimalType):
-        return pa.decimal128(st.precision, st.scale)
-    return {
-        T.FloatType: pa.float32(), T.DoubleType: pa.float64(), T.StringType: pa.string(),
-        T.BinaryType: pa.binary(), T.DateType: pa.date32(), T.TimestampNTZType: pa.timestamp("us"),
-        T.ArrayType: pa.list_(pa.string()),
-    }[type(st)]
+    kind, *args = stored_as(col)
+    if kind == "decimal":
+        return pa.decimal128(*args)
+    if kind == "strings":
+        return pa.list_(pa.string())
+    return {"long": pa.int64, "float": pa.float32, "double": pa.float64, "string": pa.string,
+            "binary": pa.binary, "date": pa.date32, "timestamp": lambda: pa.timestamp("us")}[kind]()
 
 
 def time_text(value: dt.timedelta) -> str:

@@ -65,14 +65,14 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError("a snapshot worker does not use pandas", name=fullname)
 
 
-# what dumping a chunk loads: Arrow, and Spark's types (`keymap.types.arrow_type` derives from them)
-ARROW = ["pyarrow.compute", "pyarrow.parquet", "pyspark.sql.types"]
+# what dumping a chunk loads
+ARROW = ["pyarrow.compute", "pyarrow.parquet"]
 # what the forkserver loads once for all the workers it forks
 PRELOAD = [__name__, *ARROW]
 
 
 def load_arrow_in_background() -> threading.Thread:
-    """Start importing ARROW (0.3-0.5 s of CPU) on a thread of its own, while this one waits on the
+    """Start importing ARROW (about 0.2 s of CPU) on a thread of its own, while this one waits on the
     server, a pipe or a fork; join it before the first use."""
 
     def load() -> None:
