@@ -23,7 +23,7 @@ from .options import SnapshotOptions
 from .progress import SnapshotProgress
 from .state import add_point, chunk_done, finish, open_state, save_state, source_of
 from .storage import Storage, open_storage
-from .workers import WorkerPool, load_arrow_in_background
+from .workers import WorkerPool, load_arrow_in_background, start_forkserver
 
 
 def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOptions | None = None,
@@ -35,6 +35,7 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
     storage = open_storage(dest, opts.multipart_mb)
     if storage.exists(MANIFEST):
         raise SnapshotError(f"{storage.url(MANIFEST)} exists: that snapshot is complete; write a new one elsewhere")
+    start_forkserver()
     arrow = load_arrow_in_background()  # for the state's column types, while the workers start
     target = MySQLTarget.parse(mysql_url)
     control = target.connect()
