@@ -88,6 +88,14 @@ def test_resume_after_kill_dumps_only_missing_chunks_and_refuses_to_mix(local_st
     on_disk = {str(p.relative_to(dest)) for p in dest.rglob("*.parquet")}
     assert on_disk == listed  # partial files of the killed run were removed
     assert not (dest / STATE).exists()
-    with pytest.raises(SnapshotError, match="complete"):
-        run_snapshot(local_stack.cdc_mysql_url, tables, str(dest), resume=True)
+
+    # a resume that finds the work done: the run was killed after its manifest, maybe before its state went
+    (dest / STATE).write_text(json.dumps({"snapshot_id": doc["snapshot_id"]}))
+    again = run_snapshot(local_stack.cdc_mysql_url, tables, str(dest), resume=True)
+    assert again["snapshot_id"] == doc["snapshot_id"] and again["tables"].keys() == doc["tables"].keys()
+    assert not (dest / STATE).exists() and {str(p.relative_to(dest)) for p in dest.rglob("*.parquet")} == listed
+    with pytest.raises(SnapshotError, match="exists: that snapshot is complete"):
+        run_snapshot(local_stack.cdc_mysql_url, tables, str(dest))
+    with pytest.raises(SnapshotError, match="a complete snapshot of .* not of"):
+        run_snapshot(local_stack.cdc_mysql_url, tables[:2], str(dest), resume=True)
     conn.close()
