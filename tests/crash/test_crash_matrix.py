@@ -139,7 +139,7 @@ def test_kill_9_anywhere_then_verify_is_exact(spark, local_stack, fresh_db, dyna
         capture = matrix.start(stream, tmp_path / "stream.log")
         matrix.run_killed("snapshot", [CLI, "snapshot", "--mysql-url", cdc, "--tables", tables, "--to", snap,
                                        "--resume", "--workers", "2", "--chunk-rows", "40",
-                                       "--max-rows-per-second", "150"], tmp_path / "snapshot.log", 0.3, 2.0,
+                                       "--max-rows-per-second", "40"], tmp_path / "snapshot.log", 0.3, 2.0,
                           ready=lambda: (tmp_path / "snap").exists())
         _finish([CLI, "snapshot", "--mysql-url", cdc, "--tables", tables, "--to", snap, "--resume"],
                 tmp_path / "snapshot.log", matrix.env)
