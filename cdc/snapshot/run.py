@@ -8,7 +8,6 @@ state (state.py), so an interrupted run can be resumed (docs/snapshot.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pymysql
@@ -19,10 +18,10 @@ from mysql2dynamo.keymap.schema import read_table_schema
 
 from .chunks import Chunk
 from .consistent import ConnSession, SnapshotError, open_point
-from .manifest import MANIFEST, STATE
+from .manifest import MANIFEST
 from .options import SnapshotOptions
 from .progress import SnapshotProgress
-from .state import add_point, chunk_done, finish, open_state, save_state, source_of
+from .state import add_point, chunk_done, finish, open_state, resume_complete, save_state, source_of
 from .storage import Storage, open_storage
 from .workers import WorkerPool, load_arrow_in_background, start_forkserver
 
@@ -35,7 +34,7 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
         raise SnapshotError("no tables to snapshot")
     storage = open_storage(dest, opts.multipart_mb)
     if storage.exists(MANIFEST):
-        return _complete(storage, tables, resume, say)
+        return resume_complete(storage, tables, resume, say)
     start_forkserver()
     arrow = load_arrow_in_background()  # for the state's column types, while the workers start
     target = MySQLTarget.parse(mysql_url)
@@ -60,21 +59,6 @@ def run_snapshot(mysql_url: str, tables: list[str], dest: str, opts: SnapshotOpt
             return finish(state, storage, progress, say)  # while the workers exit
     finally:
         control.close()
-
-
-def _complete(storage: Storage, tables: list[str], resume: bool, say: Callable[[str], None]) -> dict:
-    """A destination holding a manifest: a resume of these tables finds its work done (a run killed after
-    the manifest was written, its state maybe still there); anything else is refused."""
-    manifest = json.loads(storage.get_bytes(MANIFEST))
-    url = storage.url(MANIFEST)
-    if not resume:
-        raise SnapshotError(f"{url} exists: that snapshot is complete; write a new one elsewhere")
-    if sorted(manifest["tables"]) != sorted(tables):
-        raise SnapshotError(f"{url}: a complete snapshot of {', '.join(sorted(manifest['tables']))}, not of "
-                            f"{', '.join(sorted(tables))}: write a new one elsewhere")
-    storage.delete(STATE)  # what the killed run's finish() had left to do
-    say(f"snapshot {manifest['snapshot_id']} is complete already: nothing to resume -> {url}")
-    return manifest
 
 
 def _dump(pool: WorkerPool, control: pymysql.Connection, info: ServerInfo, state: dict, storage: Storage,

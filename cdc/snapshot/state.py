@@ -24,7 +24,7 @@ from mysql2dynamo.keymap.schema import TableSchema
 
 from .chunks import estimated_rows, plan_chunks
 from .consistent import ConsistentPoint, SnapshotError
-from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, STATE, dumps, schema_to_dict, utc_timestamp
+from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, STATE, dumps, load_manifest, schema_to_dict, utc_timestamp
 from .options import SnapshotOptions
 from .progress import SnapshotProgress
 from .storage import Storage
@@ -180,4 +180,19 @@ def finish(state: dict, storage: Storage, progress: SnapshotProgress, say: Calla
         f"{sum(len(t['files']) for t in tables.values())} files, binlog {pos}, ver {manifest['ver']}"
         + ("" if manifest["consistent"] else f" (resumed: files carry the ver of their points {sorted(used_points)})")
         + f" -> {storage.url(MANIFEST)}")
+    return manifest
+
+
+def resume_complete(storage: Storage, tables: list[str], resume: bool, say: Callable[[str], None]) -> dict:
+    """A destination holding a manifest: a resume of these tables finds its work done (a run killed after
+    `finish` wrote the manifest, its state maybe still there); anything else is refused."""
+    url = storage.url(MANIFEST)
+    if not resume:
+        raise SnapshotError(f"{url} exists: that snapshot is complete; write a new one elsewhere")
+    manifest = load_manifest(storage.root).raw
+    if sorted(manifest["tables"]) != sorted(tables):
+        raise SnapshotError(f"{url}: a complete snapshot of {', '.join(sorted(manifest['tables']))}, not of "
+                            f"{', '.join(sorted(tables))}: write a new one elsewhere")
+    storage.delete(STATE)  # what the killed run's finish() had left to do
+    say(f"snapshot {manifest['snapshot_id']} is complete already: nothing to resume -> {url}")
     return manifest

@@ -243,7 +243,7 @@ class WorkerPool:
             s.pipe.send(("go",))
         for task in tasks:
             self.tasks.put(task)
-        for _ in self.procs:
+        for _ in self.sessions:  # one end per kept worker
             self.tasks.put(None)
 
     def collect(self, expected: int, progress: SnapshotProgress, chunk_done: ChunkDone) -> None:
